@@ -1,0 +1,32 @@
+//! Contexts: validated [`ContextId`]s, the URI mapping, and the [`ContextSource`] trait with
+//! its shipped implementations ([`StaticSource`], [`DirSource`], [`source_fn`]).
+//!
+//! ```
+//! use mcp_bastion::context::{Context, ContextId, ResourceUriMapping, StaticSource};
+//!
+//! let id = ContextId::parse("public-docs/getting-started")?;
+//! let source = StaticSource::new().with_context(
+//!     id.clone(),
+//!     Context::text("markdown", "text", "# Getting Started"),
+//! );
+//! assert_eq!(ResourceUriMapping::default().to_uri(&id), "ctx://public-docs/getting-started");
+//! # let _ = source;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod dir_source;
+mod fn_source;
+mod id;
+mod source;
+mod static_source;
+mod uri;
+
+pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};
+pub use fn_source::{FnSource, source_fn};
+pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
+pub use source::{
+    CacheHint, CacheScope, Content, Context, ContextData, ContextMeta, ContextSource, ListRequest,
+    Page, ResourceTemplate, SourceError, SourceRequest, content_version,
+};
+pub use static_source::StaticSource;
+pub use uri::{InvalidResourceUri, ResourceUriMapping};

@@ -1,0 +1,486 @@
+//! The [`ContextSource`] trait and the data it hands out.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use super::id::ContextId;
+use crate::error::BoxError;
+use crate::principal::Principal;
+
+/// Where contexts come from: implement this and [`McpService`](crate::mcp::McpService) serves
+/// them over REST and MCP.
+///
+/// Implementations receive the caller's [`Principal`] (never its credential) in the request.
+/// `list` pages through ids in ascending order; its cursor is the source's own and reaches
+/// clients only wrapped in an opaque token.
+///
+/// ```
+/// use mcp_bastion::context::{Context, ContextId, ContextSource, SourceError, SourceRequest, StaticSource};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let source = StaticSource::new()
+///     .with_context(ContextId::parse("docs/hello").unwrap(), Context::text("markdown", "text", "# Hi"));
+/// let found = source.get(&ContextId::parse("docs/hello").unwrap(), &SourceRequest::default()).await;
+/// assert_eq!(found.unwrap().data.content.as_text(), Some("# Hi"));
+/// let missing = source.get(&ContextId::parse("docs/nope").unwrap(), &SourceRequest::default()).await;
+/// assert!(matches!(missing, Err(SourceError::NotFound)));
+/// # }
+/// ```
+pub trait ContextSource: Send + Sync + 'static {
+    /// Reads one context.
+    fn get(
+        &self,
+        id: &ContextId,
+        request: &SourceRequest,
+    ) -> impl Future<Output = Result<Context, SourceError>> + Send;
+
+    /// Lists context metadata in ascending id order, one page at a time.
+    fn list(
+        &self,
+        request: &ListRequest,
+    ) -> impl Future<Output = Result<Page<ContextMeta>, SourceError>> + Send;
+
+    /// URI templates for contexts that are not listed (MCP `resources/templates/list`).
+    fn templates(&self) -> Vec<ResourceTemplate> {
+        Vec::new()
+    }
+}
+
+impl<S: ContextSource> ContextSource for Arc<S> {
+    fn get(
+        &self,
+        id: &ContextId,
+        request: &SourceRequest,
+    ) -> impl Future<Output = Result<Context, SourceError>> + Send {
+        (**self).get(id, request)
+    }
+
+    fn list(
+        &self,
+        request: &ListRequest,
+    ) -> impl Future<Output = Result<Page<ContextMeta>, SourceError>> + Send {
+        (**self).list(request)
+    }
+
+    fn templates(&self) -> Vec<ResourceTemplate> {
+        (**self).templates()
+    }
+}
+
+/// What a source learns about the request it serves.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SourceRequest {
+    /// The authenticated caller, when an auth layer ran.
+    pub principal: Option<Arc<Principal>>,
+    /// A selector narrowing what is returned (`?select=` in REST), source-defined.
+    pub selector: Option<String>,
+    /// When the answer stops being useful.
+    pub deadline: Option<Instant>,
+    /// The W3C `traceparent` of the request, for sources that call further services.
+    pub traceparent: Option<String>,
+}
+
+/// A request for one page of the listing.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ListRequest {
+    /// Only ids starting with this string.
+    pub prefix: Option<String>,
+    /// Resume after this source cursor (from a previous [`Page::next_cursor`]).
+    pub cursor: Option<String>,
+    /// At most this many items (at least 1).
+    pub limit: usize,
+    /// The authenticated caller, when an auth layer ran.
+    pub principal: Option<Arc<Principal>>,
+}
+
+impl Default for ListRequest {
+    fn default() -> Self {
+        Self {
+            prefix: None,
+            cursor: None,
+            limit: 100,
+            principal: None,
+        }
+    }
+}
+
+impl ListRequest {
+    /// A request for the first `limit` items.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// Restricts the listing to ids starting with `prefix`.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Continues after `cursor`.
+    #[must_use]
+    pub fn with_cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// The cursor for the next page, absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// Why a source could not answer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// No context with this id exists (or the caller may not know that it does).
+    NotFound,
+    /// The request is invalid for this source (bad selector, bad cursor); the message is
+    /// shown to the client.
+    InvalidRequest(String),
+    /// The context is larger than the source's size limit.
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A dependency of the source is down; retrying later may work.
+    Unavailable(String),
+    /// Anything else; logged, never shown to the client.
+    Internal(BoxError),
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("context not found"),
+            Self::InvalidRequest(message) => write!(f, "invalid request: {message}"),
+            Self::TooLarge { limit } => write!(f, "context exceeds the {limit}-byte limit"),
+            Self::Unavailable(message) => write!(f, "source unavailable: {message}"),
+            Self::Internal(err) => write!(f, "source failed: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Internal(err) => Some(err.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// The content of a context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// UTF-8 text (MCP `text`).
+    Text(String),
+    /// Bytes (MCP `blob`, base64 in JSON).
+    Binary(Bytes),
+}
+
+impl Content {
+    /// The text, if this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(text) => Some(text),
+            Self::Binary(_) => None,
+        }
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(text) => text.as_bytes(),
+            Self::Binary(bytes) => bytes,
+        }
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the content is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The `data` of a context envelope: `{"type","format","content"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ContextData {
+    /// What the context is, e.g. `dependencyGraph` or `markdown` (`type` on the wire).
+    pub kind: String,
+    /// How `content` is written, e.g. `json` or `text`.
+    pub format: String,
+    /// The MIME type (MCP `mimeType`).
+    pub mime_type: String,
+    /// The content itself.
+    pub content: Content,
+}
+
+/// How long and for whom a context may be cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CacheScope {
+    /// The same for every caller; shared caches may keep it.
+    Public,
+    /// Specific to the caller; only caches of that caller may keep it.
+    #[default]
+    Private,
+    /// Never stored.
+    NoStore,
+}
+
+impl CacheScope {
+    /// `public`, `private` or `no-store`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Private => "private",
+            Self::NoStore => "no-store",
+        }
+    }
+}
+
+/// A source's hint on caching a context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct CacheHint {
+    /// How long the context stays fresh (`None` = revalidate every time).
+    pub ttl: Option<Duration>,
+    /// Who may share a cached copy.
+    pub scope: CacheScope,
+}
+
+/// A context as a source returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Context {
+    /// The payload.
+    pub data: ContextData,
+    /// A version that changes whenever the content does; used as the ETag.
+    pub version: String,
+    /// When the content last changed, if known.
+    pub last_modified: Option<SystemTime>,
+    /// Caching hint.
+    pub cache: CacheHint,
+    /// Human-readable title for listings.
+    pub title: Option<String>,
+    /// Description for listings.
+    pub description: Option<String>,
+}
+
+/// A version derived from the content: the first 16 bytes of its SHA-256, in hex.
+pub fn content_version(content: &[u8]) -> String {
+    use std::fmt::Write;
+    let digest = Sha256::digest(content);
+    digest[..16]
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+impl Context {
+    /// A context with this content; the version is derived from the content and the MIME
+    /// type is guessed from `format` (`json` -> `application/json`, `markdown`/`md`
+    /// -> `text/markdown`, text -> `text/plain`, bytes -> `application/octet-stream`).
+    pub fn new(kind: impl Into<String>, format: impl Into<String>, content: Content) -> Self {
+        let kind = kind.into();
+        let format = format.into();
+        let mime_type = guess_mime(&kind, &format, &content).to_owned();
+        let version = content_version(content.as_bytes());
+        Self {
+            data: ContextData {
+                kind,
+                format,
+                mime_type,
+                content,
+            },
+            version,
+            last_modified: None,
+            cache: CacheHint::default(),
+            title: None,
+            description: None,
+        }
+    }
+
+    /// A text context.
+    pub fn text(
+        kind: impl Into<String>,
+        format: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self::new(kind, format, Content::Text(text.into()))
+    }
+
+    /// A binary context.
+    pub fn binary(
+        kind: impl Into<String>,
+        format: impl Into<String>,
+        bytes: impl Into<Bytes>,
+    ) -> Self {
+        Self::new(kind, format, Content::Binary(bytes.into()))
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.data.mime_type = mime_type.into();
+        self
+    }
+
+    /// Sets the version (instead of the content hash).
+    #[must_use]
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// Sets the last-modified time.
+    #[must_use]
+    pub fn with_last_modified(mut self, at: SystemTime) -> Self {
+        self.last_modified = Some(at);
+        self
+    }
+
+    /// Sets the caching hint.
+    #[must_use]
+    pub fn with_cache(mut self, ttl: Option<Duration>, scope: CacheScope) -> Self {
+        self.cache = CacheHint { ttl, scope };
+        self
+    }
+
+    /// Sets the title shown in listings.
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets the description shown in listings.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// The listing entry for this context.
+    pub fn meta(&self, id: ContextId) -> ContextMeta {
+        ContextMeta {
+            id,
+            kind: self.data.kind.clone(),
+            mime_type: self.data.mime_type.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            size: Some(self.data.content.len() as u64),
+            version: Some(self.version.clone()),
+        }
+    }
+}
+
+fn guess_mime(kind: &str, format: &str, content: &Content) -> &'static str {
+    match (format, content) {
+        ("json", _) => "application/json",
+        ("markdown" | "md", _) => "text/markdown",
+        (_, Content::Text(_)) if kind == "markdown" => "text/markdown",
+        (_, Content::Text(_)) => "text/plain",
+        (_, Content::Binary(_)) => "application/octet-stream",
+    }
+}
+
+/// A listing entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ContextMeta {
+    /// The context id.
+    pub id: ContextId,
+    /// What the context is (`type` of its data).
+    pub kind: String,
+    /// Its MIME type.
+    pub mime_type: String,
+    /// Human-readable title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Size in bytes, if known.
+    pub size: Option<u64>,
+    /// Current version, if known without reading the content.
+    pub version: Option<String>,
+}
+
+impl ContextMeta {
+    /// An entry with only the required fields.
+    pub fn new(id: ContextId, kind: impl Into<String>, mime_type: impl Into<String>) -> Self {
+        Self {
+            id,
+            kind: kind.into(),
+            mime_type: mime_type.into(),
+            title: None,
+            description: None,
+            size: None,
+            version: None,
+        }
+    }
+}
+
+/// An MCP resource template (RFC 6570 URI template) for contexts not in the listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceTemplate {
+    /// The URI template, e.g. `ctx://builds/{id}/status`.
+    pub uri_template: String,
+    /// Programmatic name.
+    pub name: String,
+    /// Human-readable title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// MIME type of the contexts it produces.
+    pub mime_type: Option<String>,
+}
+
+impl ResourceTemplate {
+    /// A template with a URI template and a name.
+    pub fn new(uri_template: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            uri_template: uri_template.into(),
+            name: name.into(),
+            title: None,
+            description: None,
+            mime_type: None,
+        }
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+}

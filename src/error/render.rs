@@ -1,0 +1,133 @@
+//! Rendering a [`Rejection`] as a response in each dialect.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde_json::{Map, Value, json};
+
+use super::{Dialect, EnvelopeBody, Rejection};
+
+/// Characters gRPC requires to be percent-encoded in `grpc-message`.
+const GRPC_MESSAGE: &AsciiSet = &CONTROLS.add(b'%');
+
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+impl Rejection {
+    /// Renders the rejection for `dialect` and stores a copy of it in the response extensions.
+    pub fn into_response(self, dialect: Dialect) -> Response<EnvelopeBody> {
+        let mut response = self.to_response(dialect, None);
+        response.extensions_mut().insert(self);
+        response
+    }
+
+    /// Renders the rejection for `dialect`, quoting `request_id` in the envelope when given.
+    ///
+    /// Unlike [`into_response`](Self::into_response) the response extensions stay empty.
+    pub fn to_response(
+        &self,
+        dialect: Dialect,
+        request_id: Option<&str>,
+    ) -> Response<EnvelopeBody> {
+        let mut response = match dialect {
+            Dialect::Rest | Dialect::Other => {
+                let body = self.rest_body(request_id);
+                json_response(self.inner.status, &body)
+            }
+            Dialect::JsonRpc => {
+                let body = self.json_rpc_body(request_id);
+                json_response(self.inner.status, &body)
+            }
+            Dialect::Grpc => self.grpc_response(),
+        };
+        let headers = response.headers_mut();
+        if let Some(challenge) = &self.inner.www_authenticate {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        if let Some(allow) = &self.inner.allow {
+            headers.insert(header::ALLOW, allow.clone());
+        }
+        if let Some(after) = self.inner.retry_after {
+            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+
+    /// The REST envelope: `{"code","message","details"?,"requestId"?}`.
+    pub fn rest_body(&self, request_id: Option<&str>) -> Value {
+        let mut body = Map::new();
+        body.insert("code".into(), Value::from(self.inner.code.as_str()));
+        body.insert("message".into(), Value::from(self.inner.message.as_ref()));
+        if let Some(details) = &self.inner.details {
+            body.insert("details".into(), details.clone());
+        }
+        if let Some(id) = request_id {
+            body.insert("requestId".into(), Value::from(id));
+        }
+        Value::Object(body)
+    }
+
+    /// The JSON-RPC response object carrying this rejection as its `error`.
+    pub fn json_rpc_body(&self, request_id: Option<&str>) -> Value {
+        let (id, code, data) = match &self.inner.json_rpc {
+            Some(rpc) => (rpc.id.clone(), rpc.code, rpc.data.clone()),
+            None => (Value::Null, self.inner.code.json_rpc_code(), None),
+        };
+        let data = match data {
+            Some(Value::Object(mut data)) => {
+                if let Some(request_id) = request_id {
+                    data.entry("requestId")
+                        .or_insert_with(|| Value::from(request_id));
+                }
+                Value::Object(data)
+            }
+            Some(other) => other,
+            None => {
+                let mut data = Map::new();
+                data.insert("code".into(), Value::from(self.inner.code.as_str()));
+                if let Some(details) = &self.inner.details {
+                    data.insert("details".into(), details.clone());
+                }
+                if let Some(request_id) = request_id {
+                    data.insert("requestId".into(), Value::from(request_id));
+                }
+                Value::Object(data)
+            }
+        };
+        json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": { "code": code, "message": self.inner.message.as_ref(), "data": data },
+        })
+    }
+
+    fn grpc_response(&self) -> Response<EnvelopeBody> {
+        // A trailers-only gRPC response: HTTP 200 with the status in the headers.
+        let message = utf8_percent_encode(&self.inner.message, GRPC_MESSAGE).to_string();
+        let mut response = Response::new(EnvelopeBody::default());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from(u16::from(self.inner.code.grpc_status())),
+        );
+        if let Ok(value) = HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", value);
+        }
+        response
+    }
+}
+
+/// A JSON response with this status and body.
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<EnvelopeBody> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(EnvelopeBody::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    response
+}

@@ -1,0 +1,41 @@
+//! # mcp-bastion
+//!
+//! Tower middleware that turns any hyper, axum or tonic application into a production
+//! [Model Context Protocol](https://modelcontextprotocol.io) server.
+//!
+//! Either implement [`ContextSource`](context::ContextSource) and serve it with
+//! [`McpService`](mcp::McpService) (REST plus MCP Streamable HTTP, both protocol eras), or
+//! keep the MCP implementation you have and put the layers in front of it. Every failure,
+//! from any layer or the inner service, reaches the client as one envelope per dialect
+//! ([`ErrorEnvelopeLayer`](envelope::ErrorEnvelopeLayer)).
+//!
+//! ```
+//! use mcp_bastion::context::{Context, ContextId, StaticSource};
+//! use mcp_bastion::envelope::ErrorEnvelopeLayer;
+//! use mcp_bastion::mcp::McpService;
+//! use tower::ServiceBuilder;
+//!
+//! let source = StaticSource::new().with_context(
+//!     ContextId::parse("public-docs/getting-started")?,
+//!     Context::text("markdown", "text", "# Getting Started\nWelcome!"),
+//! );
+//! // A complete MCP server: serve `service` with hyper, or nest it in an axum Router.
+//! let service = ServiceBuilder::new()
+//!     .layer(ErrorEnvelopeLayer::new())
+//!     .service(McpService::new(source));
+//! # let _ = service;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Modules follow the request: [`error`] (the rejection and its envelopes), [`principal`]
+//! (who is calling), [`context`] (ids and sources), [`mcp`] (classification and the
+//! endpoint), [`envelope`] (the error-envelope layer).
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod context;
+pub mod envelope;
+pub mod error;
+pub mod mcp;
+pub mod principal;

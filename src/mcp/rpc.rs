@@ -1,0 +1,400 @@
+//! MCP Streamable HTTP: JSON-RPC over POST at the MCP path, both protocol eras.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body;
+use serde_json::{Map, Value, json};
+
+use super::classify::{
+    RpcCall, RpcMessage, RpcRequest, check_post_headers, classify_rpc, rpc_rejection,
+};
+use super::cursor;
+use super::protocol::{Era, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy};
+use super::service::{BodyError, Shared, read_body, source_rejection, source_request};
+use crate::context::{
+    CacheScope, Content, ContextSource, InvalidResourceUri, ListRequest, SourceError, SourceRequest,
+};
+use crate::error::{
+    BoxError, Dialect, EnvelopeBody, JsonRpcError, Rejection, json_response, jsonrpc,
+};
+
+pub(super) async fn handle<S, B>(shared: &Shared<S>, request: Request<B>) -> Response<EnvelopeBody>
+where
+    S: ContextSource,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    match exchange(shared, request).await {
+        Ok(response) => response,
+        Err(rejection) => rejection.into_response(Dialect::JsonRpc),
+    }
+}
+
+async fn exchange<S, B>(
+    shared: &Shared<S>,
+    request: Request<B>,
+) -> Result<Response<EnvelopeBody>, Rejection>
+where
+    S: ContextSource,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    if request.method() != Method::POST {
+        // No server-initiated SSE stream (GET) and no session to delete (DELETE).
+        let rejection = Rejection::method_not_allowed("POST");
+        let message = rejection.message().to_owned();
+        return Err(rejection.with_json_rpc(JsonRpcError {
+            id: Value::Null,
+            code: jsonrpc::INVALID_REQUEST,
+            data: Some(json!({ "code": "METHOD_NOT_ALLOWED", "message": message })),
+        }));
+    }
+    check_post_headers(request.headers())?;
+    let (parts, body) = request.into_parts();
+    let limit = shared.config.body_limit;
+    let bytes = read_body(&parts.headers, body, limit)
+        .await
+        .map_err(|err| match err {
+            BodyError::TooLarge => rpc_rejection(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                format!("Payload Too Large: the body exceeds {limit} bytes"),
+                None,
+            ),
+            BodyError::Unreadable => rpc_rejection(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                jsonrpc::PARSE_ERROR,
+                "Parse error: the body could not be read",
+                None,
+            ),
+        })?;
+    let rpc = classify_rpc(&parts.headers, &bytes)?;
+    let source_request = source_request(&parts.headers, &parts.extensions);
+
+    let mut replies = Vec::with_capacity(rpc.messages.len());
+    for message in &rpc.messages {
+        let RpcMessage::Call(call) = message else {
+            continue;
+        };
+        let Some(id) = &call.id else { continue };
+        let outcome = dispatch(shared, &rpc, call, &source_request).await;
+        replies.push(
+            outcome
+                .map_err(|rejection| rejection.with_id(id.clone()))
+                .map(|result| (id.clone(), result)),
+        );
+    }
+
+    if replies.is_empty() {
+        // Only notifications and responses: acknowledged without a body.
+        let mut response = Response::new(EnvelopeBody::default());
+        *response.status_mut() = StatusCode::ACCEPTED;
+        return Ok(response);
+    }
+    if rpc.batch {
+        let bodies: Vec<Value> = replies
+            .into_iter()
+            .map(|reply| match reply {
+                Ok((id, result)) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+                Err(rejection) => rejection.json_rpc_body(None),
+            })
+            .collect();
+        return Ok(json_response(StatusCode::OK, &Value::Array(bodies)));
+    }
+    match replies.pop() {
+        Some(Ok((id, result))) => Ok(json_response(
+            StatusCode::OK,
+            &json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        )),
+        Some(Err(rejection)) => Err(rejection),
+        None => Err(Rejection::internal()),
+    }
+}
+
+impl Rejection {
+    /// Sets the JSON-RPC id to answer, keeping the code and data.
+    fn with_id(self, id: Value) -> Self {
+        let rpc = self.json_rpc().cloned().unwrap_or(JsonRpcError {
+            id: Value::Null,
+            code: self.code().json_rpc_code(),
+            data: None,
+        });
+        self.with_json_rpc(JsonRpcError { id, ..rpc })
+    }
+}
+
+/// A method-level JSON-RPC error: answered with HTTP 200 inside a valid exchange.
+fn method_error(code: i64, message: impl Into<String>, data: Option<Value>) -> Rejection {
+    rpc_rejection(StatusCode::OK, Value::Null, code, message, data)
+}
+
+fn invalid_params(message: impl Into<String>) -> Rejection {
+    method_error(jsonrpc::INVALID_PARAMS, message, None)
+}
+
+async fn dispatch<S: ContextSource>(
+    shared: &Shared<S>,
+    rpc: &RpcRequest,
+    call: &RpcCall,
+    request: &SourceRequest,
+) -> Result<Value, Rejection> {
+    let result = match (rpc.era, call.method.as_str()) {
+        (Era::Legacy, "initialize") => initialize(shared, call),
+        (Era::Legacy, "ping") => Ok(json!({}).into()),
+        (Era::Modern, "server/discover") => Ok(discover(shared)),
+        (_, "resources/list") => list_resources(shared, call, request).await,
+        (_, "resources/read") => read_resource(shared, rpc.era, call, request).await,
+        (_, "resources/templates/list") => Ok(list_templates(shared)),
+        (era, method) => {
+            let status = if era == Era::Modern {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            Err(rpc_rejection(
+                status,
+                Value::Null,
+                jsonrpc::METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+                None,
+            ))
+        }
+    }?;
+    Ok(match rpc.era {
+        Era::Legacy => result.value,
+        Era::Modern => modern_result(shared, result),
+    })
+}
+
+/// A method's result plus the caching hints the 2026-07-28 results carry.
+struct MethodResult {
+    value: Value,
+    ttl_ms: u64,
+    scope: &'static str,
+}
+
+impl From<Value> for MethodResult {
+    fn from(value: Value) -> Self {
+        Self {
+            value,
+            ttl_ms: 0,
+            scope: "private",
+        }
+    }
+}
+
+impl MethodResult {
+    fn public(value: Value) -> Self {
+        Self {
+            value,
+            ttl_ms: 0,
+            scope: "public",
+        }
+    }
+}
+
+fn server_info<S>(shared: &Shared<S>) -> Value {
+    json!({ "name": shared.config.server_name, "version": shared.config.server_version })
+}
+
+fn modern_result<S>(shared: &Shared<S>, result: MethodResult) -> Value {
+    let mut value = match result.value {
+        Value::Object(map) => map,
+        other => return other,
+    };
+    value.insert("resultType".into(), Value::from("complete"));
+    value.insert("ttlMs".into(), Value::from(result.ttl_ms));
+    value.insert("cacheScope".into(), Value::from(result.scope));
+    let meta = value
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(meta) = meta {
+        meta.insert(META_SERVER_INFO.into(), server_info(shared));
+    }
+    Value::Object(value)
+}
+
+fn capabilities() -> Value {
+    json!({ "resources": {} })
+}
+
+fn initialize<S>(shared: &Shared<S>, call: &RpcCall) -> Result<MethodResult, Rejection> {
+    let requested = call
+        .params
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params("Invalid params: protocolVersion must be a string"))?;
+    let mut result = json!({
+        "protocolVersion": negotiate_legacy(requested),
+        "capabilities": capabilities(),
+        "serverInfo": server_info(shared),
+    });
+    if let Some(instructions) = &shared.config.instructions {
+        result["instructions"] = Value::from(instructions.as_str());
+    }
+    Ok(result.into())
+}
+
+fn discover<S>(shared: &Shared<S>) -> MethodResult {
+    let mut result = json!({
+        "supportedVersions": SUPPORTED_VERSIONS,
+        "capabilities": capabilities(),
+    });
+    if let Some(instructions) = &shared.config.instructions {
+        result["instructions"] = Value::from(instructions.as_str());
+    }
+    MethodResult::public(result)
+}
+
+fn cursor_param(call: &RpcCall) -> Result<Option<String>, Rejection> {
+    match call.params.get("cursor") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(token)) => cursor::decode(token)
+            .map(Some)
+            .ok_or_else(|| invalid_params("Invalid params: unknown cursor")),
+        Some(_) => Err(invalid_params("Invalid params: cursor must be a string")),
+    }
+}
+
+async fn list_resources<S: ContextSource>(
+    shared: &Shared<S>,
+    call: &RpcCall,
+    request: &SourceRequest,
+) -> Result<MethodResult, Rejection> {
+    let mut list_request = ListRequest::new(shared.config.page_size);
+    list_request.cursor = cursor_param(call)?;
+    list_request.principal.clone_from(&request.principal);
+    let page = shared
+        .source
+        .list(&list_request)
+        .await
+        .map_err(|err| as_method_error(&source_rejection(&err, "(list)")))?;
+    let mapping = &shared.config.uri_mapping;
+    let resources: Vec<Value> = page
+        .items
+        .iter()
+        .map(|meta| {
+            let mut item = Map::new();
+            item.insert("uri".into(), Value::from(mapping.to_uri(&meta.id)));
+            item.insert("name".into(), Value::from(meta.id.as_str()));
+            if let Some(title) = &meta.title {
+                item.insert("title".into(), Value::from(title.as_str()));
+            }
+            if let Some(description) = &meta.description {
+                item.insert("description".into(), Value::from(description.as_str()));
+            }
+            item.insert("mimeType".into(), Value::from(meta.mime_type.as_str()));
+            if let Some(size) = meta.size {
+                item.insert("size".into(), Value::from(size));
+            }
+            Value::Object(item)
+        })
+        .collect();
+    let mut result = json!({ "resources": resources });
+    if let Some(next) = &page.next_cursor {
+        result["nextCursor"] = Value::from(cursor::encode(next));
+    }
+    Ok(result.into())
+}
+
+/// A source failure inside a JSON-RPC exchange: the same message, as a JSON-RPC error.
+fn as_method_error(rejection: &Rejection) -> Rejection {
+    method_error(
+        rejection.code().json_rpc_code(),
+        rejection.message().to_owned(),
+        Some(json!({ "code": rejection.code().as_str() })),
+    )
+}
+
+async fn read_resource<S: ContextSource>(
+    shared: &Shared<S>,
+    era: Era,
+    call: &RpcCall,
+    request: &SourceRequest,
+) -> Result<MethodResult, Rejection> {
+    let uri = call
+        .params
+        .get("uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params("Invalid params: uri must be a string"))?;
+    let not_found = || {
+        let code = match era {
+            Era::Legacy => jsonrpc::RESOURCE_NOT_FOUND,
+            Era::Modern => jsonrpc::INVALID_PARAMS,
+        };
+        method_error(code, "Resource not found", Some(json!({ "uri": uri })))
+    };
+    let id = match shared.config.uri_mapping.to_id(uri) {
+        Ok(id) => id,
+        Err(InvalidResourceUri::UnknownScheme(_) | InvalidResourceUri::NonCanonical(_)) => {
+            return Err(not_found());
+        }
+        Err(err) => {
+            return Err(method_error(
+                jsonrpc::INVALID_PARAMS,
+                format!("Invalid params: {err}"),
+                Some(json!({ "uri": uri })),
+            ));
+        }
+    };
+    let context = match shared.source.get(&id, request).await {
+        Ok(context) => context,
+        Err(SourceError::NotFound) => return Err(not_found()),
+        Err(err) => return Err(as_method_error(&source_rejection(&err, id.as_str()))),
+    };
+    let mut content = Map::new();
+    content.insert("uri".into(), Value::from(uri));
+    content.insert(
+        "mimeType".into(),
+        Value::from(context.data.mime_type.as_str()),
+    );
+    match &context.data.content {
+        Content::Text(text) => content.insert("text".into(), Value::from(text.as_str())),
+        Content::Binary(bytes) => {
+            content.insert("blob".into(), Value::from(STANDARD.encode(bytes)))
+        }
+    };
+    let ttl_ms = context
+        .cache
+        .ttl
+        .map_or(0, |ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+    let (ttl_ms, scope) = match context.cache.scope {
+        CacheScope::Public => (ttl_ms, "public"),
+        CacheScope::Private => (ttl_ms, "private"),
+        CacheScope::NoStore => (0, "private"),
+    };
+    Ok(MethodResult {
+        value: json!({ "contents": [Value::Object(content)] }),
+        ttl_ms,
+        scope,
+    })
+}
+
+fn list_templates<S: ContextSource>(shared: &Shared<S>) -> MethodResult {
+    let templates: Vec<Value> = shared
+        .source
+        .templates()
+        .into_iter()
+        .map(|template| {
+            let mut item = Map::new();
+            item.insert("uriTemplate".into(), Value::from(template.uri_template));
+            item.insert("name".into(), Value::from(template.name));
+            if let Some(title) = template.title {
+                item.insert("title".into(), Value::from(title));
+            }
+            if let Some(description) = template.description {
+                item.insert("description".into(), Value::from(description));
+            }
+            if let Some(mime_type) = template.mime_type {
+                item.insert("mimeType".into(), Value::from(mime_type));
+            }
+            Value::Object(item)
+        })
+        .collect();
+    json!({ "resourceTemplates": templates }).into()
+}

@@ -1,0 +1,114 @@
+//! Who is calling: the [`Principal`] that authentication puts into the request extensions.
+//!
+//! Downstream code reads it from the extensions (`Extension<Principal>` in axum,
+//! `Parts.extensions` in rmcp tools); context sources receive it in
+//! [`SourceRequest`](crate::context::SourceRequest), never the caller's credential.
+//!
+//! ```
+//! use mcp_bastion::principal::{AuthMethod, Principal};
+//!
+//! let principal = Principal::new("devUser", AuthMethod::ApiKey)
+//!     .with_role("developer")
+//!     .with_scope("context:read");
+//! assert!(principal.has_role("developer"));
+//! assert!(!principal.is_anonymous());
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// No credential; only possible when anonymous access is enabled.
+    Anonymous,
+    /// A static API key.
+    ApiKey,
+    /// A signed JSON Web Token (including OAuth 2.1 access tokens).
+    Jwt,
+    /// A verified TLS client certificate.
+    MutualTls,
+}
+
+/// An authenticated caller: subject, roles, scopes and attributes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Principal {
+    /// Stable subject identifier (user id, key id, certificate subject).
+    pub subject: String,
+    /// RBAC roles.
+    pub roles: BTreeSet<String>,
+    /// OAuth scopes granted to the credential.
+    pub scopes: BTreeSet<String>,
+    /// ABAC attributes: token claims, certificate fields or key metadata.
+    pub attributes: BTreeMap<String, Value>,
+    /// How the caller authenticated.
+    pub auth_method: AuthMethod,
+    /// When the credential stops being valid, if it expires.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl Principal {
+    /// A principal with no roles, scopes or attributes.
+    pub fn new(subject: impl Into<String>, auth_method: AuthMethod) -> Self {
+        Self {
+            subject: subject.into(),
+            roles: BTreeSet::new(),
+            scopes: BTreeSet::new(),
+            attributes: BTreeMap::new(),
+            auth_method,
+            expires_at: None,
+        }
+    }
+
+    /// The anonymous principal: no roles, no scopes.
+    pub fn anonymous() -> Self {
+        Self::new("anonymous", AuthMethod::Anonymous)
+    }
+
+    /// Adds a role.
+    #[must_use]
+    pub fn with_role(mut self, role: impl Into<String>) -> Self {
+        self.roles.insert(role.into());
+        self
+    }
+
+    /// Adds a scope.
+    #[must_use]
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.insert(scope.into());
+        self
+    }
+
+    /// Sets an attribute.
+    #[must_use]
+    pub fn with_attribute(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets when the credential expires.
+    #[must_use]
+    pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// Whether the principal holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// Whether the principal was granted `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+
+    /// Whether this is the anonymous principal.
+    pub fn is_anonymous(&self) -> bool {
+        self.auth_method == AuthMethod::Anonymous
+    }
+}
