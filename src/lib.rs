@@ -39,3 +39,4 @@ pub mod envelope;
 pub mod error;
 pub mod mcp;
 pub mod principal;
+pub mod server;
