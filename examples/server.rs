@@ -52,10 +52,10 @@ fn listen_addr() -> Result<SocketAddr, String> {
                 addr = Some(
                     args.next()
                         .ok_or("--addr needs a value such as 127.0.0.1:3000")?,
-                )
+                );
             }
             other if other.starts_with("--addr=") => {
-                addr = Some(other["--addr=".len()..].to_owned())
+                addr = Some(other["--addr=".len()..].to_owned());
             }
             "-h" | "--help" => {
                 println!("usage: server [--addr HOST:PORT]   (default {DEFAULT_ADDR}, or $ADDR)");

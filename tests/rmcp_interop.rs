@@ -15,8 +15,10 @@ fn text_of(contents: &[ResourceContents]) -> &str {
     }
 }
 
-async fn check_resources<S>(client: &rmcp::service::RunningService<rmcp::RoleClient, S>, not_found_code: i32)
-where
+async fn check_resources<S>(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, S>,
+    not_found_code: i32,
+) where
     S: rmcp::service::Service<rmcp::RoleClient>,
 {
     let mut uris: Vec<String> = client
@@ -29,29 +31,41 @@ where
     uris.sort();
     assert_eq!(
         uris,
-        ["ctx://project-alpha/dependency-graph", "ctx://public-docs/getting-started"]
+        [
+            "ctx://project-alpha/dependency-graph",
+            "ctx://public-docs/getting-started"
+        ]
     );
 
     let read = client
-        .read_resource(ReadResourceRequestParams::new("ctx://public-docs/getting-started"))
+        .read_resource(ReadResourceRequestParams::new(
+            "ctx://public-docs/getting-started",
+        ))
         .await
         .expect("resources/read");
     assert_eq!(text_of(&read.contents), common::GETTING_STARTED);
 
     let graph = client
-        .read_resource(ReadResourceRequestParams::new("ctx://project-alpha/dependency-graph"))
+        .read_resource(ReadResourceRequestParams::new(
+            "ctx://project-alpha/dependency-graph",
+        ))
         .await
         .expect("resources/read graph");
     assert_eq!(text_of(&graph.contents), common::GRAPH);
 
     let missing = client
-        .read_resource(ReadResourceRequestParams::new("ctx://project-alpha/missing"))
+        .read_resource(ReadResourceRequestParams::new(
+            "ctx://project-alpha/missing",
+        ))
         .await
         .expect_err("a missing resource is an error");
     match missing {
         ServiceError::McpError(error) => {
             assert_eq!(error.code, ErrorCode(not_found_code));
-            assert_eq!(error.data.as_ref().unwrap()["uri"], "ctx://project-alpha/missing");
+            assert_eq!(
+                error.data.as_ref().unwrap()["uri"],
+                "ctx://project-alpha/missing"
+            );
         }
         other => panic!("expected a JSON-RPC error, got {other:?}"),
     }

@@ -13,8 +13,11 @@ async fn body_json(response: http::Response<EnvelopeBody>) -> Value {
 
 #[tokio::test]
 async fn rest_envelope_has_the_seed_shape() {
-    let rejection = Rejection::new(ErrorCode::Forbidden, "Not authorized to access this context.")
-        .with_details(json!({"contextId": "project-alpha/dependency-graph"}));
+    let rejection = Rejection::new(
+        ErrorCode::Forbidden,
+        "Not authorized to access this context.",
+    )
+    .with_details(json!({"contextId": "project-alpha/dependency-graph"}));
     let response = rejection.to_response(Dialect::Rest, Some("req-1"));
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
@@ -78,7 +81,10 @@ fn headers_ride_along() {
         .into_response(Dialect::Rest);
     assert_eq!(response.headers()[header::RETRY_AFTER], "2");
     assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
-    assert_eq!(response.extensions().get::<Rejection>().unwrap().code(), ErrorCode::RateLimited);
+    assert_eq!(
+        response.extensions().get::<Rejection>().unwrap().code(),
+        ErrorCode::RateLimited
+    );
     let response = Rejection::method_not_allowed("GET, HEAD").into_response(Dialect::Rest);
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()[header::ALLOW], "GET, HEAD");
@@ -105,7 +111,13 @@ fn status_mapping_round_trips_for_every_code() {
         assert_eq!(ErrorCode::from_status(code.status()), code, "{code}");
         assert!(!(-32099..=-32020).contains(&code.json_rpc_code()));
     }
-    assert_eq!(ErrorCode::from_status(StatusCode::IM_A_TEAPOT), ErrorCode::BadRequest);
-    assert_eq!(ErrorCode::from_status(StatusCode::NOT_IMPLEMENTED), ErrorCode::Internal);
+    assert_eq!(
+        ErrorCode::from_status(StatusCode::IM_A_TEAPOT),
+        ErrorCode::BadRequest
+    );
+    assert_eq!(
+        ErrorCode::from_status(StatusCode::NOT_IMPLEMENTED),
+        ErrorCode::Internal
+    );
     assert_eq!(Rejection::not_found("gone").to_string(), "not_found: gone");
 }

@@ -10,7 +10,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
 
-pub const GRAPH: &str = r#"{"nodes":[{"id":"A"},{"id":"B"}],"edges":[{"source":"A","target":"B"}]}"#;
+pub const GRAPH: &str =
+    r#"{"nodes":[{"id":"A"},{"id":"B"}],"edges":[{"source":"A","target":"B"}]}"#;
 pub const GETTING_STARTED: &str = "# Getting Started\nWelcome to our public documentation!";
 
 /// The seed's two contexts.

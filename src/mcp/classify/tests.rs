@@ -69,15 +69,39 @@ fn parse_errors_and_bad_shapes() {
     let cases = [
         (json!(42), Value::Null, -32600),
         (json!("x"), Value::Null, -32600),
-        (json!({"jsonrpc":"1.0","id":1,"method":"ping"}), json!(1), -32600),
+        (
+            json!({"jsonrpc":"1.0","id":1,"method":"ping"}),
+            json!(1),
+            -32600,
+        ),
         (json!({"id":1,"method":"ping"}), json!(1), -32600),
-        (json!({"jsonrpc":"2.0","id":null,"method":"ping"}), Value::Null, -32600),
-        (json!({"jsonrpc":"2.0","id":1.5,"method":"ping"}), Value::Null, -32600),
-        (json!({"jsonrpc":"2.0","id":{},"method":"ping"}), Value::Null, -32600),
+        (
+            json!({"jsonrpc":"2.0","id":null,"method":"ping"}),
+            Value::Null,
+            -32600,
+        ),
+        (
+            json!({"jsonrpc":"2.0","id":1.5,"method":"ping"}),
+            Value::Null,
+            -32600,
+        ),
+        (
+            json!({"jsonrpc":"2.0","id":{},"method":"ping"}),
+            Value::Null,
+            -32600,
+        ),
         (json!({"jsonrpc":"2.0","id":1}), json!(1), -32600),
-        (json!({"jsonrpc":"2.0","id":1,"method":""}), json!(1), -32600),
+        (
+            json!({"jsonrpc":"2.0","id":1,"method":""}),
+            json!(1),
+            -32600,
+        ),
         (json!({"jsonrpc":"2.0","id":1,"method":5}), json!(1), -32600),
-        (json!({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}), json!(1), -32602),
+        (
+            json!({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}),
+            json!(1),
+            -32602,
+        ),
     ];
     for (body, id, code) in cases {
         let err = classify(&[], &body).unwrap_err();
@@ -89,8 +113,14 @@ fn parse_errors_and_bad_shapes() {
 fn responses_and_notifications_are_recognised() {
     let request = classify(&[], &json!({"jsonrpc":"2.0","id":3,"result":{}})).unwrap();
     assert_eq!(request.messages, vec![RpcMessage::Response]);
-    let request = classify(&[], &json!({"jsonrpc":"2.0","method":"notifications/initialized"})).unwrap();
-    let RpcMessage::Call(call) = &request.messages[0] else { panic!() };
+    let request = classify(
+        &[],
+        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    )
+    .unwrap();
+    let RpcMessage::Call(call) = &request.messages[0] else {
+        panic!()
+    };
     assert!(call.is_notification());
 }
 
@@ -120,14 +150,18 @@ fn targets_are_named() {
         &json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"ctx://a"}}),
     )
     .unwrap();
-    let RpcMessage::Call(call) = &request.messages[0] else { panic!() };
+    let RpcMessage::Call(call) = &request.messages[0] else {
+        panic!()
+    };
     assert_eq!(call.target, Some(RpcTarget::Resource("ctx://a".into())));
     let request = classify(
         &[],
         &json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}),
     )
     .unwrap();
-    let RpcMessage::Call(call) = &request.messages[0] else { panic!() };
+    let RpcMessage::Call(call) = &request.messages[0] else {
+        panic!()
+    };
     assert_eq!(call.target, Some(RpcTarget::Tool("t".into())));
 }
 
@@ -145,7 +179,11 @@ fn modern_request_passes_every_check() {
 fn modern_rules_in_order() {
     let discover = |meta: Value| json!({"jsonrpc":"2.0","id":9,"method":"server/discover","params":{"_meta": meta}});
     // Missing version header on a body that is clearly 2026-07-28.
-    let err = classify(&[("mcp-method", "server/discover".to_owned())], &discover(modern_meta())).unwrap_err();
+    let err = classify(
+        &[("mcp-method", "server/discover".to_owned())],
+        &discover(modern_meta()),
+    )
+    .unwrap_err();
     assert_eq!(parts(&err), (StatusCode::BAD_REQUEST, -32020, json!(9)));
     // Missing _meta keys: -32602 naming them.
     for meta in [
@@ -153,11 +191,19 @@ fn modern_rules_in_order() {
         json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28"}),
         json!({"io.modelcontextprotocol/clientCapabilities":{}}),
     ] {
-        let err = classify(&modern_headers("server/discover"), &discover(meta.clone())).unwrap_err();
-        assert_eq!(parts(&err), (StatusCode::BAD_REQUEST, -32602, json!(9)), "{meta}");
+        let err =
+            classify(&modern_headers("server/discover"), &discover(meta.clone())).unwrap_err();
+        assert_eq!(
+            parts(&err),
+            (StatusCode::BAD_REQUEST, -32602, json!(9)),
+            "{meta}"
+        );
     }
     let no_meta = json!({"jsonrpc":"2.0","id":9,"method":"server/discover"});
-    assert_eq!(parts(&classify(&modern_headers("server/discover"), &no_meta).unwrap_err()).1, -32602);
+    assert_eq!(
+        parts(&classify(&modern_headers("server/discover"), &no_meta).unwrap_err()).1,
+        -32602
+    );
     // Header and _meta disagree.
     let mut meta = modern_meta();
     meta["io.modelcontextprotocol/protocolVersion"] = json!("2026-01-01");
@@ -181,7 +227,10 @@ fn modern_method_and_name_headers_must_match() {
         "params":{"uri":"ctx://a","_meta": modern_meta()}});
     let cases: Vec<Vec<(&'static str, String)>> = vec![
         // Mcp-Method missing, wrong, wrong case.
-        vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-name", "ctx://a".into())],
+        vec![
+            ("mcp-protocol-version", "2026-07-28".into()),
+            ("mcp-name", "ctx://a".into()),
+        ],
         {
             let mut h = modern_headers("resources/list");
             h.push(("mcp-name", "ctx://a".into()));
@@ -202,10 +251,15 @@ fn modern_method_and_name_headers_must_match() {
     ];
     for pairs in cases {
         let err = classify(&pairs, &body).unwrap_err();
-        assert_eq!(parts(&err), (StatusCode::BAD_REQUEST, -32020, json!(2)), "{pairs:?}");
+        assert_eq!(
+            parts(&err),
+            (StatusCode::BAD_REQUEST, -32020, json!(2)),
+            "{pairs:?}"
+        );
     }
     // A named method without its name in the body: invalid params.
-    let body = json!({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"_meta": modern_meta()}});
+    let body =
+        json!({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"_meta": modern_meta()}});
     let err = classify(&modern_headers("resources/read"), &body).unwrap_err();
     assert_eq!(parts(&err).1, -32602);
 }
@@ -226,10 +280,25 @@ fn post_headers() {
     assert!(check_post_headers(&ok).is_ok());
     let any = headers(&[("accept", "*/*"), ("content-type", "application/json")]);
     assert!(check_post_headers(&any).is_ok());
-    let json_only = headers(&[("accept", "application/json"), ("content-type", "application/json")]);
-    assert_eq!(check_post_headers(&json_only).unwrap_err().status(), StatusCode::NOT_ACCEPTABLE);
+    let json_only = headers(&[
+        ("accept", "application/json"),
+        ("content-type", "application/json"),
+    ]);
+    assert_eq!(
+        check_post_headers(&json_only).unwrap_err().status(),
+        StatusCode::NOT_ACCEPTABLE
+    );
     let none = headers(&[("content-type", "application/json")]);
-    assert_eq!(check_post_headers(&none).unwrap_err().status(), StatusCode::NOT_ACCEPTABLE);
-    let text = headers(&[("accept", "application/json, text/event-stream"), ("content-type", "text/plain")]);
-    assert_eq!(check_post_headers(&text).unwrap_err().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        check_post_headers(&none).unwrap_err().status(),
+        StatusCode::NOT_ACCEPTABLE
+    );
+    let text = headers(&[
+        ("accept", "application/json, text/event-stream"),
+        ("content-type", "text/plain"),
+    ]);
+    assert_eq!(
+        check_post_headers(&text).unwrap_err().status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
 }

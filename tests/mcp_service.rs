@@ -1,0 +1,713 @@
+//! `McpService` behind `ErrorEnvelopeLayer`, driven in memory with `oneshot`: REST, both MCP
+//! eras, and bad input of every kind.
+#![allow(clippy::needless_pass_by_value)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use mcp_bastion::context::{
+    CacheScope, Context, ContextId, ContextSource, ResourceTemplate, SourceError, SourceRequest,
+    source_fn,
+};
+use mcp_bastion::envelope::ErrorEnvelopeLayer;
+use mcp_bastion::mcp::{McpConfig, McpService};
+use mcp_bastion::principal::{AuthMethod, Principal};
+use serde_json::{Value, json};
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+type Body = Full<Bytes>;
+
+fn stack<S: ContextSource>(
+    source: S,
+    config: McpConfig,
+) -> impl Service<
+    Request<Body>,
+    Response = Response<impl http_body::Body<Data = Bytes, Error: std::fmt::Debug>>,
+    Error = std::convert::Infallible,
+> + Clone {
+    ServiceBuilder::new()
+        .layer(ErrorEnvelopeLayer::new())
+        .service(McpService::with_config(source, config))
+}
+
+fn seed() -> impl Service<
+    Request<Body>,
+    Response = Response<impl http_body::Body<Data = Bytes, Error: std::fmt::Debug>>,
+    Error = std::convert::Infallible,
+> + Clone {
+    let source = common::seed_source()
+        .with_context(
+            ContextId::parse("blobs/logo.bin").unwrap(),
+            Context::binary("image", "binary", vec![0u8, 1, 2, 255])
+                .with_cache(Some(Duration::from_secs(300)), CacheScope::Public),
+        )
+        .with_template(ResourceTemplate::new(
+            "ctx://builds/{id}/status",
+            "build-status",
+        ));
+    stack(source, McpConfig::default())
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!(
+                "not JSON ({err}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+async fn send<S, B>(service: S, request: Request<Body>) -> Reply
+where
+    S: Service<Request<Body>, Response = Response<B>, Error = std::convert::Infallible>,
+    B: http_body::Body<Data = Bytes, Error: std::fmt::Debug>,
+{
+    let response = service.oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    }
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::default()).unwrap()
+}
+
+fn legacy(body: &Value) -> Request<Body> {
+    legacy_with(body, Some("2025-11-25"))
+}
+
+fn legacy_with(body: &Value, version: Option<&str>) -> Request<Body> {
+    let mut builder = Request::post("/mcp")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream");
+    if let Some(version) = version {
+        builder = builder.header("mcp-protocol-version", version);
+    }
+    builder
+        .body(Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap()
+}
+
+fn modern(method: &str, name: Option<&str>, mut params: Value) -> Request<Body> {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let body = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params});
+    let mut builder = Request::post("/mcp")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(name) = name {
+        builder = builder.header("mcp-name", name);
+    }
+    builder
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap()
+}
+
+fn rpc(id: i64, method: &str, params: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":id,"method":method,"params":params})
+}
+
+// ---------------------------------------------------------------- REST
+
+#[tokio::test]
+async fn rest_read_answers_the_seed_envelope() {
+    let reply = send(seed(), get("/context/project-alpha/dependency-graph")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(reply.headers[header::ETAG], "\"1.0.0\"");
+    let body = reply.json();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["contextId", "version", "timestamp", "data"]);
+    assert_eq!(body["contextId"], "project-alpha/dependency-graph");
+    assert_eq!(body["version"], "1.0.0");
+    assert_eq!(
+        body["data"],
+        json!({"type": "dependencyGraph", "format": "json", "content": common::GRAPH})
+    );
+    let timestamp = body["timestamp"].as_str().unwrap();
+    assert!(humantime::parse_rfc3339(timestamp).is_ok(), "{timestamp}");
+}
+
+#[tokio::test]
+async fn rest_conditional_head_and_binary() {
+    let mut request = get("/context/public-docs/getting-started");
+    request
+        .headers_mut()
+        .insert(header::IF_NONE_MATCH, "\"0\", W/\"1.0.0\"".parse().unwrap());
+    let reply = send(seed(), request).await;
+    assert_eq!(reply.status, StatusCode::NOT_MODIFIED);
+    assert!(reply.body.is_empty());
+    assert_eq!(reply.headers[header::ETAG], "\"1.0.0\"");
+
+    let head = Request::head("/context/public-docs/getting-started")
+        .body(Body::default())
+        .unwrap();
+    let reply = send(seed(), head).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.is_empty());
+    assert!(
+        reply.headers[header::CONTENT_LENGTH]
+            .to_str()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            > 50
+    );
+
+    let reply = send(seed(), get("/context/blobs/logo.bin")).await;
+    assert_eq!(reply.headers[header::CACHE_CONTROL], "public, max-age=300");
+    let body = reply.json();
+    assert_eq!(body["data"]["content"], "AAEC/w==");
+    assert_eq!(body["data"]["encoding"], "base64");
+}
+
+#[tokio::test]
+async fn rest_bad_ids_are_400_with_the_reason() {
+    let long = format!("/context/{}", "a".repeat(513));
+    for path in [
+        "/context/a/../b",
+        "/context/a/%2e%2e/b",
+        "/context/%2E%2E",
+        "/context/a//b",
+        "/context/a/",
+        "/context/a%00b",
+        "/context/a%2",
+        "/context/%252e%252e",
+        "/context/a%20b",
+        long.as_str(),
+    ] {
+        let reply = send(seed(), get(path)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}");
+        let body = reply.json();
+        assert_eq!(body["code"], "BAD_REQUEST", "{path}");
+        assert!(body["details"]["reason"].is_string(), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn rest_not_found_method_and_route_errors() {
+    let reply = send(seed(), get("/context/project-alpha/nope")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.json(),
+        json!({"code": "NOT_FOUND", "message": "Context 'project-alpha/nope' not found."})
+    );
+    let delete = Request::delete("/context/public-docs/getting-started")
+        .body(Body::default())
+        .unwrap();
+    let reply = send(seed(), delete).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.headers[header::ALLOW], "GET, HEAD");
+    assert_eq!(reply.json()["code"], "METHOD_NOT_ALLOWED");
+    let reply = send(seed(), get("/nowhere")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.json()["code"], "NOT_FOUND");
+    let reply = send(seed(), get("/context/public-docs/getting-started?evil=1")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn rest_list_pages_with_opaque_cursors() {
+    let service = seed();
+    let first = send(service.clone(), get("/context?limit=2")).await.json();
+    let ids: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["contextId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["blobs/logo.bin", "project-alpha/dependency-graph"]);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    assert!(!cursor.contains('/'), "cursor should be opaque: {cursor}");
+    let second = send(
+        service.clone(),
+        get(&format!("/context?limit=2&cursor={cursor}")),
+    )
+    .await
+    .json();
+    assert_eq!(
+        second["items"][0]["contextId"],
+        "public-docs/getting-started"
+    );
+    assert!(second.get("nextCursor").is_none());
+
+    let prefixed = send(service.clone(), get("/context?prefix=public-docs%2F"))
+        .await
+        .json();
+    assert_eq!(prefixed["items"].as_array().unwrap().len(), 1);
+
+    for bad in [
+        "/context?cursor=!!!",
+        "/context?limit=0",
+        "/context?limit=1001",
+        "/context?limit=x",
+        "/context?page=2",
+        "/context?limit=1&limit=2",
+    ] {
+        let reply = send(service.clone(), get(bad)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(reply.json()["code"], "BAD_REQUEST");
+    }
+}
+
+fn batch_request(body: &str, content_type: &str) -> Request<Body> {
+    Request::post("/context")
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rest_batch_reads_each_id() {
+    let body = r#"{"ids":["public-docs/getting-started","missing/one","a/../b"]}"#;
+    let reply = send(seed(), batch_request(body, "application/json")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let results = reply.json()["results"].clone();
+    assert_eq!(results[0]["status"], 200);
+    assert_eq!(
+        results[0]["context"]["data"]["content"],
+        common::GETTING_STARTED
+    );
+    assert_eq!(results[1]["status"], 404);
+    assert_eq!(results[1]["error"]["code"], "NOT_FOUND");
+    assert_eq!(results[2]["status"], 400);
+
+    let cases = [
+        (r#"{"ids":[]}"#, "application/json", StatusCode::BAD_REQUEST),
+        (
+            r#"{"ids":[1]}"#,
+            "application/json",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"ids":["a"],"x":1}"#,
+            "application/json",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("[", "application/json", StatusCode::BAD_REQUEST),
+        (
+            r#"{"ids":["a"]}"#,
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ];
+    for (body, content_type, status) in cases {
+        let reply = send(seed(), batch_request(body, content_type)).await;
+        assert_eq!(reply.status, status, "{body}");
+        assert!(reply.json()["code"].is_string());
+    }
+    let too_many = json!({"ids": vec!["a"; 101]}).to_string();
+    assert_eq!(
+        send(seed(), batch_request(&too_many, "application/json"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let huge = format!(r#"{{"ids":["{}"]}}"#, "a".repeat(2 * 1024 * 1024));
+    let reply = send(seed(), batch_request(&huge, "application/json")).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.json()["code"], "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn sources_see_principal_and_selector_and_failures_do_not_leak() {
+    let seen: Arc<Mutex<Vec<SourceRequest>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let source = source_fn(move |id: ContextId, request: SourceRequest| {
+        record.lock().unwrap().push(request);
+        async move {
+            match id.as_str() {
+                "down" => Err(SourceError::Unavailable("redis at 10.0.0.7 refused".into())),
+                "broken" => Err(SourceError::Internal("password=hunter2".into())),
+                _ => Ok(Context::text("note", "text", "ok")),
+            }
+        }
+    });
+    let service = stack(source, McpConfig::default());
+    let mut request = get("/context/notes/a?select=%24.nodes");
+    request
+        .extensions_mut()
+        .insert(Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"));
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        "Bearer user-dev-token".parse().unwrap(),
+    );
+    assert_eq!(send(service.clone(), request).await.status, StatusCode::OK);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].selector.as_deref(), Some("$.nodes"));
+        assert_eq!(seen[0].principal.as_ref().unwrap().subject, "devUser");
+        assert!(!format!("{:?}", seen[0]).contains("user-dev-token"));
+    }
+    let reply = send(service.clone(), get("/context/down")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!String::from_utf8_lossy(&reply.body).contains("10.0.0.7"));
+    let reply = send(service, get("/context/broken")).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!String::from_utf8_lossy(&reply.body).contains("hunter2"));
+}
+
+#[tokio::test]
+async fn foreign_origins_are_refused_everywhere() {
+    let mut request = get("/context/public-docs/getting-started");
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    let reply = send(seed(), request).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json()["code"], "FORBIDDEN");
+
+    let mut request = legacy(&rpc(1, "ping", json!({})));
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    let reply = send(seed(), request).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json()["jsonrpc"], "2.0");
+
+    let mut request = legacy(&rpc(1, "ping", json!({})));
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, "http://localhost:5173".parse().unwrap());
+    assert_eq!(send(seed(), request).await.status, StatusCode::OK);
+
+    let config = McpConfig::builder()
+        .allowed_origins(["https://app.example.com"])
+        .build()
+        .unwrap();
+    let mut request = legacy(&rpc(1, "ping", json!({})));
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, "https://app.example.com".parse().unwrap());
+    assert_eq!(
+        send(stack(common::seed_source(), config), request)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+// ---------------------------------------------------------------- MCP, 2025 era
+
+#[tokio::test]
+async fn legacy_initialize_negotiates_versions() {
+    for (asked, answered) in [
+        ("2025-06-18", "2025-06-18"),
+        ("2025-03-26", "2025-03-26"),
+        ("2025-11-25", "2025-11-25"),
+        ("2024-11-05", "2025-11-25"),
+        ("2099-01-01", "2025-11-25"),
+    ] {
+        let body = rpc(
+            1,
+            "initialize",
+            json!({"protocolVersion": asked, "capabilities": {}, "clientInfo": {"name":"t","version":"1"}}),
+        );
+        let reply = send(seed(), legacy_with(&body, None)).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let result = &reply.json()["result"];
+        assert_eq!(result["protocolVersion"], answered, "{asked}");
+        assert_eq!(result["serverInfo"]["name"], "mcp-bastion");
+        assert!(result["capabilities"]["resources"].is_object());
+    }
+    let reply = send(seed(), legacy_with(&rpc(1, "initialize", json!({})), None)).await;
+    assert_eq!(reply.json()["error"]["code"], -32602);
+}
+
+#[tokio::test]
+async fn legacy_notifications_ping_and_unknown_methods() {
+    let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+    let reply = send(seed(), legacy(&note)).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert!(reply.body.is_empty());
+    let reply = send(seed(), legacy(&json!({"jsonrpc":"2.0","id":9,"result":{}}))).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+
+    let reply = send(seed(), legacy(&rpc(2, "ping", json!({})))).await;
+    assert_eq!(reply.json(), json!({"jsonrpc":"2.0","id":2,"result":{}}));
+
+    let reply = send(seed(), legacy(&rpc(3, "tools/call", json!({"name":"x"})))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["error"]["code"], -32601);
+    assert_eq!(reply.json()["id"], 3);
+}
+
+#[tokio::test]
+async fn legacy_resources_list_read_templates() {
+    let config = McpConfig::builder().page_size(2).build().unwrap();
+    let source = common::seed_source()
+        .with_context(
+            ContextId::parse("z/last").unwrap(),
+            Context::binary("blob", "binary", vec![9u8, 8]),
+        )
+        .with_template(
+            ResourceTemplate::new("ctx://builds/{id}/status", "build-status")
+                .with_mime_type("application/json"),
+        );
+    let service = stack(source, config);
+    let first = send(
+        service.clone(),
+        legacy(&rpc(1, "resources/list", json!({}))),
+    )
+    .await
+    .json();
+    let resources = first["result"]["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 2);
+    assert_eq!(resources[0]["uri"], "ctx://project-alpha/dependency-graph");
+    assert_eq!(resources[0]["mimeType"], "application/json");
+    let cursor = first["result"]["nextCursor"].as_str().unwrap();
+    let second = send(
+        service.clone(),
+        legacy(&rpc(2, "resources/list", json!({"cursor": cursor}))),
+    )
+    .await
+    .json();
+    assert_eq!(second["result"]["resources"][0]["uri"], "ctx://z/last");
+    assert!(second["result"].get("nextCursor").is_none());
+    let bad = send(
+        service.clone(),
+        legacy(&rpc(3, "resources/list", json!({"cursor": "%%%"}))),
+    )
+    .await
+    .json();
+    assert_eq!(bad["error"]["code"], -32602);
+
+    let text = send(
+        service.clone(),
+        legacy(&rpc(
+            4,
+            "resources/read",
+            json!({"uri": "ctx://public-docs/getting-started"}),
+        )),
+    )
+    .await
+    .json();
+    assert_eq!(
+        text["result"],
+        json!({"contents":[{"uri":"ctx://public-docs/getting-started","mimeType":"text/markdown","text":common::GETTING_STARTED}]})
+    );
+    let blob = send(
+        service.clone(),
+        legacy(&rpc(5, "resources/read", json!({"uri": "ctx://z/last"}))),
+    )
+    .await
+    .json();
+    assert_eq!(blob["result"]["contents"][0]["blob"], "CQg=");
+
+    let missing = send(
+        service.clone(),
+        legacy(&rpc(6, "resources/read", json!({"uri": "ctx://nope"}))),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::OK);
+    assert_eq!(
+        missing.json(),
+        json!({"jsonrpc":"2.0","id":6,"error":{"code":-32002,"message":"Resource not found","data":{"uri":"ctx://nope"}}})
+    );
+    let foreign = send(
+        service.clone(),
+        legacy(&rpc(
+            7,
+            "resources/read",
+            json!({"uri": "file:///etc/passwd"}),
+        )),
+    )
+    .await
+    .json();
+    assert_eq!(foreign["error"]["code"], -32002);
+    for uri in [
+        json!("ctx://a/../b"),
+        json!("ctx://%2e%2e/x"),
+        json!("no-scheme"),
+        json!(5),
+    ] {
+        let reply = send(
+            service.clone(),
+            legacy(&rpc(8, "resources/read", json!({"uri": uri}))),
+        )
+        .await
+        .json();
+        assert_eq!(reply["error"]["code"], -32602, "{uri}");
+    }
+
+    let templates = send(
+        service,
+        legacy(&rpc(9, "resources/templates/list", json!({}))),
+    )
+    .await
+    .json();
+    assert_eq!(
+        templates["result"]["resourceTemplates"],
+        json!([{"uriTemplate":"ctx://builds/{id}/status","name":"build-status","mimeType":"application/json"}])
+    );
+}
+
+#[tokio::test]
+async fn legacy_batches_in_2025_03_26() {
+    let batch = json!([rpc(1, "ping", json!({})), {"jsonrpc":"2.0","method":"notifications/initialized"}, rpc(2, "resources/read", json!({"uri":"ctx://x"}))]);
+    let reply = send(seed(), legacy_with(&batch, None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let replies = reply.json();
+    assert_eq!(replies.as_array().unwrap().len(), 2);
+    assert_eq!(replies[0], json!({"jsonrpc":"2.0","id":1,"result":{}}));
+    assert_eq!(replies[1]["error"]["code"], -32002);
+    let only_notes = json!([{"jsonrpc":"2.0","method":"notifications/initialized"}]);
+    assert_eq!(
+        send(seed(), legacy_with(&only_notes, None)).await.status,
+        StatusCode::ACCEPTED
+    );
+    let reply = send(seed(), legacy(&batch)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["error"]["code"], -32600);
+}
+
+#[tokio::test]
+async fn transport_errors_have_the_right_status() {
+    for method in ["GET", "DELETE", "PUT"] {
+        let request = Request::builder()
+            .method(method)
+            .uri("/mcp")
+            .body(Body::default())
+            .unwrap();
+        let reply = send(seed(), request).await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(reply.headers[header::ALLOW], "POST");
+        assert_eq!(reply.json()["jsonrpc"], "2.0");
+    }
+    let body = serde_json::to_vec(&rpc(1, "ping", json!({}))).unwrap();
+    let no_accept = Request::post("/mcp")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.clone()))
+        .unwrap();
+    assert_eq!(
+        send(seed(), no_accept).await.status,
+        StatusCode::NOT_ACCEPTABLE
+    );
+    let wrong_type = Request::post("/mcp")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(
+        send(seed(), wrong_type).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+
+    let raw = |bytes: Vec<u8>| {
+        Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .body(Body::from(bytes))
+            .unwrap()
+    };
+    let reply = send(seed(), raw(b"{\"jsonrpc\":".to_vec())).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["error"]["code"], -32700);
+    assert_eq!(reply.json()["id"], Value::Null);
+    let reply = send(seed(), raw(vec![b' '; 1024 * 1024 + 1])).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.json()["error"]["data"]["code"], "PAYLOAD_TOO_LARGE");
+    let reply = send(seed(), raw(b"\xff\xfe".to_vec())).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+// ---------------------------------------------------------------- MCP, 2026-07-28
+
+#[tokio::test]
+async fn modern_discover_read_and_cache_hints() {
+    let reply = send(seed(), modern("server/discover", None, json!({}))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let result = reply.json()["result"].clone();
+    assert_eq!(result["supportedVersions"][0], "2026-07-28");
+    assert_eq!(result["resultType"], "complete");
+    assert!(result["ttlMs"].is_u64());
+    assert!(result["cacheScope"].is_string());
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcp-bastion"
+    );
+
+    let reply = send(
+        seed(),
+        modern(
+            "resources/read",
+            Some("ctx://blobs/logo.bin"),
+            json!({"uri":"ctx://blobs/logo.bin"}),
+        ),
+    )
+    .await;
+    let result = reply.json()["result"].clone();
+    assert_eq!(result["contents"][0]["blob"], "AAEC/w==");
+    assert_eq!(result["ttlMs"], 300_000);
+    assert_eq!(result["cacheScope"], "public");
+
+    let reply = send(seed(), modern("resources/list", None, json!({}))).await;
+    let result = reply.json()["result"].clone();
+    assert_eq!(result["resources"].as_array().unwrap().len(), 3);
+    assert_eq!(result["cacheScope"], "private");
+
+    let reply = send(seed(), modern("resources/templates/list", None, json!({}))).await;
+    assert_eq!(
+        reply.json()["result"]["resourceTemplates"][0]["name"],
+        "build-status"
+    );
+}
+
+#[tokio::test]
+async fn modern_errors() {
+    let reply = send(
+        seed(),
+        modern(
+            "resources/read",
+            Some("ctx://nope"),
+            json!({"uri":"ctx://nope"}),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["error"]["code"], -32602);
+    assert_eq!(reply.json()["error"]["data"]["uri"], "ctx://nope");
+
+    for method in ["initialize", "ping", "tools/list", "logging/setLevel"] {
+        let reply = send(seed(), modern(method, None, json!({}))).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method}");
+        assert_eq!(reply.json()["error"]["code"], -32601);
+        assert_eq!(reply.json()["id"], 1);
+    }
+    let reply = send(
+        seed(),
+        modern(
+            "resources/read",
+            Some("ctx://other"),
+            json!({"uri":"ctx://blobs/logo.bin"}),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["error"]["code"], -32020);
+}
