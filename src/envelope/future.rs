@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
 use super::service::request_id_str;
-use crate::error::{BoxError, Dialect, ErrorCode, Rejection};
+use crate::error::{BoxError, Dialect, ErrorCode, Rejection, is_json_content_type};
 
 pin_project! {
     /// The response future of [`ErrorEnvelope`](super::ErrorEnvelope).
@@ -129,7 +129,9 @@ fn normalise<B>(
         // Our own envelope: only re-render to add the request id.
         Some(rejection) if request_id.is_some() => rejection.clone(),
         Some(_) => return response.map(ResponseBody::inner),
-        None if has_json_body(&response) => return response.map(ResponseBody::inner),
+        None if is_json_content_type(response.headers(), true) => {
+            return response.map(ResponseBody::inner);
+        }
         None => {
             let code = ErrorCode::from_status(status);
             let message = status.canonical_reason().unwrap_or("error").to_owned();
@@ -152,15 +154,4 @@ fn normalise<B>(
     }
     parts.extensions.insert(rejection);
     Response::from_parts(parts, ResponseBody::envelope(body))
-}
-
-fn has_json_body<B>(response: &Response<B>) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let media = v.split(';').next().unwrap_or("").trim();
-            media.eq_ignore_ascii_case("application/json") || media.ends_with("+json")
-        })
 }

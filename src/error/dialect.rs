@@ -75,3 +75,17 @@ impl DialectDetector {
         }
     }
 }
+
+/// Whether the `Content-Type` is JSON: `application/json` (any parameters) or, when
+/// `structured_suffix` is set, any `+json` type.
+pub(crate) fn is_json_content_type(headers: &HeaderMap, structured_suffix: bool) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim)
+        .is_some_and(|media| {
+            media.eq_ignore_ascii_case("application/json")
+                || (structured_suffix && media.to_ascii_lowercase().ends_with("+json"))
+        })
+}

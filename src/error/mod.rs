@@ -25,6 +25,7 @@ use std::time::Duration;
 use http::{HeaderValue, StatusCode};
 use serde_json::Value;
 
+pub(crate) use dialect::is_json_content_type;
 pub use dialect::{Dialect, DialectDetector};
 pub(crate) use render::json_response;
 

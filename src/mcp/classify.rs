@@ -13,7 +13,7 @@ use super::protocol::{
     LEGACY_VERSIONS, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, MODERN_VERSION,
     SUPPORTED_VERSIONS, legacy_version,
 };
-use crate::error::{ErrorCode, JsonRpcError, Rejection, jsonrpc};
+use crate::error::{ErrorCode, JsonRpcError, Rejection, is_json_content_type, jsonrpc};
 
 /// A classified JSON-RPC POST.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,12 +136,7 @@ pub fn check_post_headers(headers: &HeaderMap) -> Result<(), Rejection> {
             None,
         ));
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !is_json_content_type(headers, false) {
         return Err(rpc_rejection(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Value::Null,

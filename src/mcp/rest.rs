@@ -17,7 +17,7 @@ use super::service::{BodyError, Shared, is_read, read_body, source_rejection, so
 use crate::context::{
     CacheScope, Content, Context, ContextId, ContextSource, ListRequest, SourceRequest,
 };
-use crate::error::{BoxError, Dialect, EnvelopeBody, ErrorCode, Rejection};
+use crate::error::{BoxError, Dialect, EnvelopeBody, ErrorCode, Rejection, is_json_content_type};
 
 const REST_PREFIX: &str = "/context/";
 
@@ -266,13 +266,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let is_json = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !is_json_content_type(&parts.headers, false) {
         return Err(Rejection::new(
             ErrorCode::UnsupportedMediaType,
             "the body must be application/json",

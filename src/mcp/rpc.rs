@@ -44,13 +44,13 @@ where
 {
     if request.method() != Method::POST {
         // No server-initiated SSE stream (GET) and no session to delete (DELETE).
-        let rejection = Rejection::method_not_allowed("POST");
-        let message = rejection.message().to_owned();
-        return Err(rejection.with_json_rpc(JsonRpcError {
-            id: Value::Null,
-            code: jsonrpc::INVALID_REQUEST,
-            data: Some(json!({ "code": "METHOD_NOT_ALLOWED", "message": message })),
-        }));
+        return Err(
+            Rejection::method_not_allowed("POST").with_json_rpc(JsonRpcError {
+                id: Value::Null,
+                code: jsonrpc::INVALID_REQUEST,
+                data: None,
+            }),
+        );
     }
     check_post_headers(request.headers())?;
     let (parts, body) = request.into_parts();
