@@ -711,3 +711,179 @@ async fn modern_errors() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.json()["error"]["code"], -32020);
 }
+
+// ---------------------------------------------------------------- sessions, hosts, tools
+
+#[tokio::test]
+async fn sessions_are_issued_required_and_ended() {
+    let config = McpConfig::builder().sessions(true).build().unwrap();
+    let service = stack(common::seed_source(), config);
+    let init = rpc(
+        1,
+        "initialize",
+        json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}),
+    );
+    let reply = send(service.clone(), legacy_with(&init, None)).await;
+    let session = reply.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    assert!(session.len() >= 32 && session.bytes().all(|b| b.is_ascii_graphic()));
+
+    let with_session = |body: &Value, session: &str| {
+        let mut request = legacy(body);
+        request
+            .headers_mut()
+            .insert("mcp-session-id", session.parse().unwrap());
+        request
+    };
+    let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+    assert_eq!(
+        send(service.clone(), with_session(&note, &session))
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    let ping = rpc(2, "ping", json!({}));
+    assert_eq!(
+        send(service.clone(), with_session(&ping, &session))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let reply = send(service.clone(), legacy(&ping)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["jsonrpc"], "2.0");
+    assert_eq!(
+        send(service.clone(), with_session(&ping, "not-a-session"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let delete = |session: Option<&str>| {
+        let mut builder = Request::delete("/mcp");
+        if let Some(session) = session {
+            builder = builder.header("mcp-session-id", session);
+        }
+        builder.body(Body::default()).unwrap()
+    };
+    assert_eq!(
+        send(service.clone(), delete(None)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(service.clone(), delete(Some(&session))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(service.clone(), with_session(&ping, &session))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(service.clone(), delete(Some(&session))).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A failed initialize opens nothing; the stateless era ignores sessions.
+    let reply = send(
+        service.clone(),
+        legacy_with(&rpc(3, "initialize", json!({})), None),
+    )
+    .await;
+    assert!(reply.headers.get("mcp-session-id").is_none());
+    let reply = send(service, modern("server/discover", None, json!({}))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn foreign_hosts_are_refused() {
+    let with_host = |host: &str| {
+        let mut request = legacy(&rpc(1, "ping", json!({})));
+        request
+            .headers_mut()
+            .insert(header::HOST, host.parse().unwrap());
+        request
+    };
+    let reply = send(seed(), with_host("evil.example.com")).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json()["jsonrpc"], "2.0");
+    assert_eq!(
+        send(seed(), with_host("localhost:3000")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(seed(), with_host("127.0.0.1:9")).await.status,
+        StatusCode::OK
+    );
+
+    let bound = McpConfig::builder().loopback_port(3000).build().unwrap();
+    let service = stack(common::seed_source(), bound);
+    assert_eq!(
+        send(service.clone(), with_host("127.0.0.1:3000"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(service, with_host("127.0.0.1:3001")).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let public = McpConfig::builder()
+        .allowed_hosts(["mcp.example.com"])
+        .build()
+        .unwrap();
+    let service = stack(common::seed_source(), public);
+    assert_eq!(
+        send(service.clone(), with_host("mcp.example.com"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let mut rest = get("/context/public-docs/getting-started");
+    rest.headers_mut()
+        .insert(header::HOST, "localhost".parse().unwrap());
+    let reply = send(service, rest).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json()["code"], "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn empty_tool_and_prompt_lists_when_enabled() {
+    let config = McpConfig::builder()
+        .empty_tool_and_prompt_lists(true)
+        .build()
+        .unwrap();
+    let service = stack(common::seed_source(), config);
+    let init = rpc(
+        1,
+        "initialize",
+        json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}),
+    );
+    let capabilities =
+        send(service.clone(), legacy_with(&init, None)).await.json()["result"]["capabilities"]
+            .clone();
+    assert_eq!(
+        capabilities,
+        json!({"resources":{},"tools":{},"prompts":{}})
+    );
+    let tools = send(service.clone(), modern("tools/list", None, json!({})))
+        .await
+        .json();
+    assert_eq!(tools["result"]["tools"], json!([]));
+    assert_eq!(tools["result"]["cacheScope"], "public");
+    let prompts = send(service.clone(), legacy(&rpc(2, "prompts/list", json!({}))))
+        .await
+        .json();
+    assert_eq!(prompts["result"], json!({"prompts": []}));
+    let call = send(
+        service.clone(),
+        modern("tools/call", Some("x"), json!({"name":"x"})),
+    )
+    .await;
+    assert_eq!(call.status, StatusCode::OK);
+    assert_eq!(call.json()["error"]["code"], -32602);
+    // Off by default: unknown methods.
+    let reply = send(seed(), legacy(&rpc(3, "tools/list", json!({})))).await;
+    assert_eq!(reply.json()["error"]["code"], -32601);
+}

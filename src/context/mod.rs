@@ -24,6 +24,7 @@ mod uri;
 pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};
 pub use fn_source::{FnSource, source_fn};
 pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
+pub(crate) use source::to_hex;
 pub use source::{
     CacheHint, CacheScope, Content, Context, ContextData, ContextMeta, ContextSource, ListRequest,
     Page, ResourceTemplate, SourceError, SourceRequest, content_version,

@@ -37,6 +37,61 @@ impl OriginPolicy {
     }
 }
 
+/// Which `Host` header values (HTTP/2 `:authority`) the endpoint accepts: the DNS-rebinding
+/// defence for servers on loopback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostPolicy {
+    /// `localhost`, `127.0.0.1` and `[::1]`; on `port` when given (the default: any port).
+    Loopback {
+        /// The port the server is bound to, when known.
+        port: Option<u16>,
+    },
+    /// Exactly these hosts (`name` or `name:port`, compared case-insensitively).
+    List(Arc<[String]>),
+    /// Any host (for servers behind a proxy that checks `Host` itself).
+    Any,
+}
+
+impl HostPolicy {
+    /// Whether a request carrying this `Host` is allowed. A request without one (HTTP/1.0,
+    /// in-process calls) is not a browser and is allowed.
+    pub fn allows(&self, host: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::List(list) => list.iter().any(|h| h.eq_ignore_ascii_case(host)),
+            Self::Loopback { port } => {
+                let (name, host_port) = split_host_port(host);
+                let port_ok = match (port, host_port) {
+                    (_, None) => true,
+                    (None, Some(p)) => p.parse::<u16>().is_ok(),
+                    (Some(expected), Some(p)) => p.parse::<u16>().ok() == Some(*expected),
+                };
+                port_ok && is_loopback_name(name)
+            }
+        }
+    }
+}
+
+/// `host[:port]` or `[v6][:port]` split into the host (brackets removed) and the port text.
+fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    if let Some(bracketed) = authority.strip_prefix('[') {
+        return match bracketed.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, rest)) => (host, Some(rest.strip_prefix(':').unwrap_or("x"))),
+            None => ("", None),
+        };
+    }
+    match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
+}
+
+fn is_loopback_name(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "::1"
+}
+
 /// `http(s)://` + a loopback host + an optional numeric port, nothing else.
 fn is_loopback_origin(origin: &str) -> bool {
     let Some((scheme, authority)) = origin.split_once("://") else {
@@ -82,6 +137,9 @@ pub struct McpConfig {
     pub(crate) mcp_path: String,
     pub(crate) body_limit: usize,
     pub(crate) origins: OriginPolicy,
+    pub(crate) hosts: HostPolicy,
+    pub(crate) sessions: Option<SessionSettings>,
+    pub(crate) empty_tools_and_prompts: bool,
     pub(crate) page_size: usize,
     pub(crate) max_batch: usize,
     pub(crate) uri_mapping: ResourceUriMapping,
@@ -96,6 +154,9 @@ impl Default for McpConfig {
             mcp_path: "/mcp".to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
             origins: OriginPolicy::Loopback,
+            hosts: HostPolicy::Loopback { port: None },
+            sessions: None,
+            empty_tools_and_prompts: false,
             page_size: DEFAULT_PAGE_SIZE,
             max_batch: DEFAULT_MAX_BATCH,
             uri_mapping: ResourceUriMapping::default(),
@@ -112,6 +173,10 @@ impl McpConfig {
         McpConfigBuilder {
             config: Self::default(),
             origins: None,
+            hosts: None,
+            sessions: false,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
         }
     }
 
@@ -134,7 +199,24 @@ impl McpConfig {
     pub fn origins(&self) -> &OriginPolicy {
         &self.origins
     }
+
+    /// The host policy.
+    pub fn hosts(&self) -> &HostPolicy {
+        &self.hosts
+    }
 }
+
+/// Limits of the stateful-era session store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SessionSettings {
+    pub(crate) max_sessions: std::num::NonZeroUsize,
+    pub(crate) idle_timeout: std::time::Duration,
+}
+
+/// Default most live sessions.
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+/// Default idle time after which a session ends.
+pub const DEFAULT_SESSION_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Builder of [`McpConfig`]; [`build`](Self::build) validates everything.
 #[derive(Debug, Clone)]
@@ -142,6 +224,10 @@ impl McpConfig {
 pub struct McpConfigBuilder {
     config: McpConfig,
     origins: Option<Vec<String>>,
+    hosts: Option<Vec<String>>,
+    sessions: bool,
+    max_sessions: usize,
+    session_idle_timeout: std::time::Duration,
 }
 
 impl McpConfigBuilder {
@@ -171,6 +257,59 @@ impl McpConfigBuilder {
     pub fn allow_any_origin(mut self) -> Self {
         self.origins = None;
         self.config.origins = OriginPolicy::Any;
+        self
+    }
+
+    /// Accept only these `Host` values (`name` or `name:port`) instead of loopback names.
+    /// Needed for any server reachable under a public name.
+    pub fn allowed_hosts<I, H>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = H>,
+        H: Into<String>,
+    {
+        self.hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accept loopback `Host` values only on this port (the port the server is bound to).
+    pub fn loopback_port(mut self, port: u16) -> Self {
+        self.hosts = None;
+        self.config.hosts = HostPolicy::Loopback { port: Some(port) };
+        self
+    }
+
+    /// Accept any `Host` (when a proxy in front validates it).
+    pub fn allow_any_host(mut self) -> Self {
+        self.hosts = None;
+        self.config.hosts = HostPolicy::Any;
+        self
+    }
+
+    /// Issue an `Mcp-Session-Id` on `initialize` and require it on later stateful-era
+    /// requests (400 without it, 404 once ended); DELETE ends a session. Off by default: the
+    /// endpoint is stateless.
+    pub fn sessions(mut self, enabled: bool) -> Self {
+        self.sessions = enabled;
+        self
+    }
+
+    /// Most live sessions (default 10,000); beyond it the least recently used one ends.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max;
+        self
+    }
+
+    /// Idle time after which a session ends (default one hour).
+    pub fn session_idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.session_idle_timeout = idle;
+        self
+    }
+
+    /// Declare the `tools` and `prompts` capabilities and answer `tools/list` and
+    /// `prompts/list` with empty lists, for clients that always ask (off by default: then
+    /// both are unknown methods).
+    pub fn empty_tool_and_prompt_lists(mut self, enabled: bool) -> Self {
+        self.config.empty_tools_and_prompts = enabled;
         self
     }
 
@@ -248,6 +387,30 @@ impl McpConfigBuilder {
             }
             self.config.origins = OriginPolicy::List(origins.into());
         }
+        if let Some(hosts) = self.hosts.take() {
+            if let Some(bad) = hosts
+                .iter()
+                .find(|h| h.is_empty() || h.contains(['/', ' ', '@']))
+            {
+                return Err(ConfigError::new(format!(
+                    "allowed host {bad:?} must look like name or name:port"
+                )));
+            }
+            self.config.hosts = HostPolicy::List(hosts.into());
+        }
+        if self.sessions {
+            let max_sessions = std::num::NonZeroUsize::new(self.max_sessions)
+                .ok_or_else(|| ConfigError::new("max_sessions must be at least 1"))?;
+            if self.session_idle_timeout.is_zero() {
+                return Err(ConfigError::new(
+                    "session_idle_timeout must be longer than zero",
+                ));
+            }
+            self.config.sessions = Some(SessionSettings {
+                max_sessions,
+                idle_timeout: self.session_idle_timeout,
+            });
+        }
         Ok(self.config)
     }
 }
@@ -279,6 +442,50 @@ mod tests {
         ] {
             assert!(!policy.allows(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        let any_port = HostPolicy::Loopback { port: None };
+        for ok in [
+            "localhost",
+            "localhost:3000",
+            "127.0.0.1:1",
+            "[::1]:3000",
+            "[::1]",
+            "LOCALHOST",
+        ] {
+            assert!(any_port.allows(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example.com",
+            "evil.example.com:3000",
+            "localhost:x",
+            "127.0.0.2",
+            "[::1]x",
+            "",
+            "localhost.evil",
+        ] {
+            assert!(!any_port.allows(bad), "{bad}");
+        }
+        let bound = HostPolicy::Loopback { port: Some(3000) };
+        assert!(bound.allows("localhost:3000"));
+        assert!(bound.allows("127.0.0.1"));
+        assert!(!bound.allows("localhost:3001"));
+        let config = McpConfig::builder()
+            .allowed_hosts(["mcp.example.com"])
+            .build()
+            .unwrap();
+        assert!(config.hosts().allows("MCP.example.com"));
+        assert!(!config.hosts().allows("localhost"));
+        assert!(McpConfig::builder().allowed_hosts(["a/b"]).build().is_err());
+        assert!(
+            McpConfig::builder()
+                .sessions(true)
+                .max_sessions(0)
+                .build()
+                .is_err()
+        );
     }
 
     #[test]

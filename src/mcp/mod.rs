@@ -38,10 +38,12 @@ pub mod protocol;
 mod rest;
 mod rpc;
 mod service;
+mod session;
 
 pub use classify::{RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers, classify_rpc};
 pub use config::{
-    DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, McpConfig,
-    McpConfigBuilder, OriginPolicy,
+    DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_SESSIONS, DEFAULT_PAGE_SIZE,
+    DEFAULT_SESSION_IDLE_TIMEOUT, HostPolicy, MAX_PAGE_SIZE, McpConfig, McpConfigBuilder,
+    OriginPolicy,
 };
 pub use service::{McpService, ResponseFuture};

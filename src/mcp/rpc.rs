@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use serde_json::{Map, Value, json};
 
@@ -10,8 +10,11 @@ use super::classify::{
     RpcCall, RpcMessage, RpcRequest, check_post_headers, classify_rpc, rpc_rejection,
 };
 use super::cursor;
-use super::protocol::{Era, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy};
+use super::protocol::{
+    Era, HEADER_SESSION_ID, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy,
+};
 use super::service::{BodyError, Shared, read_body, source_rejection, source_request};
+use super::session::SessionError;
 use crate::context::{
     CacheScope, Content, ContextSource, InvalidResourceUri, ListRequest, SourceError, SourceRequest,
 };
@@ -42,10 +45,27 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    if request.method() == Method::DELETE
+        && let Some(sessions) = &shared.sessions
+    {
+        let id = request
+            .headers()
+            .get(HEADER_SESSION_ID)
+            .map(HeaderValue::as_bytes);
+        sessions.end(id).map_err(session_rejection)?;
+        let mut response = Response::new(EnvelopeBody::default());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        return Ok(response);
+    }
     if request.method() != Method::POST {
-        // No server-initiated SSE stream (GET) and no session to delete (DELETE).
+        // No server-initiated SSE stream (GET); DELETE only ends sessions, when enabled.
+        let allow = if shared.sessions.is_some() {
+            "POST, DELETE"
+        } else {
+            "POST"
+        };
         return Err(
-            Rejection::method_not_allowed("POST").with_json_rpc(JsonRpcError {
+            Rejection::method_not_allowed(allow).with_json_rpc(JsonRpcError {
                 id: Value::Null,
                 code: jsonrpc::INVALID_REQUEST,
                 data: None,
@@ -74,6 +94,21 @@ where
             ),
         })?;
     let rpc = classify_rpc(&parts.headers, &bytes)?;
+    // Stateful-era sessions: `initialize` opens one (once it succeeds), the rest need one.
+    let mut opens_session = None;
+    if let Some(sessions) = &shared.sessions
+        && rpc.era == Era::Legacy
+    {
+        if is_initialize(&rpc) {
+            opens_session = Some(sessions);
+        } else {
+            let id = parts
+                .headers
+                .get(HEADER_SESSION_ID)
+                .map(HeaderValue::as_bytes);
+            sessions.touch(id).map_err(session_rejection)?;
+        }
+    }
     let source_request = source_request(&parts.headers, &parts.extensions);
 
     let mut replies = Vec::with_capacity(rpc.messages.len());
@@ -107,13 +142,40 @@ where
         return Ok(json_response(StatusCode::OK, &Value::Array(bodies)));
     }
     match replies.pop() {
-        Some(Ok((id, result))) => Ok(json_response(
-            StatusCode::OK,
-            &json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-        )),
+        Some(Ok((id, result))) => {
+            let mut response = json_response(
+                StatusCode::OK,
+                &json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+            );
+            if let Some(sessions) = opens_session {
+                let id = sessions.start().ok_or_else(|| {
+                    tracing::error!("system random source failed; cannot issue a session id");
+                    Rejection::internal()
+                })?;
+                let id = HeaderValue::from_str(&id).map_err(|_| Rejection::internal())?;
+                response.headers_mut().insert(HEADER_SESSION_ID, id);
+            }
+            Ok(response)
+        }
         Some(Err(rejection)) => Err(rejection),
         None => Err(Rejection::internal()),
     }
+}
+
+/// Whether the request is a lone `initialize` (never part of a batch).
+fn is_initialize(rpc: &RpcRequest) -> bool {
+    matches!(rpc.messages.as_slice(), [RpcMessage::Call(call)] if call.method == "initialize" && call.id.is_some())
+}
+
+fn session_rejection(err: SessionError) -> Rejection {
+    let (status, message) = match err {
+        SessionError::Missing => (
+            StatusCode::BAD_REQUEST,
+            "Bad Request: Mcp-Session-Id header is required",
+        ),
+        SessionError::Unknown => (StatusCode::NOT_FOUND, "Session not found"),
+    };
+    rpc_rejection(status, Value::Null, jsonrpc::INVALID_REQUEST, message, None)
 }
 
 impl Rejection {
@@ -150,6 +212,23 @@ async fn dispatch<S: ContextSource>(
         (_, "resources/list") => list_resources(shared, call, request).await,
         (_, "resources/read") => read_resource(shared, rpc.era, call, request).await,
         (_, "resources/templates/list") => Ok(list_templates(shared)),
+        (_, "tools/list") if shared.config.empty_tools_and_prompts => {
+            Ok(MethodResult::public(json!({ "tools": [] })))
+        }
+        (_, "prompts/list") if shared.config.empty_tools_and_prompts => {
+            Ok(MethodResult::public(json!({ "prompts": [] })))
+        }
+        (_, "tools/call" | "prompts/get") if shared.config.empty_tools_and_prompts => {
+            let name = call.target.as_ref().map_or("", |t| t.name());
+            Err(invalid_params(format!(
+                "Invalid params: unknown {} {name:?}",
+                if call.method == "tools/call" {
+                    "tool"
+                } else {
+                    "prompt"
+                }
+            )))
+        }
         (era, method) => {
             let status = if era == Era::Modern {
                 StatusCode::NOT_FOUND
@@ -219,8 +298,12 @@ fn modern_result<S>(shared: &Shared<S>, result: MethodResult) -> Value {
     Value::Object(value)
 }
 
-fn capabilities() -> Value {
-    json!({ "resources": {} })
+fn capabilities<S>(shared: &Shared<S>) -> Value {
+    if shared.config.empty_tools_and_prompts {
+        json!({ "resources": {}, "tools": {}, "prompts": {} })
+    } else {
+        json!({ "resources": {} })
+    }
 }
 
 fn initialize<S>(shared: &Shared<S>, call: &RpcCall) -> Result<MethodResult, Rejection> {
@@ -231,7 +314,7 @@ fn initialize<S>(shared: &Shared<S>, call: &RpcCall) -> Result<MethodResult, Rej
         .ok_or_else(|| invalid_params("Invalid params: protocolVersion must be a string"))?;
     let mut result = json!({
         "protocolVersion": negotiate_legacy(requested),
-        "capabilities": capabilities(),
+        "capabilities": capabilities(shared),
         "serverInfo": server_info(shared),
     });
     if let Some(instructions) = &shared.config.instructions {
@@ -243,7 +326,7 @@ fn initialize<S>(shared: &Shared<S>, call: &RpcCall) -> Result<MethodResult, Rej
 fn discover<S>(shared: &Shared<S>) -> MethodResult {
     let mut result = json!({
         "supportedVersions": SUPPORTED_VERSIONS,
-        "capabilities": capabilities(),
+        "capabilities": capabilities(shared),
     });
     if let Some(instructions) = &shared.config.instructions {
         result["instructions"] = Value::from(instructions.as_str());

@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_service::Service;
 
 use super::config::McpConfig;
+use super::session::SessionStore;
 use super::{rest, rpc};
 use crate::context::{ContextSource, SourceError, SourceRequest};
 use crate::error::{BoxError, Dialect, EnvelopeBody, ErrorCode, Rejection};
@@ -53,6 +54,7 @@ pub struct McpService<S> {
 pub(crate) struct Shared<S> {
     pub(crate) source: S,
     pub(crate) config: McpConfig,
+    pub(crate) sessions: Option<SessionStore>,
 }
 
 impl<S> Clone for McpService<S> {
@@ -79,8 +81,15 @@ impl<S: ContextSource> McpService<S> {
 
     /// The endpoint with `config`.
     pub fn with_config(source: S, config: McpConfig) -> Self {
+        let sessions = config
+            .sessions
+            .map(|settings| SessionStore::new(settings.max_sessions, settings.idle_timeout));
         Self {
-            shared: Arc::new(Shared { source, config }),
+            shared: Arc::new(Shared {
+                source,
+                config,
+                sessions,
+            }),
         }
     }
 
@@ -130,6 +139,20 @@ impl<S: ContextSource> Shared<S> {
         } else {
             Dialect::Other
         };
+        // DNS-rebinding defence: a browser always names the host it thinks it talks to.
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .map(http::HeaderValue::as_bytes)
+            .or_else(|| request.uri().authority().map(|a| a.as_str().as_bytes()));
+        if let Some(host) = host {
+            let allowed =
+                std::str::from_utf8(host).is_ok_and(|host| self.config.hosts.allows(host));
+            if !allowed {
+                return Rejection::new(ErrorCode::Forbidden, "Forbidden: host not allowed")
+                    .into_response(dialect);
+            }
+        }
         if let Some(origin) = request.headers().get(header::ORIGIN) {
             let allowed = origin
                 .to_str()
