@@ -289,14 +289,18 @@ pub struct Context {
 
 /// A version derived from the content: the first 16 bytes of its SHA-256, in hex.
 pub fn content_version(content: &[u8]) -> String {
-    use std::fmt::Write;
-    let digest = Sha256::digest(content);
-    digest[..16]
-        .iter()
-        .fold(String::with_capacity(32), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    to_hex(&Sha256::digest(content)[..16])
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 impl Context {
