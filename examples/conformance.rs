@@ -35,9 +35,13 @@ impl ConformanceSource {
         let statics = StaticSource::new()
             .with_context(
                 ContextId::parse("test/static-text")?,
-                Context::text("text", "text", "This is the content of the static text resource.")
-                    .with_mime_type("text/plain")
-                    .with_title("Static text"),
+                Context::text(
+                    "text",
+                    "text",
+                    "This is the content of the static text resource.",
+                )
+                .with_mime_type("text/plain")
+                .with_title("Static text"),
             )
             .with_context(
                 ContextId::parse("test/static-binary")?,
@@ -90,7 +94,9 @@ fn port_from_args() -> Result<u16, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let port = port_from_args()?;
     let config = McpConfig::builder()
         .uri_mapping(ResourceUriMapping::default().with_scheme("test", "test")?)

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use mcp_bastion::context::{CacheScope, Context, ContextId, StaticSource};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
-use mcp_bastion::mcp::McpService;
+use mcp_bastion::mcp::{McpConfig, McpService};
 use tower::ServiceBuilder;
 use tracing_subscriber::EnvFilter;
 
@@ -79,9 +79,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let addr = listen_addr()?;
+    // DNS-rebinding defence: on loopback, accept only loopback Host headers for our port.
+    let config = if addr.ip().is_loopback() {
+        McpConfig::builder().loopback_port(addr.port())
+    } else {
+        tracing::warn!(%addr, "bound beyond loopback: Host checks are off; set allowed_hosts for production");
+        McpConfig::builder().allow_any_host()
+    }
+    .build()?;
     let service = ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
-        .service(McpService::new(seed_contexts()?));
+        .service(McpService::with_config(seed_contexts()?, config));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, "mcp-bastion demo server listening");
