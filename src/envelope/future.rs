@@ -9,8 +9,8 @@ use futures_util::future::CatchUnwind;
 use http::{HeaderValue, Response, header};
 use pin_project_lite::pin_project;
 
-use super::body::ResponseBody;
 use super::service::request_id_str;
+use crate::error::BodyOrEnvelope;
 use crate::error::{BoxError, Dialect, ErrorCode, Rejection, is_json_content_type};
 
 pin_project! {
@@ -62,7 +62,7 @@ where
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
 {
-    type Output = Result<Response<ResponseBody<B>>, std::convert::Infallible>;
+    type Output = Result<Response<BodyOrEnvelope<B>>, std::convert::Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -80,7 +80,7 @@ where
             },
         };
         let response = rejection.to_response(*this.dialect, request_id_str(request_id));
-        let mut response = response.map(ResponseBody::envelope);
+        let mut response = response.map(BodyOrEnvelope::envelope);
         response.extensions_mut().insert(rejection);
         Poll::Ready(Ok(response))
     }
@@ -120,17 +120,17 @@ fn normalise<B>(
     response: Response<B>,
     dialect: Dialect,
     request_id: Option<&HeaderValue>,
-) -> Response<ResponseBody<B>> {
+) -> Response<BodyOrEnvelope<B>> {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || dialect == Dialect::Grpc {
-        return response.map(ResponseBody::inner);
+        return response.map(BodyOrEnvelope::inner);
     }
     let rejection = match response.extensions().get::<Rejection>() {
         // Our own envelope: only re-render to add the request id.
         Some(rejection) if request_id.is_some() => rejection.clone(),
-        Some(_) => return response.map(ResponseBody::inner),
+        Some(_) => return response.map(BodyOrEnvelope::inner),
         None if is_json_content_type(response.headers(), true) => {
-            return response.map(ResponseBody::inner);
+            return response.map(BodyOrEnvelope::inner);
         }
         None => {
             let code = ErrorCode::from_status(status);
@@ -153,5 +153,5 @@ fn normalise<B>(
         parts.headers.insert(name, value.clone());
     }
     parts.extensions.insert(rejection);
-    Response::from_parts(parts, ResponseBody::envelope(body))
+    Response::from_parts(parts, BodyOrEnvelope::envelope(body))
 }

@@ -31,12 +31,10 @@
 //! # }
 //! ```
 
-mod body;
 mod future;
 mod layer;
 mod service;
 
-pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::ErrorEnvelopeLayer;
 pub use service::ErrorEnvelope;

@@ -8,8 +8,8 @@ use http::{HeaderValue, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use super::body::ResponseBody;
 use super::future::{ResponseFuture, panic_rejection};
+use crate::error::BodyOrEnvelope;
 use crate::error::{BoxError, DialectDetector};
 
 /// Request header whose value is quoted as `requestId` in envelopes.
@@ -45,7 +45,7 @@ where
     S::Error: Into<BoxError>,
     ResBody: Body<Data = Bytes>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<BodyOrEnvelope<ResBody>>;
     type Error = Infallible;
     type Future = ResponseFuture<S::Future>;
 

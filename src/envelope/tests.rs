@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 use super::*;
-use crate::error::{Dialect, ErrorCode, Rejection};
+use crate::error::{BodyOrEnvelope, Dialect, ErrorCode, Rejection};
 
 type Body = Full<Bytes>;
 
-async fn json_of<B>(response: Response<ResponseBody<B>>) -> Value
+async fn json_of<B>(response: Response<BodyOrEnvelope<B>>) -> Value
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::fmt::Debug,

@@ -15,6 +15,7 @@
 //! assert!(response.extensions().get::<Rejection>().is_some());
 //! ```
 
+mod body;
 mod dialect;
 mod render;
 
@@ -25,6 +26,7 @@ use std::time::Duration;
 use http::{HeaderValue, StatusCode};
 use serde_json::Value;
 
+pub use body::BodyOrEnvelope;
 pub(crate) use dialect::is_json_content_type;
 pub use dialect::{Dialect, DialectDetector};
 pub(crate) use render::json_response;

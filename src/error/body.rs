@@ -6,12 +6,12 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::error::EnvelopeBody;
+use super::EnvelopeBody;
 
 pin_project! {
-    /// The response body of [`ErrorEnvelope`](super::ErrorEnvelope): the inner service's body,
-    /// or an envelope that replaced it.
-    pub struct ResponseBody<B> {
+    /// The response body of a layer that may answer by itself: the inner service's body, or
+    /// an error envelope.
+    pub struct BodyOrEnvelope<B> {
         #[pin]
         kind: Kind<B>,
     }
@@ -25,21 +25,23 @@ pin_project! {
     }
 }
 
-impl<B> ResponseBody<B> {
-    pub(crate) fn inner(body: B) -> Self {
+impl<B> BodyOrEnvelope<B> {
+    /// Wraps the inner service's body.
+    pub fn inner(body: B) -> Self {
         Self {
             kind: Kind::Inner { body },
         }
     }
 
-    pub(crate) fn envelope(body: EnvelopeBody) -> Self {
+    /// Wraps an envelope.
+    pub fn envelope(body: EnvelopeBody) -> Self {
         Self {
             kind: Kind::Envelope { body },
         }
     }
 }
 
-impl<B: Body<Data = Bytes>> Body for ResponseBody<B> {
+impl<B: Body<Data = Bytes>> Body for BodyOrEnvelope<B> {
     type Data = Bytes;
     type Error = B::Error;
 
