@@ -1,0 +1,74 @@
+//! [`AuthLayer`]: authenticate every caller and hand a [`Principal`](crate::principal::Principal)
+//! to everything downstream.
+//!
+//! Authenticators are asked in order; the first that recognises the credential decides. A
+//! credential that is present but invalid is refused (401 `invalid_token`) and never falls
+//! through to anonymous access, which is off unless enabled. Malformed requests (two
+//! `Authorization` headers, an `access_token` in the query string) get 400 `invalid_request`.
+//! With [`ResourceMetadata`] configured, the layer serves the RFC 9728 document at
+//! `/.well-known/oauth-protected-resource` (and the path-inserted form) without
+//! authentication, and every 401 carries
+//! `WWW-Authenticate: Bearer resource_metadata="…", scope="…"` as the MCP authorization spec
+//! asks.
+//!
+//! On success the `Principal` is inserted into the request extensions and the credential
+//! headers are removed, so the caller's token never reaches a context source or an upstream.
+//! Credential headers are marked sensitive, so loggers print them as `Sensitive`.
+//!
+//! ```
+//! use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
+//! use mcp_bastion::context::StaticSource;
+//! use mcp_bastion::envelope::ErrorEnvelopeLayer;
+//! use mcp_bastion::mcp::McpService;
+//! use mcp_bastion::principal::{AuthMethod, Principal};
+//! use tower::ServiceBuilder;
+//!
+//! let keys = ApiKeyStore::new([ApiKey::new(
+//!     "user-dev-token",
+//!     Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"),
+//! )?])?;
+//! let auth = AuthLayer::builder()
+//!     .api_keys(keys)
+//!     .resource_metadata(ResourceMetadata::new("http://127.0.0.1:3000/mcp")?)
+//!     .build()?;
+//! let service = ServiceBuilder::new()
+//!     .layer(ErrorEnvelopeLayer::new())
+//!     .layer(auth)
+//!     .service(McpService::new(StaticSource::new()));
+//! # let _ = service;
+//! # Ok::<(), mcp_bastion::error::ConfigError>(())
+//! ```
+//!
+//! Downstream code reads the principal from the extensions: in axum with
+//! `Extension<Principal>`, in an rmcp tool from the request `Parts` it is handed
+//! (`parts.extensions.get::<Principal>()`).
+//!
+//! ```
+//! use axum::{Extension, Router, routing::get};
+//! use mcp_bastion::principal::Principal;
+//!
+//! async fn whoami(Extension(principal): Extension<Principal>) -> String {
+//!     format!("{} {:?}", principal.subject, principal.roles)
+//! }
+//! let app: Router = Router::new().route("/whoami", get(whoami));
+//! # let _ = app;
+//! ```
+
+mod api_key;
+mod authenticator;
+mod error;
+mod future;
+mod layer;
+mod metadata;
+mod service;
+
+pub use api_key::{ApiKey, ApiKeyStore, DEFAULT_API_KEY_HEADER};
+pub use authenticator::{Authenticator, Credentials, PendingAuth, Verdict};
+pub use error::{AuthError, insufficient_scope};
+pub use future::ResponseFuture;
+pub use layer::{AuthLayer, AuthLayerBuilder};
+pub use metadata::{ResourceMetadata, WELL_KNOWN_PATH};
+pub use service::Auth;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,282 @@
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+use tower::{Layer, ServiceExt, service_fn};
+
+use super::*;
+use crate::principal::{AuthMethod, Principal};
+
+type Body = Full<Bytes>;
+type Headers<'a> = &'a [(&'static str, &'a str)];
+
+/// What the inner service saw: the principal and whether any credential header reached it.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    principal: Option<Principal>,
+    credential_leaked: bool,
+}
+
+fn keys() -> ApiKeyStore {
+    ApiKeyStore::new([
+        ApiKey::new(
+            "user-dev-token",
+            Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"),
+        )
+        .unwrap(),
+        ApiKey::new(
+            "user-guest-token",
+            Principal::new("guestUser", AuthMethod::ApiKey).with_role("guest"),
+        )
+        .unwrap(),
+    ])
+    .unwrap()
+}
+
+fn metadata() -> ResourceMetadata {
+    ResourceMetadata::new("http://127.0.0.1:3000/mcp")
+        .unwrap()
+        .with_authorization_server("http://127.0.0.1:9000")
+        .unwrap()
+        .with_scopes(["context:read"])
+}
+
+async fn run(
+    layer: &AuthLayer,
+    request: Request<Body>,
+) -> (StatusCode, http::HeaderMap, Value, Seen) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let record = Arc::clone(&seen);
+    let inner = service_fn(move |req: Request<Body>| {
+        let mut seen = record.lock().unwrap();
+        seen.principal = req.extensions().get::<Principal>().cloned();
+        seen.credential_leaked = req.headers().contains_key(header::AUTHORIZATION)
+            || req.headers().contains_key("x-api-key");
+        async { Ok::<_, Infallible>(Response::new(Body::from("{\"ok\":true}"))) }
+    });
+    let response = layer.layer(inner).oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let seen = seen.lock().unwrap().clone();
+    (parts.status, parts.headers, json, seen)
+}
+
+fn request(path: &str, headers: &[(&'static str, &str)]) -> Request<Body> {
+    let mut builder = Request::get(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::default()).unwrap()
+}
+
+fn layer() -> AuthLayer {
+    AuthLayer::builder()
+        .api_keys(keys())
+        .resource_metadata(metadata())
+        .build()
+        .unwrap()
+}
+
+const CHALLENGE: &str = "Bearer resource_metadata=\"http://127.0.0.1:3000/.well-known/oauth-protected-resource/mcp\", scope=\"context:read\"";
+
+#[tokio::test]
+async fn missing_credentials_get_the_challenge() {
+    let (status, headers, body, seen) = run(&layer(), request("/context/a", &[])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], CHALLENGE);
+    assert_eq!(
+        body,
+        json!({"code": "UNAUTHORIZED", "message": "Authentication required."})
+    );
+    assert!(seen.principal.is_none(), "the inner service was not called");
+
+    let (status, _, body, _) = run(&layer(), request("/mcp", &[])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["jsonrpc"], "2.0");
+    assert_eq!(body["error"]["data"]["code"], "UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn api_keys_in_bearer_or_header_admit_and_are_stripped() {
+    for headers in [
+        [("authorization", "Bearer user-dev-token")],
+        [("x-api-key", "user-dev-token")],
+    ] {
+        let (status, _, _, seen) = run(&layer(), request("/context/a", &headers)).await;
+        assert_eq!(status, StatusCode::OK);
+        let principal = seen.principal.unwrap();
+        assert_eq!(principal.subject, "devUser");
+        assert!(principal.has_role("developer"));
+        assert!(!seen.credential_leaked, "credential forwarded: {headers:?}");
+    }
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_with_reasons() {
+    let cases: [(Headers<'_>, StatusCode, &str); 7] = [
+        (
+            &[("authorization", "Bearer user-dev-tokeN")],
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
+        (
+            &[("x-api-key", "user-dev-tokeN")],
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
+        (
+            &[("authorization", "Bearer ")],
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
+        (
+            &[("authorization", "Basic dXNlcjpwYXNz")],
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
+        (
+            &[
+                ("authorization", "Bearer user-dev-token"),
+                ("authorization", "Bearer user-guest-token"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &[
+                ("x-api-key", "user-dev-tokeN"),
+                ("authorization", "Bearer user-dev-token"),
+            ],
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
+        (
+            &[("authorization", "Bearer a.b.c")],
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
+    ];
+    for (headers, status, error) in cases {
+        let (got, response_headers, body, seen) =
+            run(&layer(), request("/context/a", headers)).await;
+        assert_eq!(got, status, "{headers:?}");
+        let challenge = response_headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(
+            challenge.starts_with(&format!("Bearer error=\"{error}\"")),
+            "{challenge}"
+        );
+        assert!(challenge.contains("resource_metadata="), "{challenge}");
+        assert!(
+            !body.to_string().contains("user-dev-tok"),
+            "credential echoed: {body}"
+        );
+        assert!(seen.principal.is_none());
+    }
+    let (status, headers, _, _) = run(
+        &layer(),
+        request("/context/a?access_token=user-dev-token", &[]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_request")
+    );
+}
+
+#[tokio::test]
+async fn anonymous_access_when_enabled_never_for_bad_credentials() {
+    let layer = AuthLayer::builder()
+        .api_keys(keys())
+        .allow_anonymous(true)
+        .build()
+        .unwrap();
+    let (status, _, _, seen) = run(&layer, request("/context/a", &[])).await;
+    assert_eq!(status, StatusCode::OK);
+    let principal = seen.principal.unwrap();
+    assert!(principal.is_anonymous() && principal.roles.is_empty());
+    let (status, _, _, _) = run(
+        &layer,
+        request("/context/a", &[("authorization", "Bearer nope-nope-nope")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        AuthLayer::builder().build().is_err(),
+        "a layer that admits nobody is a config error"
+    );
+}
+
+#[tokio::test]
+async fn metadata_is_served_without_authentication() {
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let (status, headers, body, seen) = run(&layer(), request(path, &[])).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(body["resource"], "http://127.0.0.1:3000/mcp");
+        assert_eq!(body["bearer_methods_supported"], json!(["header"]));
+        assert!(seen.principal.is_none(), "answered by the layer");
+    }
+    let post = Request::post("/.well-known/oauth-protected-resource")
+        .body(Body::default())
+        .unwrap();
+    assert_eq!(run(&layer(), post).await.0, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn pending_authenticators_resolve_later() {
+    let slow = |credentials: &Credentials<'_>| -> Verdict {
+        let Some(token) = credentials.bearer().map(str::to_owned) else {
+            return Verdict::NotMine;
+        };
+        Verdict::Pending(Box::pin(async move {
+            tokio::task::yield_now().await;
+            if token == "slow-good" {
+                Ok(Principal::new("slow", AuthMethod::Jwt))
+            } else {
+                Err(AuthError::invalid_token("rejected after lookup"))
+            }
+        }))
+    };
+    let layer = AuthLayer::builder().authenticator(slow).build().unwrap();
+    let (status, _, _, seen) = run(
+        &layer,
+        request("/x", &[("authorization", "Bearer slow-good")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen.principal.unwrap().subject, "slow");
+    assert!(!seen.credential_leaked);
+    let (status, headers, _, _) = run(
+        &layer,
+        request("/x", &[("authorization", "Bearer slow-bad")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("rejected after lookup")
+    );
+}
+
+#[test]
+fn insufficient_scope_rejection() {
+    let rejection = insufficient_scope(Some(&metadata()), ["context:read", "context:admin"]);
+    assert_eq!(rejection.status(), StatusCode::FORBIDDEN);
+    let response = rejection.into_response(crate::error::Dialect::Rest);
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        "Bearer error=\"insufficient_scope\", resource_metadata=\"http://127.0.0.1:3000/.well-known/oauth-protected-resource/mcp\", scope=\"context:read context:admin\""
+    );
+}
