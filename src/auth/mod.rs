@@ -58,6 +58,10 @@ mod api_key;
 mod authenticator;
 mod error;
 mod future;
+#[cfg(feature = "jwt")]
+mod jwks;
+#[cfg(feature = "jwt")]
+mod jwt;
 mod layer;
 mod metadata;
 mod service;
@@ -66,6 +70,12 @@ pub use api_key::{ApiKey, ApiKeyStore, DEFAULT_API_KEY_HEADER};
 pub use authenticator::{Authenticator, Credentials, PendingAuth, Verdict};
 pub use error::{AuthError, insufficient_scope};
 pub use future::ResponseFuture;
+#[cfg(feature = "jwt")]
+pub use jwks::{DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_TTL, JwksSource};
+#[cfg(feature = "jwt")]
+pub use jwt::{
+    ClaimMapping, DEFAULT_TOKEN_CACHE, JwtAuthenticator, JwtAuthenticatorBuilder, JwtKey,
+};
 pub use layer::{AuthLayer, AuthLayerBuilder};
 pub use metadata::{ResourceMetadata, WELL_KNOWN_PATH};
 pub use service::Auth;

@@ -1,0 +1,718 @@
+//! [`JwtAuthenticator`]: signed JWT access tokens (feature `jwt`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use lru::LruCache;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::authenticator::{Authenticator, Credentials, Verdict};
+use super::error::AuthError;
+use super::jwks::{JwksCache, JwksSource};
+use crate::error::ConfigError;
+use crate::principal::{AuthMethod, Principal};
+
+/// Default number of verified tokens remembered.
+pub const DEFAULT_TOKEN_CACHE: usize = 10_000;
+
+/// A verification key and the algorithms it may verify. Binding algorithms to keys is what
+/// makes `alg: none` and RSA-to-HMAC confusion impossible.
+#[derive(Clone)]
+pub struct JwtKey {
+    kid: Option<String>,
+    key: DecodingKey,
+    algorithms: Vec<Algorithm>,
+}
+
+impl fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtKey")
+            .field("kid", &self.kid)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_error(what: &str, err: &jsonwebtoken::errors::Error) -> ConfigError {
+    ConfigError::new(format!("{what}: {err}"))
+}
+
+fn check_family(
+    algorithms: &[Algorithm],
+    family: &[Algorithm],
+    what: &str,
+) -> Result<(), ConfigError> {
+    if algorithms.is_empty() {
+        return Err(ConfigError::new(format!(
+            "{what}: list at least one algorithm"
+        )));
+    }
+    match algorithms.iter().find(|alg| !family.contains(alg)) {
+        Some(alg) => Err(ConfigError::new(format!(
+            "{what}: algorithm {alg:?} does not fit this key type"
+        ))),
+        None => Ok(()),
+    }
+}
+
+const HMAC: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+const RSA: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+const EC: [Algorithm; 2] = [Algorithm::ES256, Algorithm::ES384];
+const ED: [Algorithm; 1] = [Algorithm::EdDSA];
+
+impl JwtKey {
+    /// An HMAC secret (at least 32 bytes) for HS256/384/512.
+    pub fn hmac(secret: &[u8], algorithms: &[Algorithm]) -> Result<Self, ConfigError> {
+        check_family(algorithms, &HMAC, "HMAC key")?;
+        if secret.len() < 32 {
+            return Err(ConfigError::new("HMAC secret must be at least 32 bytes"));
+        }
+        Ok(Self::new(DecodingKey::from_secret(secret), algorithms))
+    }
+
+    /// An RSA public key (PEM) for RS*/PS*.
+    pub fn rsa_pem(pem: &[u8], algorithms: &[Algorithm]) -> Result<Self, ConfigError> {
+        check_family(algorithms, &RSA, "RSA key")?;
+        let key = DecodingKey::from_rsa_pem(pem).map_err(|err| key_error("RSA key", &err))?;
+        Ok(Self::new(key, algorithms))
+    }
+
+    /// An EC public key (PEM) for ES256 (P-256) or ES384 (P-384).
+    pub fn ec_pem(pem: &[u8], algorithms: &[Algorithm]) -> Result<Self, ConfigError> {
+        check_family(algorithms, &EC, "EC key")?;
+        let key = DecodingKey::from_ec_pem(pem).map_err(|err| key_error("EC key", &err))?;
+        Ok(Self::new(key, algorithms))
+    }
+
+    /// An Ed25519 public key (PEM) for EdDSA.
+    pub fn ed_pem(pem: &[u8]) -> Result<Self, ConfigError> {
+        let key = DecodingKey::from_ed_pem(pem).map_err(|err| key_error("Ed25519 key", &err))?;
+        Ok(Self::new(key, &ED))
+    }
+
+    /// A key from a JWK; the algorithm is the JWK's `alg`, or every algorithm of its key type.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, ConfigError> {
+        let family: &[Algorithm] = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => &RSA,
+            AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                EllipticCurve::P256 => &EC[..1],
+                EllipticCurve::P384 => &EC[1..],
+                _ => return Err(ConfigError::new("JWK: unsupported elliptic curve")),
+            },
+            AlgorithmParameters::OctetKeyPair(_) => &ED,
+            AlgorithmParameters::OctetKey(_) => &HMAC,
+            _ => return Err(ConfigError::new("JWK: unsupported key type")),
+        };
+        let algorithms = match jwk.common.key_algorithm {
+            Some(alg) => vec![Algorithm::try_from(alg).map_err(|err| key_error("JWK alg", &err))?],
+            // A symmetric key in a key set must name its algorithm.
+            None if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) => {
+                return Err(ConfigError::new("JWK: an 'oct' key must state its 'alg'"));
+            }
+            None => family.to_vec(),
+        };
+        check_family(&algorithms, family, "JWK")?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|err| key_error("JWK", &err))?;
+        let mut key = Self::new(key, &algorithms);
+        key.kid.clone_from(&jwk.common.key_id);
+        Ok(key)
+    }
+
+    fn new(key: DecodingKey, algorithms: &[Algorithm]) -> Self {
+        Self {
+            kid: None,
+            key,
+            algorithms: algorithms.to_vec(),
+        }
+    }
+
+    /// Names the key (`kid`). A token that names a `kid` is verified only by the key with that
+    /// `kid`; a token without one by every key allowing its algorithm.
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    pub(crate) fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// Where roles, scopes and attributes are read from in the claims. Paths may be nested with
+/// `.` (e.g. `realm_access.roles`); every listed path is read and the results merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMapping {
+    subject: String,
+    roles: Vec<String>,
+    scopes: Vec<String>,
+    attributes: Vec<String>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            subject: "sub".into(),
+            roles: vec!["roles".into(), "realm_access.roles".into()],
+            scopes: vec!["scope".into(), "scp".into()],
+            attributes: Vec::new(),
+        }
+    }
+}
+
+impl ClaimMapping {
+    /// The claim holding the subject (default `sub`).
+    #[must_use]
+    pub fn subject(mut self, path: impl Into<String>) -> Self {
+        self.subject = path.into();
+        self
+    }
+
+    /// Claims holding roles: arrays of strings, or a space-separated string
+    /// (default `roles`, `realm_access.roles`).
+    #[must_use]
+    pub fn roles<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.roles = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Claims holding scopes: a space-separated `scope` string or an `scp` array
+    /// (default `scope`, `scp`).
+    #[must_use]
+    pub fn scopes<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Claims copied into the principal's attributes, under their full path.
+    #[must_use]
+    pub fn attributes<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.attributes = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    fn principal(&self, claims: &Value) -> Result<Principal, AuthError> {
+        let subject = lookup(claims, &self.subject)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AuthError::invalid_token("token has no subject"))?;
+        let mut principal = Principal::new(subject, AuthMethod::Jwt);
+        principal.roles = strings(claims, &self.roles);
+        principal.scopes = strings(claims, &self.scopes);
+        principal.attributes = self
+            .attributes
+            .iter()
+            .filter_map(|path| lookup(claims, path).map(|v| (path.clone(), v.clone())))
+            .collect::<BTreeMap<_, _>>();
+        if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
+            principal.expires_at = Some(UNIX_EPOCH + Duration::from_secs(exp));
+        }
+        Ok(principal)
+    }
+}
+
+fn lookup<'v>(claims: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.')
+        .try_fold(claims, |value, key| value.get(key))
+}
+
+fn strings(claims: &Value, paths: &[String]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for value in paths.iter().filter_map(|path| lookup(claims, path)) {
+        match value {
+            Value::String(joined) => out.extend(joined.split_whitespace().map(str::to_owned)),
+            Value::Array(items) => {
+                out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A verified token, remembered until it expires.
+struct CachedToken {
+    principal: Arc<Principal>,
+    expires_at: SystemTime,
+}
+
+pub(crate) struct JwtShared {
+    static_keys: Vec<JwtKey>,
+    jwks: Option<JwksCache>,
+    issuers: Vec<String>,
+    audience: String,
+    leeway: Duration,
+    claims: ClaimMapping,
+    cache: Option<Mutex<LruCache<[u8; 32], CachedToken>>>,
+}
+
+/// Verifies JWT bearer tokens: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384 and
+/// EdDSA, each only with keys configured for it. Checks `exp`, `nbf`, `iss` and `aud`
+/// (the server's canonical URI, RFC 8707) with a leeway, and maps claims to a
+/// [`Principal`]. A verified token is remembered (keyed by its SHA-256) until its `exp`, so
+/// repeating it costs no signature check.
+///
+/// ```
+/// use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+/// use mcp_bastion::auth::{AuthLayer, JwtAuthenticator, JwtKey};
+///
+/// let secret = b"an-hmac-secret-of-at-least-32-bytes!";
+/// let jwt = JwtAuthenticator::builder()
+///     .key(JwtKey::hmac(secret, &[Algorithm::HS256])?)
+///     .issuer("mcp-bastion-dev")
+///     .audience("http://127.0.0.1:3000/mcp")
+///     .build()?;
+/// let auth = AuthLayer::builder().authenticator(jwt).build()?;
+/// # let _ = auth;
+/// # Ok::<(), mcp_bastion::error::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct JwtAuthenticator {
+    shared: Arc<JwtShared>,
+}
+
+impl fmt::Debug for JwtAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthenticator")
+            .field("keys", &self.shared.static_keys.len())
+            .field("issuers", &self.shared.issuers)
+            .field("audience", &self.shared.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder of [`JwtAuthenticator`].
+#[derive(Debug)]
+#[must_use]
+pub struct JwtAuthenticatorBuilder {
+    keys: Vec<JwtKey>,
+    jwks: Option<JwksSource>,
+    jwks_ttl: Duration,
+    jwks_min_refresh: Duration,
+    issuers: Vec<String>,
+    audience: Option<String>,
+    leeway: Duration,
+    claims: ClaimMapping,
+    cache_size: usize,
+}
+
+impl JwtAuthenticator {
+    /// A builder: add keys or a JWKS, an issuer and the audience.
+    pub fn builder() -> JwtAuthenticatorBuilder {
+        JwtAuthenticatorBuilder {
+            keys: Vec::new(),
+            jwks: None,
+            jwks_ttl: super::jwks::DEFAULT_JWKS_TTL,
+            jwks_min_refresh: super::jwks::DEFAULT_JWKS_MIN_REFRESH,
+            issuers: Vec::new(),
+            audience: None,
+            leeway: Duration::from_secs(30),
+            claims: ClaimMapping::default(),
+            cache_size: DEFAULT_TOKEN_CACHE,
+        }
+    }
+}
+
+impl JwtAuthenticatorBuilder {
+    /// Adds a verification key.
+    pub fn key(mut self, key: JwtKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Takes keys from a JWKS (inline, a file, or a URL with feature `jwks`).
+    pub fn jwks(mut self, source: JwksSource) -> Self {
+        self.jwks = Some(source);
+        self
+    }
+
+    /// How long a fetched JWKS is used before it is fetched again (default 5 minutes).
+    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+        self.jwks_ttl = ttl;
+        self
+    }
+
+    /// The least time between two JWKS fetches, however many unknown `kid`s arrive
+    /// (default 30 seconds).
+    pub fn jwks_min_refresh_interval(mut self, interval: Duration) -> Self {
+        self.jwks_min_refresh = interval;
+        self
+    }
+
+    /// Accepts tokens from this issuer (`iss`); several may be given. Required.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// The audience tokens must name: this server's canonical URI (RFC 8707). Required.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Clock skew allowed on `exp` and `nbf` (default 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// How claims map to the principal.
+    pub fn claims(mut self, claims: ClaimMapping) -> Self {
+        self.claims = claims;
+        self
+    }
+
+    /// Verified tokens remembered (default 10,000; 0 turns the cache off).
+    pub fn token_cache(mut self, entries: usize) -> Self {
+        self.cache_size = entries;
+        self
+    }
+
+    /// Validates the configuration.
+    pub fn build(self) -> Result<JwtAuthenticator, ConfigError> {
+        if self.keys.is_empty() && self.jwks.is_none() {
+            return Err(ConfigError::new("JWT authenticator needs a key or a JWKS"));
+        }
+        if self.issuers.is_empty() {
+            return Err(ConfigError::new("JWT authenticator needs an issuer (iss)"));
+        }
+        let audience = self.audience.ok_or_else(|| {
+            ConfigError::new(
+                "JWT authenticator needs an audience: this server's canonical URI (RFC 8707)",
+            )
+        })?;
+        let jwks = self
+            .jwks
+            .map(|source| JwksCache::new(source, self.jwks_ttl, self.jwks_min_refresh))
+            .transpose()?;
+        Ok(JwtAuthenticator {
+            shared: Arc::new(JwtShared {
+                static_keys: self.keys,
+                jwks,
+                issuers: self.issuers,
+                audience,
+                leeway: self.leeway,
+                claims: self.claims,
+                cache: NonZeroUsize::new(self.cache_size).map(|n| Mutex::new(LruCache::new(n))),
+            }),
+        })
+    }
+}
+
+/// Whether a bearer token has the shape of a compact JWS (three base64url parts).
+fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = 0;
+    for part in token.split('.') {
+        parts += 1;
+        if part.is_empty() && parts < 3 {
+            return false;
+        }
+        if !part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return false;
+        }
+    }
+    parts == 3
+}
+
+/// Why one key did not verify a token.
+enum KeyOutcome {
+    /// This key does not fit: try another.
+    Skip,
+    /// The token is refused whatever the key.
+    Refuse(AuthError),
+}
+
+impl JwtShared {
+    fn cached(&self, hash: &[u8; 32]) -> Option<Principal> {
+        let cache = self.cache.as_ref()?;
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = cache.get(hash)?;
+        if SystemTime::now() < entry.expires_at {
+            Some((*entry.principal).clone())
+        } else {
+            cache.pop(hash);
+            None
+        }
+    }
+
+    fn remember(&self, hash: [u8; 32], principal: &Principal) {
+        let (Some(cache), Some(expires_at)) = (&self.cache, principal.expires_at) else {
+            return;
+        };
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.put(
+            hash,
+            CachedToken {
+                principal: Arc::new(principal.clone()),
+                expires_at,
+            },
+        );
+    }
+
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&self.issuers);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = self.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation
+    }
+
+    /// Verifies `token` with the keys at hand.
+    pub(crate) fn verify_with<'k>(
+        &self,
+        token: &str,
+        keys: impl Iterator<Item = &'k JwtKey>,
+    ) -> Result<Principal, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::invalid_token("malformed token"))?;
+        let candidates = keys.filter(|key| {
+            key.algorithms.contains(&header.alg) && (header.kid.is_none() || key.kid == header.kid)
+        });
+        let mut tried = false;
+        for key in candidates {
+            tried = true;
+            match self.verify_one(token, header.alg, key) {
+                Ok(principal) => return Ok(principal),
+                Err(KeyOutcome::Skip) => {}
+                Err(KeyOutcome::Refuse(err)) => return Err(err),
+            }
+        }
+        Err(AuthError::invalid_token(if tried {
+            "signature does not verify"
+        } else {
+            "no key for this token's algorithm and kid"
+        }))
+    }
+
+    fn verify_one(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        key: &JwtKey,
+    ) -> Result<Principal, KeyOutcome> {
+        match jsonwebtoken::decode::<Value>(token, &key.key, &self.validation(alg)) {
+            Ok(data) => self
+                .claims
+                .principal(&data.claims)
+                .map_err(KeyOutcome::Refuse),
+            Err(err) => Err(match err.kind() {
+                ErrorKind::InvalidSignature
+                | ErrorKind::InvalidAlgorithm
+                | ErrorKind::InvalidKeyFormat
+                | ErrorKind::InvalidRsaKey(_)
+                | ErrorKind::InvalidEcdsaKey
+                | ErrorKind::InvalidEddsaKey => KeyOutcome::Skip,
+                ErrorKind::ExpiredSignature => {
+                    KeyOutcome::Refuse(AuthError::invalid_token("token expired"))
+                }
+                ErrorKind::ImmatureSignature => {
+                    KeyOutcome::Refuse(AuthError::invalid_token("token not yet valid (nbf)"))
+                }
+                ErrorKind::InvalidIssuer => {
+                    KeyOutcome::Refuse(AuthError::invalid_token("wrong issuer"))
+                }
+                ErrorKind::InvalidAudience => KeyOutcome::Refuse(AuthError::invalid_token(
+                    "token is not for this resource (aud)",
+                )),
+                ErrorKind::MissingRequiredClaim(claim) => KeyOutcome::Refuse(
+                    AuthError::invalid_token(format!("token lacks the {claim} claim")),
+                ),
+                _ => KeyOutcome::Refuse(AuthError::invalid_token("malformed token")),
+            }),
+        }
+    }
+}
+
+impl Authenticator for JwtAuthenticator {
+    fn authenticate(&self, credentials: &Credentials<'_>) -> Verdict {
+        let Some(token) = credentials.bearer().filter(|t| looks_like_jwt(t)) else {
+            return Verdict::NotMine;
+        };
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(principal) = self.shared.cached(&hash) {
+            return Verdict::Accept(principal);
+        }
+        let shared = &self.shared;
+        let outcome = match &shared.jwks {
+            None => Some(shared.verify_with(token, shared.static_keys.iter())),
+            Some(jwks) => jwks.verify_now(shared, token),
+        };
+        let Some(outcome) = outcome else {
+            // An unknown kid (or a stale set): fetch, at most once per interval.
+            let shared = Arc::clone(shared);
+            let token = token.to_owned();
+            return Verdict::Pending(Box::pin(async move {
+                let Some(jwks) = &shared.jwks else {
+                    return Err(AuthError::invalid_token("no key set"));
+                };
+                let outcome = jwks.refresh_and_verify(&shared, &token).await;
+                if let Ok(principal) = &outcome {
+                    shared.remember(hash, principal);
+                }
+                outcome
+            }));
+        };
+        match outcome {
+            Ok(principal) => {
+                shared.remember(hash, &principal);
+                Verdict::Accept(principal)
+            }
+            Err(err) => Verdict::Reject(err),
+        }
+    }
+}
+
+impl JwtShared {
+    pub(crate) fn static_keys(&self) -> &[JwtKey] {
+        &self.static_keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_shape() {
+        assert!(looks_like_jwt("eyJh.eyJz.c2ln"));
+        assert!(
+            looks_like_jwt("a.b."),
+            "an empty signature is still a JWT shape"
+        );
+        assert!(!looks_like_jwt("user-dev-token"));
+        assert!(!looks_like_jwt("a.b"));
+        assert!(!looks_like_jwt("a.b.c.d"));
+        assert!(!looks_like_jwt("a..c"));
+        assert!(!looks_like_jwt("a.b+c.d"));
+    }
+
+    #[test]
+    fn claim_mapping() {
+        let claims = serde_json::json!({
+            "sub": "alice", "exp": 2_000_000_000u64,
+            "roles": ["developer"], "realm_access": {"roles": ["admin"]},
+            "scope": "context:read context:list", "scp": ["tools:call"],
+            "department": "eng"
+        });
+        let principal = ClaimMapping::default()
+            .attributes(["department", "missing"])
+            .principal(&claims)
+            .unwrap();
+        assert_eq!(principal.subject, "alice");
+        assert_eq!(
+            principal.roles,
+            ["admin", "developer"].map(String::from).into()
+        );
+        assert_eq!(
+            principal.scopes,
+            ["context:list", "context:read", "tools:call"]
+                .map(String::from)
+                .into()
+        );
+        assert_eq!(principal.attributes["department"], "eng");
+        assert!(!principal.attributes.contains_key("missing"));
+        assert!(
+            ClaimMapping::default()
+                .principal(&serde_json::json!({"sub": ""}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn verified_tokens_are_remembered_until_exp() {
+        use jsonwebtoken::{EncodingKey, Header, encode};
+        let secret = [7u8; 32];
+        let jwt = JwtAuthenticator::builder()
+            .key(JwtKey::hmac(&secret, &[Algorithm::HS256]).unwrap())
+            .issuer("i")
+            .audience("a")
+            .build()
+            .unwrap();
+        let exp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600;
+        let claims = serde_json::json!({"sub": "s", "iss": "i", "aud": "a", "exp": exp});
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&secret),
+        )
+        .unwrap();
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        assert!(jwt.shared.cached(&hash).is_none());
+        let headers = http::HeaderMap::new();
+        let extensions = http::Extensions::new();
+        let credentials = Credentials::new(Some(&token), &headers, &extensions);
+        assert!(matches!(jwt.authenticate(&credentials), Verdict::Accept(_)));
+        assert_eq!(
+            jwt.shared.cached(&hash).unwrap().subject,
+            "s",
+            "second sight skips verification"
+        );
+
+        // An entry past its exp is dropped, not served.
+        let mut expired = Principal::new("old", AuthMethod::Jwt);
+        expired.expires_at = Some(SystemTime::now() - Duration::from_secs(1));
+        jwt.shared.remember([1; 32], &expired);
+        assert!(jwt.shared.cached(&[1; 32]).is_none());
+    }
+
+    #[test]
+    fn key_configuration_is_checked() {
+        assert!(JwtKey::hmac(b"short", &[Algorithm::HS256]).is_err());
+        assert!(JwtKey::hmac(&[7; 32], &[Algorithm::RS256]).is_err());
+        assert!(JwtKey::hmac(&[7; 32], &[]).is_err());
+        assert!(JwtKey::rsa_pem(b"not a pem", &[Algorithm::RS256]).is_err());
+        let builder =
+            JwtAuthenticator::builder().key(JwtKey::hmac(&[7; 32], &[Algorithm::HS256]).unwrap());
+        assert!(builder.build().unwrap_err().to_string().contains("issuer"));
+        let builder = JwtAuthenticator::builder()
+            .key(JwtKey::hmac(&[7; 32], &[Algorithm::HS256]).unwrap())
+            .issuer("i");
+        assert!(
+            builder
+                .build()
+                .unwrap_err()
+                .to_string()
+                .contains("audience")
+        );
+    }
+}

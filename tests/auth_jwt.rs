@@ -1,0 +1,517 @@
+//! JWT authentication through `AuthLayer`: every algorithm family, every bad-token case the
+//! issue lists, JWKS (inline and over HTTP with fetch counting), and the verified-token cache.
+#![cfg(feature = "jwt")]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use mcp_bastion::auth::{
+    AuthLayer, ClaimMapping, JwksSource, JwtAuthenticator, JwtKey, ResourceMetadata,
+};
+use mcp_bastion::principal::Principal;
+use serde_json::{Value, json};
+use tower::{Layer, ServiceExt, service_fn};
+
+const ISSUER: &str = "mcp-bastion-dev";
+const AUDIENCE: &str = "http://127.0.0.1:3000/mcp";
+const SECRET: &[u8] = b"test-hmac-secret-that-is-long-enough-for-hs512!";
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/jwt/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn claims() -> Value {
+    json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": now() + 600,
+           "roles": ["developer"], "scope": "context:read context:list"})
+}
+
+fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
+    let key = match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(SECRET),
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => EncodingKey::from_rsa_pem(&fixture("rsa_private.pem")).unwrap(),
+        Algorithm::ES256 => EncodingKey::from_ec_pem(&fixture("ec256_private_pk8.pem")).unwrap(),
+        Algorithm::ES384 => EncodingKey::from_ec_pem(&fixture("ec384_private_pk8.pem")).unwrap(),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(&fixture("ed25519_private.pem")).unwrap(),
+        other => panic!("no test key for {other:?}"),
+    };
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    encode(&header, claims, &key).unwrap()
+}
+
+fn all_keys() -> JwtAuthenticator {
+    JwtAuthenticator::builder()
+        .key(
+            JwtKey::hmac(
+                SECRET,
+                &[Algorithm::HS256, Algorithm::HS384, Algorithm::HS512],
+            )
+            .unwrap(),
+        )
+        .key(
+            JwtKey::rsa_pem(
+                &fixture("rsa_public.pem"),
+                &[
+                    Algorithm::RS256,
+                    Algorithm::RS384,
+                    Algorithm::RS512,
+                    Algorithm::PS256,
+                    Algorithm::PS384,
+                    Algorithm::PS512,
+                ],
+            )
+            .unwrap(),
+        )
+        .key(JwtKey::ec_pem(&fixture("ec256_public.pem"), &[Algorithm::ES256]).unwrap())
+        .key(JwtKey::ec_pem(&fixture("ec384_public.pem"), &[Algorithm::ES384]).unwrap())
+        .key(JwtKey::ed_pem(&fixture("ed25519_public.pem")).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .leeway(Duration::from_secs(5))
+        .claims(ClaimMapping::default().attributes(["department"]))
+        .build()
+        .unwrap()
+}
+
+fn layer(jwt: JwtAuthenticator) -> AuthLayer {
+    AuthLayer::builder()
+        .authenticator(jwt)
+        .resource_metadata(
+            ResourceMetadata::new(AUDIENCE)
+                .unwrap()
+                .with_scopes(["context:read"]),
+        )
+        .build()
+        .unwrap()
+}
+
+async fn call(layer: &AuthLayer, authorization: &str) -> (StatusCode, String, Option<Principal>) {
+    let inner = service_fn(|req: Request<Full<Bytes>>| async move {
+        let principal = req.extensions().get::<Principal>().cloned();
+        let body = serde_json::to_vec(&principal.map(|p| json!({"sub": p.subject, "roles": p.roles, "scopes": p.scopes, "attrs": p.attributes}))).unwrap();
+        Ok::<_, Infallible>(Response::new(Full::from(body)))
+    });
+    let request = Request::get("/context/x")
+        .header(header::AUTHORIZATION, authorization)
+        .body(Full::default())
+        .unwrap();
+    let response = layer.layer(inner).oneshot(request).await.unwrap();
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes())
+            .unwrap_or(Value::Null);
+    let principal = body.get("sub").and_then(Value::as_str).map(|sub| {
+        let mut p = Principal::new(sub, mcp_bastion::principal::AuthMethod::Jwt);
+        for role in body["roles"].as_array().unwrap() {
+            p = p.with_role(role.as_str().unwrap());
+        }
+        for scope in body["scopes"].as_array().unwrap() {
+            p = p.with_scope(scope.as_str().unwrap());
+        }
+        p
+    });
+    (status, challenge, principal)
+}
+
+#[tokio::test]
+async fn every_algorithm_family_verifies() {
+    let layer = layer(all_keys());
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ] {
+        let (status, challenge, principal) =
+            call(&layer, &format!("Bearer {}", sign(alg, None, &claims()))).await;
+        assert_eq!(status, StatusCode::OK, "{alg:?}: {challenge}");
+        let principal = principal.unwrap();
+        assert_eq!(principal.subject, "alice");
+        assert!(principal.has_role("developer"));
+        assert!(principal.has_scope("context:read") && principal.has_scope("context:list"));
+    }
+}
+
+fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
+}
+
+#[tokio::test]
+async fn bad_tokens_get_401_with_the_challenge() {
+    let layer = layer(all_keys());
+    let valid = sign(Algorithm::HS256, None, &claims());
+    let (head, rest) = valid.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let mut tampered_signature = signature.to_owned();
+    let last = tampered_signature.pop().unwrap();
+    tampered_signature.push(if last == 'A' { 'B' } else { 'A' });
+
+    // RS256 -> HS256 confusion: an HMAC token keyed with the RSA public key's bytes.
+    let confused = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(),
+        &EncodingKey::from_secret(&fixture("rsa_public.pem")),
+    )
+    .unwrap();
+    let rsa_only = layer_rsa_only();
+
+    let with = |patch: Value| {
+        let mut c = claims();
+        for (k, v) in patch.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        sign(Algorithm::HS256, None, &c)
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg":"none","typ":"JWT"})),
+                b64(&claims())
+            ),
+            "malformed",
+        ),
+        ("expired", with(json!({"exp": now() - 120})), "expired"),
+        (
+            "nbf in the future",
+            with(json!({"nbf": now() + 600})),
+            "nbf",
+        ),
+        ("wrong iss", with(json!({"iss": "someone-else"})), "issuer"),
+        (
+            "wrong aud",
+            with(json!({"aud": "http://other.example/mcp"})),
+            "aud",
+        ),
+        (
+            "no exp",
+            sign(
+                Algorithm::HS256,
+                None,
+                &json!({"sub":"a","iss":ISSUER,"aud":AUDIENCE}),
+            ),
+            "exp",
+        ),
+        (
+            "tampered signature",
+            format!("{head}.{payload}.{tampered_signature}"),
+            "signature",
+        ),
+        (
+            "tampered payload",
+            format!(
+                "{head}.{}.{signature}",
+                b64(&json!({"sub":"mallory","iss":ISSUER,"aud":AUDIENCE,"exp":now()+600}))
+            ),
+            "signature",
+        ),
+        (
+            "bad base64 header",
+            format!("!!!.{payload}.{signature}"),
+            "",
+        ),
+        (
+            "header not JSON",
+            format!(
+                "{}.{payload}.{signature}",
+                URL_SAFE_NO_PAD.encode(b"not json")
+            ),
+            "malformed",
+        ),
+        (
+            "payload not JSON",
+            format!("{head}.{}.{signature}", URL_SAFE_NO_PAD.encode(b"[")),
+            "",
+        ),
+        (
+            "unknown kid",
+            sign(Algorithm::ES256, Some("nobody"), &claims()),
+            "",
+        ),
+    ];
+    for (name, token, reason) in cases {
+        let (status, challenge, principal) = call(&layer, &format!("Bearer {token}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\""),
+            "{name}: {challenge}"
+        );
+        assert!(challenge.contains("resource_metadata=\"http://127.0.0.1:3000/.well-known/oauth-protected-resource/mcp\""), "{name}: {challenge}");
+        assert!(challenge.contains(reason), "{name}: {challenge}");
+        assert!(
+            !challenge.contains(&token[..token.len().min(20)]) || token.len() < 20,
+            "{name}: token echoed"
+        );
+        assert!(principal.is_none(), "{name}");
+    }
+    let (status, _, _) = call(&rsa_only, &format!("Bearer {confused}")).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "RS256 -> HS256 confusion must fail"
+    );
+}
+
+fn layer_rsa_only() -> AuthLayer {
+    layer(
+        JwtAuthenticator::builder()
+            .key(JwtKey::rsa_pem(&fixture("rsa_public.pem"), &[Algorithm::RS256]).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn kid_selects_the_key_and_inline_jwks_works() {
+    let jwks = json!({"keys": [
+        {"kty": "oct", "kid": "hmac-1", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(SECRET)},
+        {"kty": "oct", "kid": "enc", "use": "enc", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(b"x")}
+    ]});
+    let jwt = JwtAuthenticator::builder()
+        .jwks(JwksSource::inline(&jwks.to_string()).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let layer = layer(jwt);
+    assert_eq!(
+        call(
+            &layer,
+            &format!(
+                "Bearer {}",
+                sign(Algorithm::HS256, Some("hmac-1"), &claims())
+            )
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &layer,
+            &format!(
+                "Bearer {}",
+                sign(Algorithm::HS256, Some("hmac-2"), &claims())
+            )
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(JwksSource::inline("{\"keys\": []}").is_err());
+    assert!(JwksSource::inline("not json").is_err());
+}
+
+#[tokio::test]
+async fn api_keys_and_jwt_side_by_side() {
+    use mcp_bastion::auth::{ApiKey, ApiKeyStore};
+    let keys = ApiKeyStore::new([ApiKey::new(
+        "user-dev-token",
+        Principal::new("devUser", mcp_bastion::principal::AuthMethod::ApiKey),
+    )
+    .unwrap()])
+    .unwrap();
+    let layer = AuthLayer::builder()
+        .api_keys(keys)
+        .authenticator(all_keys())
+        .build()
+        .unwrap();
+    assert_eq!(
+        call(&layer, "Bearer user-dev-token")
+            .await
+            .2
+            .unwrap()
+            .subject,
+        "devUser"
+    );
+    assert_eq!(
+        call(
+            &layer,
+            &format!("Bearer {}", sign(Algorithm::ES256, None, &claims()))
+        )
+        .await
+        .2
+        .unwrap()
+        .subject,
+        "alice"
+    );
+    assert_eq!(
+        call(&layer, "Bearer not-a-key-not-a-jwt").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[cfg(feature = "jwks")]
+mod over_http {
+    use super::*;
+    use hyper::body::Incoming;
+
+    /// A JWKS endpoint on loopback that counts fetches and can be switched to failing.
+    struct JwksServer {
+        url: String,
+        fetches: Arc<AtomicUsize>,
+        failing: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    async fn jwks_server(document: Value) -> JwksServer {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (count, fail) = (Arc::clone(&fetches), Arc::clone(&failing));
+        let body = Bytes::from(document.to_string());
+        let service = service_fn(move |_req: Request<Incoming>| {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut response = Response::new(Full::new(body.clone()));
+            if fail.load(Ordering::SeqCst) {
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(mcp_bastion::server::serve(
+            listener,
+            service,
+            std::future::pending(),
+        ));
+        JwksServer {
+            url,
+            fetches,
+            failing,
+        }
+    }
+
+    fn ec_jwk(kid: &str) -> Value {
+        // The EC P-256 public key of the fixtures, as a JWK.
+        let pem = String::from_utf8(fixture("ec256_public.pem")).unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(
+                pem.lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+        let point = &der[der.len() - 65..];
+        json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256",
+               "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])})
+    }
+
+    #[tokio::test]
+    async fn unknown_kids_fetch_at_most_once_per_interval_and_failures_keep_the_last_set() {
+        let server = jwks_server(json!({"keys": [ec_jwk("ec-1")]})).await;
+        let jwt = JwtAuthenticator::builder()
+            .jwks(JwksSource::url(&server.url).unwrap())
+            .jwks_min_refresh_interval(Duration::from_secs(3600))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .token_cache(0)
+            .build()
+            .unwrap();
+        let layer = layer(jwt);
+        let token = sign(Algorithm::ES256, Some("ec-1"), &claims());
+        assert_eq!(
+            call(&layer, &format!("Bearer {token}")).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            server.fetches.load(Ordering::SeqCst),
+            1,
+            "first use fetches the set"
+        );
+
+        // 1,000 tokens naming random unknown kids, many at once: no further fetch in the interval.
+        let attempts = (0..1000).map(|i| {
+            let layer = layer.clone();
+            let token = sign(
+                Algorithm::ES256,
+                Some(&format!("random-kid-{i}")),
+                &claims(),
+            );
+            tokio::spawn(async move { call(&layer, &format!("Bearer {token}")).await.0 })
+        });
+        for status in futures_util::future::join_all(attempts).await {
+            assert_eq!(status.unwrap(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(
+            server.fetches.load(Ordering::SeqCst),
+            1,
+            "unknown kids must not stampede the JWKS endpoint"
+        );
+        assert_eq!(
+            call(&layer, &format!("Bearer {token}")).await.0,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_endpoint_keeps_the_last_good_set() {
+        let server = jwks_server(json!({"keys": [ec_jwk("ec-1")]})).await;
+        let jwt = JwtAuthenticator::builder()
+            .jwks(JwksSource::url(&server.url).unwrap())
+            .jwks_ttl(Duration::from_millis(1))
+            .jwks_min_refresh_interval(Duration::from_millis(1))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .token_cache(0)
+            .build()
+            .unwrap();
+        let layer = layer(jwt);
+        let token = sign(Algorithm::ES256, Some("ec-1"), &claims());
+        assert_eq!(
+            call(&layer, &format!("Bearer {token}")).await.0,
+            StatusCode::OK
+        );
+        server.failing.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            call(&layer, &format!("Bearer {token}")).await.0,
+            StatusCode::OK,
+            "last good set kept"
+        );
+        assert!(
+            server.fetches.load(Ordering::SeqCst) >= 2,
+            "a refresh was attempted"
+        );
+        assert!(JwksSource::url("https://idp.example/jwks").is_err());
+        assert!(JwksSource::url("/relative").is_err());
+    }
+}
