@@ -6,12 +6,21 @@
 //! ADDR=127.0.0.1:4000 cargo run --example server
 //! ```
 //! Logs are JSON lines on stderr (`RUST_LOG` filters them). Ctrl-C shuts down gracefully.
+//!
+//! Authentication: the seed's API keys `user-admin-token`, `user-dev-token` and
+//! `user-guest-token` (roles admin, developer, guest) as `Authorization: Bearer …` or
+//! `X-API-Key`. With `MCP_JWT_SECRET` set (32+ bytes), HS256 JWTs are accepted too: issuer
+//! `MCP_JWT_ISSUER` (default `mcp-bastion-dev`), audience `MCP_JWT_AUDIENCE` (default
+//! `http://<addr>/mcp`), roles from the `roles` claim, scopes from `scope`. RFC 9728 metadata
+//! is served at `/.well-known/oauth-protected-resource/mcp`.
 
 use std::net::SocketAddr;
 
+use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
 use mcp_bastion::context::{CacheScope, Context, ContextId, StaticSource};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::{McpConfig, McpService};
+use mcp_bastion::principal::{AuthMethod, Principal};
 use tower::ServiceBuilder;
 use tracing_subscriber::EnvFilter;
 
@@ -40,6 +49,37 @@ fn seed_contexts() -> Result<StaticSource, Box<dyn std::error::Error>> {
                 CacheScope::Public,
             ),
         ))
+}
+
+/// The seed's three API keys, plus HS256 JWTs when `MCP_JWT_SECRET` is set.
+fn auth_layer(addr: SocketAddr) -> Result<AuthLayer, Box<dyn std::error::Error>> {
+    let seed_user = |id: &str, role: &str| Principal::new(id, AuthMethod::ApiKey).with_role(role);
+    let keys = ApiKeyStore::new([
+        ApiKey::new("user-admin-token", seed_user("adminUser", "admin"))?,
+        ApiKey::new("user-dev-token", seed_user("devUser", "developer"))?,
+        ApiKey::new("user-guest-token", seed_user("guestUser", "guest"))?,
+    ])?;
+    let resource =
+        std::env::var("MCP_JWT_AUDIENCE").unwrap_or_else(|_| format!("http://{addr}/mcp"));
+    let mut builder = AuthLayer::builder()
+        .api_keys(keys)
+        .resource_metadata(ResourceMetadata::new(&resource)?.with_scopes(["context:read"]));
+    #[cfg(feature = "jwt")]
+    if let Ok(secret) = std::env::var("MCP_JWT_SECRET") {
+        let issuer =
+            std::env::var("MCP_JWT_ISSUER").unwrap_or_else(|_| "mcp-bastion-dev".to_owned());
+        let jwt = mcp_bastion::auth::JwtAuthenticator::builder()
+            .key(mcp_bastion::auth::JwtKey::hmac(
+                secret.as_bytes(),
+                &[jsonwebtoken::Algorithm::HS256],
+            )?)
+            .issuer(&issuer)
+            .audience(&resource)
+            .build()?;
+        tracing::info!(%issuer, audience = %resource, "HS256 JWTs accepted");
+        builder = builder.authenticator(jwt);
+    }
+    Ok(builder.build()?)
 }
 
 /// `--addr HOST:PORT`, else `$ADDR`, else 127.0.0.1:3000.
@@ -89,6 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .build()?;
     let service = ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
+        .layer(auth_layer(addr)?)
         .service(McpService::with_config(seed_contexts()?, config));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

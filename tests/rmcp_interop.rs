@@ -104,3 +104,32 @@ async fn modern_discover_list_read_and_not_found() {
     client.cancel().await.expect("close client");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn authenticated_client_with_a_bearer_key() {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let auth = mcp_bastion::auth::AuthLayer::builder()
+        .api_keys(common::seed_keys())
+        .build()
+        .unwrap();
+    let server = common::spawn_authenticated(auth).await;
+    let config = StreamableHttpClientTransportConfig::with_uri(server.url("/mcp"))
+        .auth_header("user-dev-token");
+    let client =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("authenticated initialize");
+    check_resources(&client, -32002).await;
+    client.cancel().await.expect("close client");
+
+    let anonymous = ().serve(StreamableHttpClientTransport::from_uri(server.url("/mcp"))).await;
+    assert!(anonymous.is_err(), "no credential, no session");
+    let config = StreamableHttpClientTransportConfig::with_uri(server.url("/mcp"))
+        .auth_header("user-dev-tokeN");
+    assert!(
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .is_err()
+    );
+    server.shutdown().await;
+}

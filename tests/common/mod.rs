@@ -63,6 +63,44 @@ pub async fn spawn<S: mcp_bastion::context::ContextSource>(source: S) -> TestSer
     let service = ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
         .service(McpService::new(source));
+    spawn_service(service).await
+}
+
+/// The seed's API keys (`user-admin-token`, `user-dev-token`, `user-guest-token`).
+pub fn seed_keys() -> mcp_bastion::auth::ApiKeyStore {
+    use mcp_bastion::auth::{ApiKey, ApiKeyStore};
+    use mcp_bastion::principal::{AuthMethod, Principal};
+    let user = |id: &str, role: &str| Principal::new(id, AuthMethod::ApiKey).with_role(role);
+    ApiKeyStore::new([
+        ApiKey::new("user-admin-token", user("adminUser", "admin")).unwrap(),
+        ApiKey::new("user-dev-token", user("devUser", "developer")).unwrap(),
+        ApiKey::new("user-guest-token", user("guestUser", "guest")).unwrap(),
+    ])
+    .unwrap()
+}
+
+/// Serves the seed behind `ErrorEnvelopeLayer` and `auth`.
+pub async fn spawn_authenticated(auth: mcp_bastion::auth::AuthLayer) -> TestServer {
+    let service = ServiceBuilder::new()
+        .layer(ErrorEnvelopeLayer::new())
+        .layer(auth)
+        .service(McpService::new(seed_source()));
+    spawn_service(service).await
+}
+
+/// Serves any HTTP service on an ephemeral loopback port.
+pub async fn spawn_service<S, B>(service: S) -> TestServer
+where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<mcp_bastion::error::BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<mcp_bastion::error::BoxError>,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
