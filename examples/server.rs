@@ -61,6 +61,7 @@ fn auth_layer(addr: SocketAddr) -> Result<AuthLayer, Box<dyn std::error::Error>>
     ])?;
     let resource =
         std::env::var("MCP_JWT_AUDIENCE").unwrap_or_else(|_| format!("http://{addr}/mcp"));
+    #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
     let mut builder = AuthLayer::builder()
         .api_keys(keys)
         .resource_metadata(ResourceMetadata::new(&resource)?.with_scopes(["context:read"]));
