@@ -41,3 +41,5 @@ pub mod error;
 pub mod mcp;
 pub mod principal;
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;

@@ -21,6 +21,8 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -28,9 +30,10 @@ use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service;
 
 use crate::error::BoxError;
@@ -56,39 +59,96 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let connections = Connections::new();
     tokio::pin!(shutdown);
+    while let Some((stream, peer)) = accept(&listener, &mut shutdown).await {
+        let connection = connections.connection();
+        let service = service.clone();
+        tokio::spawn(connection.serve(stream, service, peer));
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// The next connection, or `None` once `shutdown` completes.
+pub(crate) async fn accept<F: Future<Output = ()>>(
+    listener: &TcpListener,
+    shutdown: &mut Pin<&mut F>,
+) -> Option<(TcpStream, SocketAddr)> {
     loop {
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => break,
+        tokio::select! {
+            () = shutdown.as_mut() => return None,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some((stream, peer));
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
                 }
             },
-        };
-        let _ = stream.set_nodelay(true);
-        let connection = builder.serve_connection_with_upgrades(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service.clone()),
-        );
-        let connection = graceful.watch(connection.into_owned());
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(%peer, error = %err, "connection ended with an error");
-            }
-        });
+        }
     }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
+}
+
+/// HTTP/1.1 + HTTP/2 connections that all end gracefully together.
+pub(crate) struct Connections {
+    builder: auto::Builder<TokioExecutor>,
+    graceful: GracefulShutdown,
+}
+
+/// One connection's share of [`Connections`]: owned by the connection's task.
+pub(crate) struct Connection {
+    builder: auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+}
+
+impl Connections {
+    pub(crate) fn new() -> Self {
+        Self {
+            builder: auto::Builder::new(TokioExecutor::new()),
+            graceful: GracefulShutdown::new(),
+        }
+    }
+
+    /// A handle for a new connection's task.
+    pub(crate) fn connection(&self) -> Connection {
+        Connection {
+            builder: self.builder.clone(),
+            watcher: self.graceful.watcher(),
+        }
+    }
+
+    /// Signals every connection to finish and waits (up to [`SHUTDOWN_GRACE`]).
+    pub(crate) async fn shutdown(self) {
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after the shutdown grace period");
+        }
+    }
+}
+
+impl Connection {
+    /// Serves one connection until it closes or shutdown asks it to.
+    pub(crate) async fn serve<I, S, B>(self, io: I, service: S, peer: SocketAddr)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
     {
-        tracing::warn!("connections still open after the shutdown grace period");
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+        if let Err(err) = self.watcher.watch(connection.into_owned()).await {
+            tracing::debug!(%peer, error = %err, "connection ended with an error");
+        }
     }
-    Ok(())
 }

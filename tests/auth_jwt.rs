@@ -3,8 +3,6 @@
 #![cfg(feature = "jwt")]
 
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -385,6 +383,8 @@ async fn api_keys_and_jwt_side_by_side() {
 mod over_http {
     use super::*;
     use hyper::body::Incoming;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A JWKS endpoint on loopback that counts fetches and can be switched to failing.
     struct JwksServer {

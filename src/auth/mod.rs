@@ -64,6 +64,8 @@ mod jwks;
 mod jwt;
 mod layer;
 mod metadata;
+#[cfg(feature = "tls")]
+mod mtls;
 mod service;
 
 pub use api_key::{ApiKey, ApiKeyStore, DEFAULT_API_KEY_HEADER};
@@ -78,6 +80,8 @@ pub use jwt::{
 };
 pub use layer::{AuthLayer, AuthLayerBuilder};
 pub use metadata::{ResourceMetadata, WELL_KNOWN_PATH};
+#[cfg(feature = "tls")]
+pub use mtls::{CertMatch, CertificateAuthenticator};
 pub use service::Auth;
 
 #[cfg(test)]

@@ -1,0 +1,105 @@
+//! [`CertificateAuthenticator`]: verified TLS client certificates to principals (feature `tls`).
+
+use serde_json::Value;
+
+use super::authenticator::{Authenticator, Credentials, Verdict};
+use super::error::AuthError;
+use crate::principal::{AuthMethod, Principal};
+use crate::tls::PeerCertificate;
+
+/// Which identity of a client certificate a rule matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertMatch {
+    /// The subject common name, exactly.
+    CommonName(String),
+    /// A DNS subject alternative name, exactly (case-insensitive).
+    DnsName(String),
+    /// A URI subject alternative name, exactly (e.g. a SPIFFE ID
+    /// `spiffe://example.org/ns/prod/sa/indexer`).
+    Uri(String),
+    /// A URI subject alternative name starting with this prefix (e.g. every workload of
+    /// `spiffe://example.org/ns/prod/`).
+    UriPrefix(String),
+}
+
+impl CertMatch {
+    /// The certificate identity this rule matches, if any.
+    fn find<'c>(&self, cert: &'c PeerCertificate) -> Option<&'c str> {
+        match self {
+            Self::CommonName(cn) => cert.common_name().filter(|c| c == cn),
+            Self::DnsName(name) => cert
+                .dns_names()
+                .iter()
+                .find(|d| d.eq_ignore_ascii_case(name))
+                .map(String::as_str),
+            Self::Uri(uri) => cert.uris().iter().find(|u| *u == uri).map(String::as_str),
+            Self::UriPrefix(prefix) => cert
+                .uris()
+                .iter()
+                .find(|u| u.starts_with(prefix.as_str()))
+                .map(String::as_str),
+        }
+    }
+}
+
+/// Maps the verified client certificate of a mutual-TLS connection (see
+/// [`serve_tls`](crate::tls::serve_tls)) to a principal by configured rules, first match
+/// wins. The principal gets the certificate's identities as attributes (`cert.cn`,
+/// `cert.dns`, `cert.uris`, `cert.matched`). A certificate no rule maps is refused (401);
+/// a connection without a certificate is left to the next authenticator.
+///
+/// ```
+/// use mcp_bastion::auth::{CertMatch, CertificateAuthenticator};
+/// use mcp_bastion::principal::{AuthMethod, Principal};
+///
+/// let certificates = CertificateAuthenticator::new()
+///     .map(CertMatch::Uri("spiffe://example.org/ns/prod/sa/indexer".into()),
+///          Principal::new("indexer", AuthMethod::MutualTls).with_role("developer"))
+///     .map(CertMatch::CommonName("ops-console".into()),
+///          Principal::new("ops", AuthMethod::MutualTls).with_role("admin"));
+/// # let _ = certificates;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CertificateAuthenticator {
+    rules: Vec<(CertMatch, Principal)>,
+}
+
+impl CertificateAuthenticator {
+    /// No rules yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a rule.
+    #[must_use]
+    pub fn map(mut self, matcher: CertMatch, principal: Principal) -> Self {
+        self.rules.push((matcher, principal));
+        self
+    }
+}
+
+impl Authenticator for CertificateAuthenticator {
+    fn authenticate(&self, credentials: &Credentials<'_>) -> Verdict {
+        let Some(cert) = credentials.extensions().get::<PeerCertificate>() else {
+            return Verdict::NotMine;
+        };
+        for (matcher, principal) in &self.rules {
+            if let Some(matched) = matcher.find(cert) {
+                let mut principal = principal.clone();
+                principal.auth_method = AuthMethod::MutualTls;
+                let attributes = &mut principal.attributes;
+                if let Some(cn) = cert.common_name() {
+                    attributes.insert("cert.cn".into(), Value::from(cn));
+                }
+                attributes.insert("cert.dns".into(), Value::from(cert.dns_names().to_vec()));
+                attributes.insert("cert.uris".into(), Value::from(cert.uris().to_vec()));
+                attributes.insert("cert.matched".into(), Value::from(matched));
+                return Verdict::Accept(principal);
+            }
+        }
+        Verdict::Reject(AuthError::invalid_token(
+            "client certificate is not mapped to a principal",
+        ))
+    }
+}

@@ -1,0 +1,244 @@
+//! TLS and mutual TLS over loopback with certificates made by rcgen: a client certificate
+//! from our CA is mapped to a principal; one from another CA, or none, is refused.
+#![cfg(feature = "tls")]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::rt::TokioIo;
+use mcp_bastion::auth::{AuthLayer, CertMatch, CertificateAuthenticator};
+use mcp_bastion::envelope::ErrorEnvelopeLayer;
+use mcp_bastion::principal::{AuthMethod, Principal};
+use mcp_bastion::tls::{ClientCertificates, TlsConfig, serve_tls};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::RootCertStore;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::sync::oneshot;
+use tower::{ServiceBuilder, service_fn};
+
+const SPIFFE_ID: &str = "spiffe://example.org/ns/prod/sa/indexer";
+
+struct Identity {
+    cert_pem: String,
+    key_pem: String,
+}
+
+struct Authority {
+    cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn authority(name: &str) -> Authority {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let cert = params.self_signed(&key).unwrap();
+    Authority {
+        cert_pem: cert.pem(),
+        issuer: Issuer::new(params, key),
+    }
+}
+
+fn leaf(
+    ca: &Authority,
+    names: &[&str],
+    common_name: &str,
+    uri: Option<&str>,
+    usage: ExtendedKeyUsagePurpose,
+) -> Identity {
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    if let Some(uri) = uri {
+        params
+            .subject_alt_names
+            .push(SanType::URI(uri.try_into().unwrap()));
+    }
+    params.extended_key_usages = vec![usage];
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    Identity {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// A server echoing the principal it was handed, behind the envelope and auth layers.
+async fn server(ca: &Authority, mode: ClientCertificates) -> (SocketAddr, oneshot::Sender<()>) {
+    let server_identity = leaf(
+        ca,
+        &["localhost", "127.0.0.1"],
+        "localhost",
+        None,
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let tls = TlsConfig::from_pem(
+        server_identity.cert_pem.as_bytes(),
+        server_identity.key_pem.as_bytes(),
+    )
+    .unwrap()
+    .with_client_ca(ca.cert_pem.as_bytes(), mode)
+    .unwrap()
+    .build()
+    .unwrap();
+    let certificates = CertificateAuthenticator::new().map(
+        CertMatch::Uri(SPIFFE_ID.into()),
+        Principal::new("indexer", AuthMethod::MutualTls).with_role("developer"),
+    );
+    let auth = AuthLayer::builder()
+        .authenticator(certificates)
+        .build()
+        .unwrap();
+    let echo = service_fn(|request: Request<hyper::body::Incoming>| async move {
+        let principal = request.extensions().get::<Principal>().cloned().unwrap();
+        let body = format!(
+            "{} {:?} {}",
+            principal.subject, principal.auth_method, principal.attributes["cert.matched"]
+        );
+        Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body)))
+    });
+    let service = ServiceBuilder::new()
+        .layer(ErrorEnvelopeLayer::new())
+        .layer(auth)
+        .service(echo);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(serve_tls(listener, tls, service, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+async fn get(
+    addr: SocketAddr,
+    ca: &Authority,
+    client: Option<&Identity>,
+) -> Result<(StatusCode, String), mcp_bastion::error::BoxError> {
+    let mut roots = RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(ca.cert_pem.as_bytes())?)?;
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots);
+    let config = match client {
+        Some(identity) => builder.with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(
+                identity.cert_pem.as_bytes(),
+            )?],
+            PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes())?,
+        )?,
+        None => builder.with_no_client_auth(),
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let tls = connector
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+    tokio::spawn(connection);
+    let request = Request::get("/whoami")
+        .header(header::HOST, "localhost")
+        .body(Empty::<Bytes>::new())?;
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+#[tokio::test]
+async fn required_client_certificates() {
+    let ca = authority("mcp-bastion test CA");
+    let other_ca = authority("someone else's CA");
+    let (addr, stop) = server(&ca, ClientCertificates::Required).await;
+
+    let client = leaf(
+        &ca,
+        &[],
+        "indexer",
+        Some(SPIFFE_ID),
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let (status, body) = get(addr, &ca, Some(&client)).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, format!("indexer MutualTls \"{SPIFFE_ID}\""));
+
+    let rogue = leaf(
+        &other_ca,
+        &[],
+        "indexer",
+        Some(SPIFFE_ID),
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    assert!(
+        get(addr, &ca, Some(&rogue)).await.is_err(),
+        "a certificate from another CA must not connect"
+    );
+    assert!(
+        get(addr, &ca, None).await.is_err(),
+        "no certificate must not connect"
+    );
+
+    // The server is still healthy after refused handshakes.
+    assert_eq!(
+        get(addr, &ca, Some(&client)).await.unwrap().0,
+        StatusCode::OK
+    );
+    let _ = stop.send(());
+}
+
+#[tokio::test]
+async fn optional_client_certificates_fall_back_to_other_credentials() {
+    let ca = authority("mcp-bastion test CA");
+    let (addr, stop) = server(&ca, ClientCertificates::Optional).await;
+    let (status, body) = get(addr, &ca, None).await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let unmapped = leaf(
+        &ca,
+        &[],
+        "stranger",
+        Some("spiffe://example.org/ns/dev/sa/other"),
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let (status, body) = get(addr, &ca, Some(&unmapped)).await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("not mapped"), "{body}");
+    let _ = stop.send(());
+}
+
+#[test]
+fn bad_tls_configuration_is_an_error() {
+    assert!(TlsConfig::from_pem(b"", b"").is_err());
+    let ca = authority("ca");
+    let identity = leaf(
+        &ca,
+        &["localhost"],
+        "localhost",
+        None,
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    assert!(TlsConfig::from_pem(identity.cert_pem.as_bytes(), b"not a key").is_err());
+    let config =
+        TlsConfig::from_pem(identity.cert_pem.as_bytes(), identity.key_pem.as_bytes()).unwrap();
+    assert!(
+        config
+            .with_client_ca(b"garbage", ClientCertificates::Required)
+            .is_err()
+    );
+}
