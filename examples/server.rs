@@ -52,7 +52,13 @@ fn seed_contexts() -> Result<StaticSource, Box<dyn std::error::Error>> {
 }
 
 /// The seed's three API keys, plus HS256 JWTs when `MCP_JWT_SECRET` is set.
-fn auth_layer(addr: SocketAddr) -> Result<AuthLayer, Box<dyn std::error::Error>> {
+fn auth_layer(args: &Args) -> Result<AuthLayer, Box<dyn std::error::Error>> {
+    let addr = args.addr;
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let seed_user = |id: &str, role: &str| Principal::new(id, AuthMethod::ApiKey).with_role(role);
     let keys = ApiKeyStore::new([
         ApiKey::new("user-admin-token", seed_user("adminUser", "admin"))?,
@@ -60,7 +66,7 @@ fn auth_layer(addr: SocketAddr) -> Result<AuthLayer, Box<dyn std::error::Error>>
         ApiKey::new("user-guest-token", seed_user("guestUser", "guest"))?,
     ])?;
     let resource =
-        std::env::var("MCP_JWT_AUDIENCE").unwrap_or_else(|_| format!("http://{addr}/mcp"));
+        std::env::var("MCP_JWT_AUDIENCE").unwrap_or_else(|_| format!("{scheme}://{addr}/mcp"));
     #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
     let mut builder = AuthLayer::builder()
         .api_keys(keys)
@@ -80,34 +86,86 @@ fn auth_layer(addr: SocketAddr) -> Result<AuthLayer, Box<dyn std::error::Error>>
         tracing::info!(%issuer, audience = %resource, "HS256 JWTs accepted");
         builder = builder.authenticator(jwt);
     }
+    #[cfg(not(feature = "tls"))]
+    let _ = &args.client_ca; // --client-ca is refused later, with --tls-cert, without the feature
+    #[cfg(feature = "tls")]
+    if args.client_ca.is_some() {
+        use mcp_bastion::auth::{CertMatch, CertificateAuthenticator};
+        let by_common_name = ["admin", "developer", "guest"].into_iter().fold(
+            CertificateAuthenticator::new(),
+            |certificates, role| {
+                certificates.map(
+                    CertMatch::CommonName(role.to_owned()),
+                    Principal::new(format!("{role}-certificate"), AuthMethod::MutualTls)
+                        .with_role(role),
+                )
+            },
+        );
+        builder = builder.authenticator(by_common_name);
+    }
     Ok(builder.build()?)
 }
 
-/// `--addr HOST:PORT`, else `$ADDR`, else 127.0.0.1:3000.
-fn listen_addr() -> Result<SocketAddr, String> {
+/// Command line: `--addr HOST:PORT` (else `$ADDR`, else 127.0.0.1:3000) and, with feature
+/// `tls`, `--tls-cert FILE --tls-key FILE [--client-ca FILE]`.
+#[derive(Debug)]
+struct Args {
+    addr: SocketAddr,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    client_ca: Option<String>,
+}
+
+const USAGE: &str =
+    "usage: server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
+  --addr       listen address (default 127.0.0.1:3000, or $ADDR)
+  --tls-cert   serve HTTPS with this PEM certificate chain (feature tls)
+  --tls-key    the PEM private key of --tls-cert
+  --client-ca  accept client certificates from this CA (mutual TLS); a certificate whose
+               CN is admin, developer or guest authenticates with that role";
+
+fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut addr = std::env::var("ADDR").ok();
+    let (mut tls_cert, mut tls_key, mut client_ca) = (None, None, None);
     while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => {
-                addr = Some(
-                    args.next()
-                        .ok_or("--addr needs a value such as 127.0.0.1:3000")?,
-                );
-            }
-            other if other.starts_with("--addr=") => {
-                addr = Some(other["--addr=".len()..].to_owned());
-            }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--addr" => addr = Some(value()?),
+            "--tls-cert" => tls_cert = Some(value()?),
+            "--tls-key" => tls_key = Some(value()?),
+            "--client-ca" => client_ca = Some(value()?),
             "-h" | "--help" => {
-                println!("usage: server [--addr HOST:PORT]   (default {DEFAULT_ADDR}, or $ADDR)");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => return Err(format!("unknown argument {other:?}; try --help")),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
+    if tls_cert.is_some() != tls_key.is_some() || (client_ca.is_some() && tls_cert.is_none()) {
+        return Err(format!(
+            "--tls-cert and --tls-key go together; --client-ca needs both\n{USAGE}"
+        ));
+    }
     let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
-    addr.parse()
-        .map_err(|err| format!("--addr {addr:?} is not HOST:PORT: {err}"))
+    let addr = addr
+        .parse()
+        .map_err(|err| format!("--addr {addr:?} is not HOST:PORT: {err}"))?;
+    Ok(Args {
+        addr,
+        tls_cert,
+        tls_key,
+        client_ca,
+    })
 }
 
 #[tokio::main]
@@ -119,7 +177,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let addr = listen_addr()?;
+    let args = parse_args()?;
+    let addr = args.addr;
     // DNS-rebinding defence: on loopback, accept only loopback Host headers for our port.
     let config = if addr.ip().is_loopback() {
         McpConfig::builder().loopback_port(addr.port())
@@ -130,16 +189,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .build()?;
     let service = ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
-        .layer(auth_layer(addr)?)
+        .layer(auth_layer(&args)?)
         .service(McpService::with_config(seed_contexts()?, config));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, "mcp-bastion demo server listening");
-    println!("MCP server running on http://{local} (REST under /context, MCP at /mcp)");
-    mcp_bastion::server::serve(listener, service, async {
+    let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
-    })
-    .await?;
+    };
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        #[cfg(feature = "tls")]
+        {
+            use mcp_bastion::tls::{ClientCertificates, TlsConfig};
+            let mut tls = TlsConfig::from_pem(&std::fs::read(cert)?, &std::fs::read(key)?)?;
+            if let Some(ca) = &args.client_ca {
+                tls = tls.with_client_ca(&std::fs::read(ca)?, ClientCertificates::Optional)?;
+            }
+            tracing::info!(addr = %local, mtls = args.client_ca.is_some(), "mcp-bastion demo server listening (TLS)");
+            println!("MCP server running on https://{local} (REST under /context, MCP at /mcp)");
+            mcp_bastion::tls::serve_tls(listener, tls.build()?, service, shutdown).await?;
+            return Ok(());
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = (cert, key);
+            return Err(
+                "TLS needs the `tls` feature: cargo run --example server --features tls -- ..."
+                    .into(),
+            );
+        }
+    }
+    tracing::info!(addr = %local, "mcp-bastion demo server listening");
+    println!("MCP server running on http://{local} (REST under /context, MCP at /mcp)");
+    mcp_bastion::server::serve(listener, service, shutdown).await?;
     Ok(())
 }
