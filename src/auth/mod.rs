@@ -53,6 +53,19 @@
 //! let app: Router = Router::new().route("/whoami", get(whoami));
 //! # let _ = app;
 //! ```
+//!
+//! rmcp's `StreamableHttpService` hands tool handlers the request's HTTP parts, so a tool
+//! behind `AuthLayer` finds the principal there (see `tests/rmcp_server_behind_auth.rs`):
+//!
+//! ```
+//! use mcp_bastion::principal::Principal;
+//! use rmcp::RoleServer;
+//! use rmcp::service::RequestContext;
+//!
+//! fn caller(context: &RequestContext<RoleServer>) -> Option<&Principal> {
+//!     context.extensions.get::<http::request::Parts>()?.extensions.get::<Principal>()
+//! }
+//! ```
 
 mod api_key;
 mod authenticator;
