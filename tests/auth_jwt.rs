@@ -379,6 +379,8 @@ async fn api_keys_and_jwt_side_by_side() {
     );
 }
 
+mod common;
+
 #[cfg(feature = "jwks")]
 mod over_http {
     use super::*;
@@ -511,7 +513,73 @@ mod over_http {
             server.fetches.load(Ordering::SeqCst) >= 2,
             "a refresh was attempted"
         );
-        assert!(JwksSource::url("https://idp.example/jwks").is_err());
+        assert!(JwksSource::url("https://idp.example/jwks").is_ok());
+        assert!(JwksSource::url("ftp://idp.example/jwks").is_err());
         assert!(JwksSource::url("/relative").is_err());
+        assert!(JwksSource::url_with_ca("https://idp.example/jwks", b"not pem").is_err());
+    }
+
+    /// The same endpoint over HTTPS, under a private CA.
+    #[cfg(feature = "tls")]
+    #[tokio::test]
+    async fn jwks_over_https_with_a_private_ca() {
+        use super::common::pki::{authority, leaf};
+        let ca = authority("JWKS test CA");
+        let server_identity = leaf(
+            &ca,
+            &["localhost", "127.0.0.1"],
+            "localhost",
+            None,
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let tls = mcp_bastion::tls::TlsConfig::from_pem(
+            server_identity.cert_pem.as_bytes(),
+            server_identity.key_pem.as_bytes(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let body = Bytes::from(json!({"keys": [ec_jwk("ec-1")]}).to_string());
+        let service = service_fn(move |_req: Request<Incoming>| {
+            let body = body.clone();
+            async move { Ok::<_, Infallible>(Response::new(Full::new(body))) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://localhost:{}/jwks.json",
+            listener.local_addr().unwrap().port()
+        );
+        tokio::spawn(mcp_bastion::tls::serve_tls(
+            listener,
+            tls,
+            service,
+            std::future::pending(),
+        ));
+
+        let token = sign(Algorithm::ES256, Some("ec-1"), &claims());
+        let trusting = JwtAuthenticator::builder()
+            .jwks(JwksSource::url_with_ca(&url, ca.cert_pem.as_bytes()).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        assert_eq!(
+            call(&layer(trusting), &format!("Bearer {token}")).await.0,
+            StatusCode::OK
+        );
+
+        // The public roots do not know our CA: the fetch fails and nothing verifies.
+        let public_roots = JwtAuthenticator::builder()
+            .jwks(JwksSource::url(&url).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        assert_eq!(
+            call(&layer(public_roots), &format!("Bearer {token}"))
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }

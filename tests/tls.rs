@@ -2,11 +2,14 @@
 //! from our CA is mapped to a principal; one from another CA, or none, is refused.
 #![cfg(feature = "tls")]
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::pki::{Authority, Identity, authority, leaf};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
@@ -14,10 +17,7 @@ use mcp_bastion::auth::{AuthLayer, CertMatch, CertificateAuthenticator};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::principal::{AuthMethod, Principal};
 use mcp_bastion::tls::{ClientCertificates, TlsConfig, serve_tls};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
-};
+use rcgen::ExtendedKeyUsagePurpose;
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -25,58 +25,6 @@ use tokio::sync::oneshot;
 use tower::{ServiceBuilder, service_fn};
 
 const SPIFFE_ID: &str = "spiffe://example.org/ns/prod/sa/indexer";
-
-struct Identity {
-    cert_pem: String,
-    key_pem: String,
-}
-
-struct Authority {
-    cert_pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn authority(name: &str) -> Authority {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let cert = params.self_signed(&key).unwrap();
-    Authority {
-        cert_pem: cert.pem(),
-        issuer: Issuer::new(params, key),
-    }
-}
-
-fn leaf(
-    ca: &Authority,
-    names: &[&str],
-    common_name: &str,
-    uri: Option<&str>,
-    usage: ExtendedKeyUsagePurpose,
-) -> Identity {
-    let key = KeyPair::generate().unwrap();
-    let mut params =
-        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
-    if let Some(uri) = uri {
-        params
-            .subject_alt_names
-            .push(SanType::URI(uri.try_into().unwrap()));
-    }
-    params.extended_key_usages = vec![usage];
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
-    Identity {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    }
-}
 
 /// A server echoing the principal it was handed, behind the envelope and auth layers.
 async fn server(ca: &Authority, mode: ClientCertificates) -> (SocketAddr, oneshot::Sender<()>) {

@@ -30,9 +30,9 @@ pub enum JwksSource {
     Inline(Arc<[JwtKey]>),
     /// A file, read at start and again after each TTL.
     File(PathBuf),
-    /// An `http://` URL, fetched with hyper-util (feature `jwks`).
+    /// An `https://` (or `http://`) URL, fetched with hyper-util (feature `jwks`).
     #[cfg(feature = "jwks")]
-    Url(http::Uri),
+    Url(JwksUrl),
 }
 
 impl fmt::Debug for JwksSource {
@@ -41,7 +41,7 @@ impl fmt::Debug for JwksSource {
             Self::Inline(keys) => f.debug_tuple("Inline").field(&keys.len()).finish(),
             Self::File(path) => f.debug_tuple("File").field(path).finish(),
             #[cfg(feature = "jwks")]
-            Self::Url(uri) => f.debug_tuple("Url").field(uri).finish(),
+            Self::Url(url) => f.debug_tuple("Url").field(&url.uri).finish(),
         }
     }
 }
@@ -62,21 +62,54 @@ impl JwksSource {
         Ok(Self::File(path))
     }
 
-    /// A key set fetched from an `http://` URL (feature `jwks`).
+    /// A key set fetched from a URL (feature `jwks`). `https://` URLs are verified against
+    /// the Mozilla root certificates (webpki-roots).
     #[cfg(feature = "jwks")]
     pub fn url(url: &str) -> Result<Self, ConfigError> {
+        let roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
+        Self::url_with_roots(url, roots)
+    }
+
+    /// A key set fetched from an `https://` URL whose certificate chains to this CA (PEM)
+    /// only, for identity providers under a private CA (feature `jwks`).
+    #[cfg(feature = "jwks")]
+    pub fn url_with_ca(url: &str, ca_pem: &[u8]) -> Result<Self, ConfigError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            let cert = cert.map_err(|err| ConfigError::new(format!("JWKS CA: {err}")))?;
+            roots
+                .add(cert)
+                .map_err(|err| ConfigError::new(format!("JWKS CA: {err}")))?;
+        }
+        if roots.is_empty() {
+            return Err(ConfigError::new("JWKS CA: no PEM certificate found"));
+        }
+        Self::url_with_roots(url, roots)
+    }
+
+    #[cfg(feature = "jwks")]
+    fn url_with_roots(url: &str, roots: rustls::RootCertStore) -> Result<Self, ConfigError> {
         let uri: http::Uri = url
             .parse()
             .map_err(|err| ConfigError::new(format!("JWKS URL {url:?}: {err}")))?;
-        match uri.scheme_str() {
-            Some("http") if uri.authority().is_some() => Ok(Self::Url(uri)),
-            Some("https") => Err(ConfigError::new(format!(
-                "JWKS URL {url:?}: https is not supported yet; serve the key set over a trusted local http endpoint or a file"
-            ))),
-            _ => Err(ConfigError::new(format!(
-                "JWKS URL {url:?} must be an absolute http:// URL"
-            ))),
+        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.authority().is_none() {
+            return Err(ConfigError::new(format!(
+                "JWKS URL {url:?} must be an absolute https:// (or http://) URL"
+            )));
         }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|err| ConfigError::new(format!("JWKS TLS: {err}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Self::Url(JwksUrl {
+            uri,
+            tls: Arc::new(tls),
+        }))
     }
 
     async fn fetch(&self) -> Result<Vec<JwtKey>, BoxError> {
@@ -87,7 +120,7 @@ impl JwksSource {
                 Ok(parse_jwks(&bytes)?)
             }
             #[cfg(feature = "jwks")]
-            Self::Url(uri) => fetch_url(uri).await,
+            Self::Url(url) => fetch_url(url).await,
         }
     }
 }
@@ -118,14 +151,28 @@ fn parse_jwks(bytes: &[u8]) -> Result<Vec<JwtKey>, ConfigError> {
     Ok(keys)
 }
 
+/// A JWKS URL and the TLS configuration its fetches use.
 #[cfg(feature = "jwks")]
-async fn fetch_url(uri: &http::Uri) -> Result<Vec<JwtKey>, BoxError> {
+#[derive(Clone)]
+pub struct JwksUrl {
+    uri: http::Uri,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+#[cfg(feature = "jwks")]
+async fn fetch_url(url: &JwksUrl) -> Result<Vec<JwtKey>, BoxError> {
     use http_body_util::{BodyExt, Empty, Limited};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
 
-    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let request = http::Request::get(uri.clone())
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*url.tls).clone())
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Empty<bytes::Bytes>> =
+        Client::builder(TokioExecutor::new()).build(connector);
+    let request = http::Request::get(url.uri.clone())
         .header(http::header::ACCEPT, "application/json")
         .body(Empty::new())?;
     let response = tokio::time::timeout(Duration::from_secs(10), client.request(request)).await??;

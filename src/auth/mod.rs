@@ -85,6 +85,8 @@ pub use api_key::{ApiKey, ApiKeyStore, DEFAULT_API_KEY_HEADER};
 pub use authenticator::{Authenticator, Credentials, PendingAuth, Verdict};
 pub use error::{AuthError, insufficient_scope};
 pub use future::ResponseFuture;
+#[cfg(feature = "jwks")]
+pub use jwks::JwksUrl;
 #[cfg(feature = "jwt")]
 pub use jwks::{DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_TTL, JwksSource};
 #[cfg(feature = "jwt")]

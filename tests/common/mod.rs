@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+pub mod pki;
+
 use mcp_bastion::context::{Context, ContextId, StaticSource};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::McpService;
