@@ -39,6 +39,7 @@ pub mod context;
 pub mod envelope;
 pub mod error;
 pub mod mcp;
+pub mod policy;
 pub mod principal;
 pub mod server;
 #[cfg(feature = "tls")]
