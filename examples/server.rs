@@ -13,6 +13,10 @@
 //! `MCP_JWT_ISSUER` (default `mcp-bastion-dev`), audience `MCP_JWT_AUDIENCE` (default
 //! `http://<addr>/mcp`), roles from the `roles` claim, scopes from `scope`. RFC 9728 metadata
 //! is served at `/.well-known/oauth-protected-resource/mcp`.
+//!
+//! Authorization: `examples/policy.toml` (the seed's rules: `project-alpha/**` for admin and
+//! developer, everything else for guest, developer, admin), or `--policy FILE`, reloaded on
+//! SIGHUP and when the file changes.
 
 use std::net::SocketAddr;
 
@@ -20,6 +24,7 @@ use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
 use mcp_bastion::context::{CacheScope, Context, ContextId, StaticSource};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::{McpConfig, McpService};
+use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};
 use mcp_bastion::principal::{AuthMethod, Principal};
 use tower::ServiceBuilder;
 use tracing_subscriber::EnvFilter;
@@ -106,6 +111,60 @@ fn auth_layer(args: &Args) -> Result<AuthLayer, Box<dyn std::error::Error>> {
     Ok(builder.build()?)
 }
 
+/// The seed's policy, embedded so that the server runs from anywhere.
+const DEFAULT_POLICY: &str = include_str!("policy.toml");
+
+/// The policy from `--policy FILE` (reloaded on SIGHUP and on change) or the embedded default.
+fn policy_layer(args: &Args) -> Result<PolicyLayer, Box<dyn std::error::Error>> {
+    let handle = match &args.policy {
+        Some(path) => PolicyHandle::new(Policy::from_file(path)?),
+        None => PolicyHandle::new(Policy::from_toml(DEFAULT_POLICY)?),
+    };
+    if let Some(path) = args.policy.clone() {
+        watch_policy(handle.clone(), path);
+    }
+    Ok(PolicyLayer::new(handle))
+}
+
+/// Reloads the policy file on SIGHUP and when its modification time changes.
+fn watch_policy(handle: PolicyHandle, path: String) {
+    let modified = |path: &str| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    tokio::spawn(async move {
+        let mut last = modified(&path);
+        #[cfg(unix)]
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        loop {
+            #[cfg(unix)]
+            let signalled = async {
+                match hangup.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let signalled = std::future::pending::<Option<()>>();
+            let reason = tokio::select! {
+                _ = signalled => "SIGHUP",
+                () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
+                    let now = modified(&path);
+                    if now == last {
+                        continue;
+                    }
+                    last = now;
+                    "file changed"
+                }
+            };
+            match handle.reload_file(&path) {
+                Ok(()) => tracing::info!(%path, reason, "policy reloaded"),
+                Err(err) => {
+                    tracing::warn!(%path, reason, error = %err, "policy reload refused; keeping the old policy");
+                }
+            }
+        }
+    });
+}
+
 /// Command line: `--addr HOST:PORT` (else `$ADDR`, else 127.0.0.1:3000) and, with feature
 /// `tls`, `--tls-cert FILE --tls-key FILE [--client-ca FILE]`.
 #[derive(Debug)]
@@ -114,11 +173,14 @@ struct Args {
     tls_cert: Option<String>,
     tls_key: Option<String>,
     client_ca: Option<String>,
+    policy: Option<String>,
 }
 
 const USAGE: &str =
-    "usage: server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
+    "usage: server [--addr HOST:PORT] [--policy FILE] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
   --addr       listen address (default 127.0.0.1:3000, or $ADDR)
+  --policy     TOML policy file (default: examples/policy.toml, embedded); reloaded on SIGHUP
+               and when the file changes; an invalid new policy is refused
   --tls-cert   serve HTTPS with this PEM certificate chain (feature tls)
   --tls-key    the PEM private key of --tls-cert
   --client-ca  accept client certificates from this CA (mutual TLS); a certificate whose
@@ -127,7 +189,7 @@ const USAGE: &str =
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut addr = std::env::var("ADDR").ok();
-    let (mut tls_cert, mut tls_key, mut client_ca) = (None, None, None);
+    let (mut tls_cert, mut tls_key, mut client_ca, mut policy) = (None, None, None, None);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
@@ -144,6 +206,7 @@ fn parse_args() -> Result<Args, String> {
             "--tls-cert" => tls_cert = Some(value()?),
             "--tls-key" => tls_key = Some(value()?),
             "--client-ca" => client_ca = Some(value()?),
+            "--policy" => policy = Some(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -165,6 +228,7 @@ fn parse_args() -> Result<Args, String> {
         tls_cert,
         tls_key,
         client_ca,
+        policy,
     })
 }
 
@@ -190,6 +254,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service = ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
         .layer(auth_layer(&args)?)
+        .layer(policy_layer(&args)?)
         .service(McpService::with_config(seed_contexts()?, config));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

@@ -34,6 +34,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
 use tower_service::Service;
 
 use crate::error::BoxError;
@@ -93,6 +94,11 @@ pub(crate) async fn accept<F: Future<Output = ()>>(
     }
 }
 
+/// The address of the client of a connection, in every request's extensions (what
+/// client-IP policy conditions test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
 /// HTTP/1.1 + HTTP/2 connections that all end gracefully together.
 pub(crate) struct Connections {
     builder: auto::Builder<TokioExecutor>,
@@ -144,6 +150,10 @@ impl Connection {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
+        let service = service.map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ClientAddr(peer));
+            request
+        });
         let connection = self
             .builder
             .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));

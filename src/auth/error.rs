@@ -89,3 +89,15 @@ where
     AuthError::InsufficientScope(scopes.into_iter().map(Into::into).collect())
         .rejection(&Challenge::new(metadata))
 }
+
+/// The 401 rejection for a request that reached a decision without any credential, with the
+/// `WWW-Authenticate` challenge pointing at the resource metadata.
+///
+/// ```
+/// use mcp_bastion::auth::authentication_required;
+///
+/// assert_eq!(authentication_required(None).status(), 401);
+/// ```
+pub fn authentication_required(metadata: Option<&ResourceMetadata>) -> Rejection {
+    AuthError::Missing.rejection(&Challenge::new(metadata))
+}

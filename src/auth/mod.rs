@@ -83,7 +83,7 @@ mod service;
 
 pub use api_key::{ApiKey, ApiKeyStore, DEFAULT_API_KEY_HEADER};
 pub use authenticator::{Authenticator, Credentials, PendingAuth, Verdict};
-pub use error::{AuthError, insufficient_scope};
+pub use error::{AuthError, authentication_required, insufficient_scope};
 pub use future::ResponseFuture;
 #[cfg(feature = "jwks")]
 pub use jwks::JwksUrl;

@@ -31,6 +31,7 @@
 //! # Ok::<(), mcp_bastion::error::ConfigError>(())
 //! ```
 
+mod body;
 mod classify;
 mod config;
 mod cursor;
@@ -40,10 +41,12 @@ mod rpc;
 mod service;
 mod session;
 
+pub use body::RequestBody;
 pub use classify::{RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers, classify_rpc};
 pub use config::{
     DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_SESSIONS, DEFAULT_PAGE_SIZE,
     DEFAULT_SESSION_IDLE_TIMEOUT, HostPolicy, MAX_PAGE_SIZE, McpConfig, McpConfigBuilder,
     OriginPolicy,
 };
+pub(crate) use service::{BodyError, read_body};
 pub use service::{McpService, ResponseFuture};
