@@ -103,3 +103,66 @@ async fn rmcp_tools_read_the_principal() {
     assert!(refused.is_err(), "no key, no MCP session");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn policy_filters_and_guards_the_tools_of_an_rmcp_server() {
+    use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};
+    let rmcp_service = StreamableHttpService::new(
+        || Ok(WhoAmI),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let policy = Policy::from_toml(
+        r#"
+        roles = ["admin", "developer", "guest"]
+        [[rules]]
+        id = "developers-ask-who-they-are"
+        effect = "allow"
+        roles = ["developer"]
+        actions = ["call"]
+        tools = ["whoami"]
+        "#,
+    )
+    .unwrap();
+    let service = ServiceBuilder::new()
+        .layer(ErrorEnvelopeLayer::new())
+        .layer(
+            AuthLayer::builder()
+                .api_keys(common::seed_keys())
+                .build()
+                .unwrap(),
+        )
+        .layer(PolicyLayer::new(PolicyHandle::new(policy)))
+        .service(rmcp_service);
+    let server = common::spawn_service(service).await;
+    let config = StreamableHttpClientTransportConfig::with_uri(server.url("/mcp"))
+        .auth_header("user-dev-token");
+    let client =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("initialize");
+    // rmcp answers over SSE; the listing is filtered all the same.
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(tools, ["whoami"]);
+    assert!(
+        client
+            .call_tool(CallToolRequestParams::new("whoami"))
+            .await
+            .is_ok()
+    );
+    let denied = client
+        .call_tool(CallToolRequestParams::new("deploy-production"))
+        .await;
+    assert!(
+        denied.is_err(),
+        "a tool the policy does not grant is refused before the server sees it"
+    );
+    client.cancel().await.unwrap();
+    server.shutdown().await;
+}
