@@ -17,9 +17,24 @@ use mcp_bastion::context::{
     Context, ContextId, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate,
     ResourceUriMapping, SourceError, SourceRequest, StaticSource,
 };
+use mcp_bastion::auth::AuthLayer;
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::{McpConfig, McpService};
+use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};
 use tower::ServiceBuilder;
+
+/// Everyone (anonymous included) may read and list everything the fixtures hold.
+const OPEN_POLICY: &str = r#"
+[[rules]]
+id = "conformance-open"
+effect = "allow"
+roles = ["*"]
+actions = ["read", "list", "call"]
+contexts = ["**"]
+resources = ["**"]
+tools = ["**"]
+prompts = ["**"]
+"#;
 
 /// A 1x1 PNG image.
 const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
@@ -105,8 +120,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .loopback_port(port)
         .server_name("mcp-bastion-conformance")
         .build()?;
+    // The recommended stack, open to anonymous callers: the suite sends no credentials.
+    let auth = AuthLayer::builder().allow_anonymous(true).build()?;
+    let policy = PolicyHandle::new(Policy::from_toml(OPEN_POLICY)?);
     let service = ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
+        .layer(auth)
+        .layer(
+            PolicyLayer::builder(policy)
+                .uri_mapping(config.uri_mapping().clone())
+                .build()?,
+        )
         .service(McpService::with_config(ConformanceSource::new()?, config));
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
