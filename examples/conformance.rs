@@ -13,11 +13,11 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use base64::Engine;
+use mcp_bastion::auth::AuthLayer;
 use mcp_bastion::context::{
     Context, ContextId, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate,
     ResourceUriMapping, SourceError, SourceRequest, StaticSource,
 };
-use mcp_bastion::auth::AuthLayer;
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::{McpConfig, McpService};
 use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};

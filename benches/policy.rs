@@ -1,0 +1,63 @@
+//! Policy decision cost as the number of rules grows (10 -> 10,000): the compiled tries keep
+//! it flat.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use mcp_bastion::policy::{Action, Policy, RequestAttributes, Target};
+use mcp_bastion::principal::{AuthMethod, Principal};
+
+/// `n` teams, each with its own role and context tree, plus a deny and a conditional rule.
+fn policy(n: usize) -> Policy {
+    let roles: Vec<String> = (0..n).map(|i| format!("\"team-{i}\"")).collect();
+    let rules: String = (0..n)
+        .map(|i| {
+            format!(
+                "[[rules]]\nid = \"team-{i}\"\neffect = \"allow\"\nroles = [\"team-{i}\"]\nactions = [\"read\", \"list\"]\ncontexts = [\"team-{i}/**\", \"shared/team-{i}-*\"]\n"
+            )
+        })
+        .collect();
+    let mut text = format!(
+        "roles = [{}]\n[labels]\n\"secret/**\" = \"restricted\"\n{rules}",
+        roles.join(", ")
+    );
+    text.push_str("[[rules]]\nid = \"no-secrets\"\neffect = \"deny\"\nroles = [\"*\"]\nactions = [\"*\"]\ncontexts = [\"secret/**\"]\n");
+    Policy::from_toml(&text).unwrap()
+}
+
+fn decisions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("policy_decide");
+    for n in [10usize, 100, 1_000, 10_000] {
+        let policy = policy(n);
+        let member =
+            Principal::new("member", AuthMethod::ApiKey).with_role(format!("team-{}", n / 2));
+        let allowed = format!("team-{}/docs/design", n / 2);
+        let attributes = RequestAttributes::default();
+        group.bench_with_input(BenchmarkId::new("allow", n), &n, |b, _| {
+            b.iter(|| {
+                assert!(
+                    policy
+                        .decide(
+                            &member,
+                            Action::Read,
+                            Target::Context(&allowed),
+                            &attributes
+                        )
+                        .is_allowed()
+                )
+            });
+        });
+        let other = format!("team-{}/docs/design", n / 3 + 1);
+        group.bench_with_input(BenchmarkId::new("default_deny", n), &n, |b, _| {
+            b.iter(|| {
+                assert!(
+                    !policy
+                        .decide(&member, Action::Read, Target::Context(&other), &attributes)
+                        .is_allowed()
+                )
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decisions);
+criterion_main!(benches);
