@@ -8,7 +8,7 @@ use mcp_bastion::principal::{AuthMethod, Principal};
 /// `n` teams, each with its own role and context tree, plus a deny and a conditional rule.
 fn policy(n: usize) -> Policy {
     let roles: Vec<String> = (0..n).map(|i| format!("\"team-{i}\"")).collect();
-    let rules: String = (0..n)
+    let rules: Vec<String> = (0..n)
         .map(|i| {
             format!(
                 "[[rules]]\nid = \"team-{i}\"\neffect = \"allow\"\nroles = [\"team-{i}\"]\nactions = [\"read\", \"list\"]\ncontexts = [\"team-{i}/**\", \"shared/team-{i}-*\"]\n"

@@ -357,6 +357,13 @@ impl ConfigError {
     }
 }
 
+impl ConfigError {
+    /// The explanation, without the `invalid configuration:` prefix.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "invalid configuration: {}", self.message)
