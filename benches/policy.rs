@@ -16,8 +16,9 @@ fn policy(n: usize) -> Policy {
         })
         .collect();
     let mut text = format!(
-        "roles = [{}]\n[labels]\n\"secret/**\" = \"restricted\"\n{rules}",
-        roles.join(", ")
+        "roles = [{}]\n[labels]\n\"secret/**\" = \"restricted\"\n{}",
+        roles.join(", "),
+        rules.concat()
     );
     text.push_str("[[rules]]\nid = \"no-secrets\"\neffect = \"deny\"\nroles = [\"*\"]\nactions = [\"*\"]\ncontexts = [\"secret/**\"]\n");
     Policy::from_toml(&text).unwrap()
@@ -42,7 +43,7 @@ fn decisions(c: &mut Criterion) {
                             &attributes
                         )
                         .is_allowed()
-                )
+                );
             });
         });
         let other = format!("team-{}/docs/design", n / 3 + 1);
@@ -52,7 +53,7 @@ fn decisions(c: &mut Criterion) {
                     !policy
                         .decide(&member, Action::Read, Target::Context(&other), &attributes)
                         .is_allowed()
-                )
+                );
             });
         });
     }

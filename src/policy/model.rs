@@ -329,7 +329,8 @@ impl Policy {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
             .map_err(|err| ConfigError::new(format!("policy file {}: {err}", path.display())))?;
-        Self::from_toml(&text).map_err(|err| ConfigError::new(format!("{}: {err}", path.display())))
+        Self::from_toml(&text)
+            .map_err(|err| ConfigError::new(format!("{}: {}", path.display(), err.message())))
     }
 
     #[allow(clippy::too_many_lines)]
