@@ -1,5 +1,90 @@
-//! Authorization: RBAC roles and ABAC conditions per context, resource, tool, prompt, gRPC
-//! method and path, default deny. See [`Policy`] for the file format.
+//! Authorization: [`PolicyLayer`] decides, for every request, whether this principal may do
+//! this to this target, from a [`Policy`]: RBAC roles plus ABAC conditions, deny overrides
+//! allow, no matching allow means deny.
+//!
+//! ```
+//! use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer};
+//! use mcp_bastion::context::StaticSource;
+//! use mcp_bastion::envelope::ErrorEnvelopeLayer;
+//! use mcp_bastion::mcp::McpService;
+//! use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};
+//! use mcp_bastion::principal::{AuthMethod, Principal};
+//! use tower::ServiceBuilder;
+//!
+//! let policy = PolicyHandle::new(Policy::from_toml(r#"
+//!     roles = ["developer"]
+//!     [[rules]]
+//!     id = "developers-read"
+//!     effect = "allow"
+//!     roles = ["developer"]
+//!     actions = ["read", "list"]
+//!     contexts = ["project-alpha/**"]
+//! "#)?);
+//! let keys = ApiKeyStore::new([ApiKey::new(
+//!     "user-dev-token",
+//!     Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"),
+//! )?])?;
+//! let service = ServiceBuilder::new()
+//!     .layer(ErrorEnvelopeLayer::new())
+//!     .layer(AuthLayer::builder().api_keys(keys).build()?)
+//!     .layer(PolicyLayer::new(policy.clone()))
+//!     .service(McpService::new(StaticSource::new()));
+//! // Later, e.g. on SIGHUP: an invalid policy is refused and the old one keeps serving.
+//! # let _ = service;
+//! # Ok::<(), mcp_bastion::error::ConfigError>(())
+//! ```
+//!
+//! # The policy file (TOML)
+//!
+//! ```toml
+//! roles = ["admin", "developer", "guest"]      # every role a rule may name
+//!
+//! [labels]                                     # sensitivity labels by context pattern
+//! "**" = "public"
+//! "project-alpha/**" = "confidential"
+//!
+//! [[rules]]
+//! id = "project-alpha-team"                    # unique; named in decisions and logs
+//! effect = "allow"                             # allow | deny (deny overrides allow)
+//! roles = ["admin", "developer"]               # any of these; "*" = anyone, anonymous too
+//! actions = ["read", "list"]                   # read, list, call, write, admin, "*"
+//! contexts = ["project-alpha/**"]              # context-id globs: * one segment, ** any
+//! resources = []                               # URI globs for URIs no mapping turns into ids
+//! tools = []                                   # tool names (tools/call, tools/list)
+//! prompts = []                                 # prompt names (prompts/get, prompts/list)
+//! grpc = []                                    # gRPC paths, e.g. "/ctx.v1.Contexts/*"
+//! paths = []                                   # other HTTP paths
+//! scopes = ["context:read"]                    # OAuth scopes the token must carry
+//! [rules.when]                                 # ABAC: every condition must hold
+//! attributes = { department = ["eng", "ops"] } # principal attribute equals one of
+//! client_ip = ["10.0.0.0/8", "::1"]            # client address in a CIDR block
+//! time = { zone = "Europe/Berlin", days = ["mon", "tue", "wed", "thu", "fri"], from = "08:00", to = "18:00" }
+//! methods = ["resources/read", "GET"]          # MCP method, or HTTP method elsewhere
+//! sensitivity = ["public", "internal"]         # every label of the context is one of these
+//! ```
+//!
+//! Loading validates everything (unknown role, action or label, bad glob, CIDR, time zone,
+//! day or time, unknown fields) and errors name the field and place (`rules[2] (id).roles[0]`).
+//! Rules are compiled into segment tries per target kind, so a decision costs the same for
+//! ten rules or ten thousand.
+//!
+//! # What is checked
+//!
+//! - REST: `GET /context/{id}` (read); `GET /context` and `POST /context` (batch): the
+//!   endpoint answers, then items the caller may not read are removed or replaced by 403.
+//! - MCP JSON-RPC (both eras; the body is read once, classified with
+//!   [`classify_rpc`](crate::mcp::classify_rpc), so 2026-07-28 header checks come first):
+//!   `resources/read` (read, by mapped context id or URI), `tools/call` (call),
+//!   `prompts/get` (read); `resources/list`, `tools/list` and `prompts/list` results of any
+//!   inner server (JSON or SSE) are filtered.
+//! - gRPC (`application/grpc`): call, by method path. Other paths: read for GET/HEAD, write
+//!   otherwise.
+//!
+//! A refusal is 401 (with the auth challenge) for anonymous callers, 403
+//! `insufficient_scope` when only scopes are missing, 403 `FORBIDDEN` otherwise. Every
+//! decision (subject, action, target, rule, effect; never a credential) is logged under the
+//! `mcp_bastion::policy` target and attached to the response extensions as a [`Decision`];
+//! [`PolicyHandle::explain`] answers the same question without a request.
 
 mod cidr;
 mod glob;
