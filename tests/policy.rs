@@ -525,3 +525,87 @@ mod property {
         }
     }
 }
+
+#[tokio::test]
+async fn labels_from_the_source_are_enforced_too() {
+    // The policy labels everything "public"; the source marks one context confidential.
+    let source = common::seed_source().with_context(
+        ContextId::parse("public-docs/salaries").unwrap(),
+        Context::text("table", "text", "secret numbers").with_label("confidential"),
+    );
+    let service = stack(
+        PolicyHandle::new(Policy::from_toml(SEED_POLICY).unwrap()),
+        common::seed_keys(),
+        source,
+    );
+    let guest = Some("user-guest-token");
+
+    let reply = send(
+        service.clone(),
+        rest("/context/public-docs/salaries", guest),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(!reply.body.to_string().contains("secret numbers"));
+    assert_eq!(
+        send(
+            service.clone(),
+            rest("/context/public-docs/getting-started", guest)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    for modern in [false, true] {
+        let read = mcp(
+            guest,
+            modern,
+            "resources/read",
+            json!({"uri": "ctx://public-docs/salaries"}),
+        );
+        let reply = send(service.clone(), read).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "modern={modern}");
+        assert!(!reply.body.to_string().contains("secret numbers"));
+        let listed = send(
+            service.clone(),
+            mcp(guest, modern, "resources/list", json!({})),
+        )
+        .await;
+        let uris: Vec<&str> = listed.body["result"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["uri"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            uris,
+            ["ctx://public-docs/getting-started"],
+            "modern={modern}"
+        );
+    }
+    let listed = send(service.clone(), rest("/context", guest)).await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["contextId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["public-docs/getting-started"]);
+    let batch = Request::post("/context")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, "Bearer user-guest-token")
+        .body(Body::from(r#"{"ids":["public-docs/salaries"]}"#))
+        .unwrap();
+    let reply = send(service.clone(), batch).await;
+    assert_eq!(reply.body["results"][0]["status"], 403);
+    assert!(!reply.body.to_string().contains("secret numbers"));
+
+    // A developer is bound by the same label rule ("everything-else" needs public only).
+    let reply = send(
+        service,
+        rest("/context/public-docs/salaries", Some("user-dev-token")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+}

@@ -26,8 +26,9 @@ pub use fn_source::{FnSource, source_fn};
 pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
 pub(crate) use source::to_hex;
 pub use source::{
-    CacheHint, CacheScope, Content, Context, ContextData, ContextMeta, ContextSource, ListRequest,
-    Page, ResourceTemplate, SourceError, SourceRequest, content_version,
+    CacheHint, CacheScope, Content, Context, ContextData, ContextLabels, ContextMeta,
+    ContextSource, ListRequest, Page, ResourceTemplate, SourceError, SourceRequest,
+    content_version,
 };
 pub use static_source::StaticSource;
 pub use uri::{InvalidResourceUri, ResourceUriMapping};

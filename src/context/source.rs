@@ -1,5 +1,6 @@
 //! The [`ContextSource`] trait and the data it hands out.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -269,6 +270,11 @@ pub struct CacheHint {
     pub scope: CacheScope,
 }
 
+/// The sensitivity labels a source gave the context a response carries, in the response
+/// extensions (what [`PolicyLayer`](crate::policy::PolicyLayer) re-checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextLabels(pub BTreeSet<String>);
+
 /// A context as a source returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -285,6 +291,9 @@ pub struct Context {
     pub title: Option<String>,
     /// Description for listings.
     pub description: Option<String>,
+    /// Sensitivity labels the source assigns (policy conditions test them, beside the labels
+    /// the policy assigns by pattern).
+    pub labels: BTreeSet<String>,
 }
 
 /// A version derived from the content: the first 16 bytes of its SHA-256, in hex.
@@ -324,6 +333,7 @@ impl Context {
             cache: CacheHint::default(),
             title: None,
             description: None,
+            labels: BTreeSet::new(),
         }
     }
 
@@ -387,6 +397,13 @@ impl Context {
         self
     }
 
+    /// Adds a sensitivity label.
+    #[must_use]
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.labels.insert(label.into());
+        self
+    }
+
     /// The listing entry for this context.
     pub fn meta(&self, id: ContextId) -> ContextMeta {
         ContextMeta {
@@ -397,6 +414,7 @@ impl Context {
             description: self.description.clone(),
             size: Some(self.data.content.len() as u64),
             version: Some(self.version.clone()),
+            labels: self.labels.clone(),
         }
     }
 }
@@ -429,6 +447,8 @@ pub struct ContextMeta {
     pub size: Option<u64>,
     /// Current version, if known without reading the content.
     pub version: Option<String>,
+    /// Sensitivity labels the source assigns.
+    pub labels: BTreeSet<String>,
 }
 
 impl ContextMeta {
@@ -442,6 +462,7 @@ impl ContextMeta {
             description: None,
             size: None,
             version: None,
+            labels: BTreeSet::new(),
         }
     }
 }

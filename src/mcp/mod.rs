@@ -48,5 +48,6 @@ pub use config::{
     DEFAULT_SESSION_IDLE_TIMEOUT, HostPolicy, MAX_PAGE_SIZE, McpConfig, McpConfigBuilder,
     OriginPolicy,
 };
+pub(crate) use rpc::LABELS_META;
 pub(crate) use service::{BodyError, read_body};
 pub use service::{McpService, ResponseFuture};

@@ -15,7 +15,8 @@ use super::config::MAX_PAGE_SIZE;
 use super::cursor;
 use super::service::{BodyError, Shared, is_read, read_body, source_rejection, source_request};
 use crate::context::{
-    CacheScope, Content, Context, ContextId, ContextSource, ListRequest, SourceRequest,
+    CacheScope, Content, Context, ContextId, ContextLabels, ContextSource, ListRequest,
+    SourceRequest,
 };
 use crate::error::{BoxError, Dialect, EnvelopeBody, ErrorCode, Rejection, is_json_content_type};
 
@@ -97,12 +98,18 @@ async fn read<S: ContextSource>(
         .get(&id, &source_request)
         .await
         .map_err(|err| source_rejection(&err, id.as_str()))?;
-    Ok(context_response(
+    let mut response = context_response(
         &id,
         &context,
         &request.headers,
         request.method == Method::HEAD,
-    ))
+    );
+    if !context.labels.is_empty() {
+        response
+            .extensions_mut()
+            .insert(ContextLabels(context.labels.clone()));
+    }
+    Ok(response)
 }
 
 /// The seed's envelope: `{"contextId","version","timestamp","data":{"type","format","content"}}`.
@@ -245,6 +252,12 @@ async fn list<S: ContextSource>(
             if let Some(version) = &meta.version {
                 item.insert("version".into(), Value::from(version.as_str()));
             }
+            if !meta.labels.is_empty() {
+                item.insert(
+                    "labels".into(),
+                    Value::from(meta.labels.iter().cloned().collect::<Vec<_>>()),
+                );
+            }
             Value::Object(item)
         })
         .collect();
@@ -330,11 +343,14 @@ async fn batch_item<S: ContextSource>(
             .source
             .get(&id, request)
             .await
-            .map(|context| envelope(&id, &context))
+            .map(|context| (envelope(&id, &context), context.labels))
             .map_err(|err| source_rejection(&err, id.as_str())),
     };
     match outcome {
-        Ok(envelope) => json!({ "contextId": raw, "status": 200, "context": envelope }),
+        Ok((envelope, labels)) if !labels.is_empty() => {
+            json!({ "contextId": raw, "status": 200, "labels": labels, "context": envelope })
+        }
+        Ok((envelope, _)) => json!({ "contextId": raw, "status": 200, "context": envelope }),
         Err(rejection) => json!({
             "contextId": raw,
             "status": rejection.status().as_u16(),

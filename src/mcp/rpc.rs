@@ -15,8 +15,11 @@ use super::protocol::{
 };
 use super::service::{BodyError, Shared, read_body, source_rejection, source_request};
 use super::session::SessionError;
+use std::collections::BTreeSet;
+
 use crate::context::{
-    CacheScope, Content, ContextSource, InvalidResourceUri, ListRequest, SourceError, SourceRequest,
+    CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, ListRequest,
+    SourceError, SourceRequest,
 };
 use crate::error::{
     BoxError, Dialect, EnvelopeBody, JsonRpcError, Rejection, json_response, jsonrpc,
@@ -112,12 +115,13 @@ where
     let source_request = source_request(&parts.headers, &parts.extensions);
 
     let mut replies = Vec::with_capacity(rpc.messages.len());
+    let mut labels = BTreeSet::new();
     for message in &rpc.messages {
         let RpcMessage::Call(call) = message else {
             continue;
         };
         let Some(id) = &call.id else { continue };
-        let outcome = dispatch(shared, &rpc, call, &source_request).await;
+        let outcome = dispatch(shared, &rpc, call, &source_request, &mut labels).await;
         replies.push(
             outcome
                 .map_err(|rejection| rejection.with_id(id.clone()))
@@ -131,6 +135,14 @@ where
         *response.status_mut() = StatusCode::ACCEPTED;
         return Ok(response);
     }
+    let labelled = |mut response: Response<EnvelopeBody>| {
+        if !labels.is_empty() {
+            response
+                .extensions_mut()
+                .insert(ContextLabels(labels.clone()));
+        }
+        response
+    };
     if rpc.batch {
         let bodies: Vec<Value> = replies
             .into_iter()
@@ -139,7 +151,10 @@ where
                 Err(rejection) => rejection.json_rpc_body(None),
             })
             .collect();
-        return Ok(json_response(StatusCode::OK, &Value::Array(bodies)));
+        return Ok(labelled(json_response(
+            StatusCode::OK,
+            &Value::Array(bodies),
+        )));
     }
     match replies.pop() {
         Some(Ok((id, result))) => {
@@ -155,7 +170,7 @@ where
                 let id = HeaderValue::from_str(&id).map_err(|_| Rejection::internal())?;
                 response.headers_mut().insert(HEADER_SESSION_ID, id);
             }
-            Ok(response)
+            Ok(labelled(response))
         }
         Some(Err(rejection)) => Err(rejection),
         None => Err(Rejection::internal()),
@@ -190,6 +205,9 @@ impl Rejection {
     }
 }
 
+/// `_meta` key of the sensitivity labels on `resources/list` entries.
+pub(crate) const LABELS_META: &str = "dev.mcp-bastion/labels";
+
 /// A method-level JSON-RPC error: answered with HTTP 200 inside a valid exchange.
 fn method_error(code: i64, message: impl Into<String>, data: Option<Value>) -> Rejection {
     rpc_rejection(StatusCode::OK, Value::Null, code, message, data)
@@ -204,13 +222,14 @@ async fn dispatch<S: ContextSource>(
     rpc: &RpcRequest,
     call: &RpcCall,
     request: &SourceRequest,
+    labels: &mut BTreeSet<String>,
 ) -> Result<Value, Rejection> {
     let result = match (rpc.era, call.method.as_str()) {
         (Era::Legacy, "initialize") => initialize(shared, call),
         (Era::Legacy, "ping") => Ok(json!({}).into()),
         (Era::Modern, "server/discover") => Ok(discover(shared)),
         (_, "resources/list") => list_resources(shared, call, request).await,
-        (_, "resources/read") => read_resource(shared, rpc.era, call, request).await,
+        (_, "resources/read") => read_resource(shared, rpc.era, call, request, labels).await,
         (_, "resources/templates/list") => Ok(list_templates(shared)),
         (_, "tools/list") if shared.config.empty_tools_and_prompts => {
             Ok(MethodResult::public(json!({ "tools": [] })))
@@ -375,6 +394,9 @@ async fn list_resources<S: ContextSource>(
             if let Some(size) = meta.size {
                 item.insert("size".into(), Value::from(size));
             }
+            if !meta.labels.is_empty() {
+                item.insert("_meta".into(), json!({ LABELS_META: meta.labels }));
+            }
             Value::Object(item)
         })
         .collect();
@@ -399,6 +421,7 @@ async fn read_resource<S: ContextSource>(
     era: Era,
     call: &RpcCall,
     request: &SourceRequest,
+    labels: &mut BTreeSet<String>,
 ) -> Result<MethodResult, Rejection> {
     let uri = call
         .params
@@ -451,6 +474,7 @@ async fn read_resource<S: ContextSource>(
         CacheScope::Private => (ttl_ms, "private"),
         CacheScope::NoStore => (0, "private"),
     };
+    labels.extend(context.labels.iter().cloned());
     Ok(MethodResult {
         value: json!({ "contents": [Value::Object(content)] }),
         ttl_ms,

@@ -123,6 +123,8 @@ pub struct RequestAttributes {
     pub method: Option<String>,
     /// The time of the request (default: now).
     pub now: Option<jiff::Timestamp>,
+    /// Sensitivity labels the context source gave the target (added to the policy's own).
+    pub resource_labels: BTreeSet<String>,
 }
 
 /// Allow or deny.
@@ -516,6 +518,14 @@ impl Policy {
         })
     }
 
+    /// Whether any rule tests sensitivity labels (then labels a source gives a context are
+    /// checked once the context is read).
+    pub fn uses_labels(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| rule.when.sensitivity.is_some())
+    }
+
     /// Number of rules.
     pub fn len(&self) -> usize {
         self.rules.len()
@@ -551,10 +561,11 @@ impl Policy {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        let labels = match target {
+        let mut labels = match target {
             Target::Context(id) => self.labels_of(id),
             _ => BTreeSet::new(),
         };
+        labels.extend(attributes.resource_labels.iter().map(String::as_str));
         let mut allowed: Option<&Rule> = None;
         let mut scope_blocked: Option<&Rule> = None;
         for rule in candidates

@@ -13,11 +13,13 @@ use tower_service::Service;
 
 use super::layer::PolicyShared;
 use super::model::{Action, Decision, Policy, RequestAttributes, Target};
-use crate::context::ContextId;
+use crate::context::{ContextId, ContextLabels};
 use crate::error::{
     BodyOrEnvelope, BoxError, Dialect, EnvelopeBody, ErrorCode, JsonRpcError, Rejection, jsonrpc,
 };
-use crate::mcp::{BodyError, RequestBody, RpcMessage, RpcTarget, classify_rpc, read_body};
+use crate::mcp::{
+    BodyError, LABELS_META, RequestBody, RpcMessage, RpcTarget, classify_rpc, read_body,
+};
 use crate::principal::Principal;
 use crate::server::ClientAddr;
 
@@ -48,7 +50,7 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F, B, E> {
-        Inner { #[pin] future: F, decision: Option<Decision> },
+        Inner { #[pin] future: F, decision: Option<Decision>, recheck: Option<Box<Recheck>> },
         Refused { response: Option<Response<EnvelopeBody>> },
         Boxed { future: BoxedResponse<B, E> },
     }
@@ -62,8 +64,18 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Inner { future, decision } => {
+            StateProj::Inner {
+                future,
+                decision,
+                recheck,
+            } => {
                 let mut response = ready!(future.poll(cx))?;
+                let labels = response.extensions().get::<ContextLabels>();
+                if let (Some(recheck), Some(labels)) = (recheck.take(), labels)
+                    && let Some(refusal) = recheck.refusal(labels)
+                {
+                    return Poll::Ready(Ok(refusal.map(BodyOrEnvelope::envelope)));
+                }
                 if let Some(decision) = decision.take() {
                     response.extensions_mut().insert(decision);
                 }
@@ -75,6 +87,36 @@ where
             }
             StateProj::Boxed { future } => future.as_mut().poll(cx),
         }
+    }
+}
+
+/// A decision to repeat once the source has said how sensitive the context is.
+pub(crate) struct Recheck {
+    shared: Arc<PolicyShared>,
+    principal: Principal,
+    action: Action,
+    target: OwnedTarget,
+    attributes: RequestAttributes,
+}
+
+impl Recheck {
+    /// The refusal, if the labels the source gave turn the decision into a deny.
+    fn refusal(mut self, labels: &ContextLabels) -> Option<Response<EnvelopeBody>> {
+        self.attributes
+            .resource_labels
+            .extend(labels.0.iter().cloned());
+        let policy = self.shared.policy.load();
+        let decision = policy.decide(
+            &self.principal,
+            self.action,
+            self.target.as_target(),
+            &self.attributes,
+        );
+        log(&decision);
+        (!decision.is_allowed()).then(|| {
+            self.shared
+                .refusal(&decision, &self.principal, Dialect::Rest, None)
+        })
     }
 }
 
@@ -242,17 +284,26 @@ where
             .get::<Principal>()
             .unwrap_or(&anonymous);
         match plan {
-            Plan::PassThrough => self.forward(request, None),
+            Plan::PassThrough => self.forward(request, None, None),
             Plan::Decide(action, target) => {
                 let attributes = attributes(&request, None);
-                let decision =
-                    shared
-                        .policy
-                        .load()
-                        .decide(principal, action, target.as_target(), &attributes);
+                let policy = shared.policy.load();
+                let decision = policy.decide(principal, action, target.as_target(), &attributes);
                 log(&decision);
                 if decision.is_allowed() {
-                    self.forward(request, Some(decision))
+                    // Labels the source gives the context can still turn this into a deny.
+                    let recheck = (policy.uses_labels()
+                        && matches!(target, OwnedTarget::Context(_)))
+                    .then(|| {
+                        Box::new(Recheck {
+                            shared: Arc::clone(&shared),
+                            principal: principal.clone(),
+                            action,
+                            target,
+                            attributes,
+                        })
+                    });
+                    self.forward(request, Some(decision), recheck)
                 } else {
                     let dialect = if matches!(target, OwnedTarget::Grpc(_)) {
                         Dialect::Grpc
@@ -288,13 +339,18 @@ impl<S> Authorize<S> {
         &mut self,
         request: Request<B>,
         decision: Option<Decision>,
+        recheck: Option<Box<Recheck>>,
     ) -> ResponseFuture<S::Future, ResBody, S::Error>
     where
         S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
     {
         let future = self.inner.call(request.map(RequestBody::streaming));
         ResponseFuture {
-            state: State::Inner { future, decision },
+            state: State::Inner {
+                future,
+                decision,
+                recheck,
+            },
         }
     }
 }
@@ -353,7 +409,12 @@ where
         return Ok(rebuilt(parts, bytes));
     };
     let policy = shared.policy.load();
-    let may_read = |id: &str| {
+    let may_read = |item: &Value| {
+        let Some(id) = item.get("contextId").and_then(Value::as_str) else {
+            return false;
+        };
+        let mut attributes = attributes.clone();
+        attributes.resource_labels = labels_in(item.get("labels"));
         policy
             .decide(&principal, Action::Read, Target::Context(id), &attributes)
             .is_allowed()
@@ -367,7 +428,7 @@ where
                     .unwrap_or_default()
                     .to_owned();
                 let valid = ContextId::parse(&id).is_ok();
-                if valid && !may_read(&id) {
+                if valid && !may_read(result) {
                     *result = json!({
                         "contextId": id,
                         "status": 403,
@@ -377,16 +438,26 @@ where
             }
         }
     } else if let Some(items) = document.get_mut("items").and_then(Value::as_array_mut) {
-        items.retain(|item| {
-            item.get("contextId")
-                .and_then(Value::as_str)
-                .is_some_and(&may_read)
-        });
+        items.retain(may_read);
     }
     Ok(rebuilt(
         parts,
         Bytes::from(serde_json::to_vec(&document).unwrap_or_default()),
     ))
+}
+
+/// Labels given as a JSON array of strings.
+fn labels_in(value: Option<&Value>) -> std::collections::BTreeSet<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The kind of listing a JSON-RPC request asked for, to filter its result.
@@ -452,6 +523,7 @@ where
     let policy = shared.policy.load();
     let mut listings: Vec<(Value, Listing)> = Vec::new();
     let mut decisions = Vec::new();
+    let mut reads = Vec::new();
     for message in &rpc.messages {
         let RpcMessage::Call(call) = message else {
             continue;
@@ -484,10 +556,36 @@ where
             let response = shared.refusal(&decision, &principal, Dialect::JsonRpc, Some(id));
             return Ok(response.map(BodyOrEnvelope::envelope));
         }
+        if action == Action::Read {
+            let is_context = matches!(target, Target::Context(_));
+            let id = call.id.clone().unwrap_or(Value::Null);
+            reads.push((id, target.value().to_owned(), is_context, attributes));
+        }
         decisions.push(decision);
     }
     let request = request.map(|()| RequestBody::buffered(bytes));
     let mut response = inner.call(request).await?;
+    // Labels the source gave the contexts read can still turn an allow into a deny.
+    let labels = response
+        .extensions()
+        .get::<ContextLabels>()
+        .filter(|_| policy.uses_labels());
+    if let Some(labels) = labels {
+        for (id, target, is_context, mut attributes) in reads {
+            attributes.resource_labels.extend(labels.0.iter().cloned());
+            let target = if is_context {
+                Target::Context(&target)
+            } else {
+                Target::Resource(&target)
+            };
+            let decision = policy.decide(&principal, Action::Read, target, &attributes);
+            if !decision.is_allowed() {
+                log(&decision);
+                let refusal = shared.refusal(&decision, &principal, Dialect::JsonRpc, Some(id));
+                return Ok(refusal.map(BodyOrEnvelope::envelope));
+            }
+        }
+    }
     if let Some(decision) = decisions.pop() {
         response.extensions_mut().insert(decision);
     }
@@ -553,6 +651,9 @@ fn filter_listing(
             return false;
         };
         let mut mapped = None;
+        let mut attributes = attributes.clone();
+        attributes.resource_labels =
+            labels_in(item.get("_meta").and_then(|meta| meta.get(LABELS_META)));
         let (action, target) = match listing {
             Listing::Resources => (Action::Read, shared.resource_target(name, &mut mapped)),
             Listing::Tools => (Action::Call, Target::Tool(name)),

@@ -129,6 +129,7 @@ fn every_condition_kind() {
         client_ip: Some("10.1.2.3".parse::<IpAddr>().unwrap()),
         method: Some("resources/read".into()),
         now: Some(office),
+        ..RequestAttributes::default()
     };
     let target = Target::Context("reports/q3");
     assert!(policy.decide(&eng, Action::Read, target, &ok).is_allowed());
