@@ -29,32 +29,31 @@ pub(crate) struct PolicyShared {
     pub(crate) metadata: Option<ResourceMetadata>,
 }
 
+impl PolicyShared {
+    fn defaults(policy: PolicyHandle) -> Self {
+        Self {
+            policy,
+            mapping: ResourceUriMapping::default(),
+            mcp_path: "/mcp".to_owned(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            response_limit: DEFAULT_LIST_RESPONSE_LIMIT,
+            metadata: None,
+        }
+    }
+}
+
 impl PolicyLayer {
     /// The layer with defaults: MCP at `/mcp`, `ctx://` URIs, 1 MiB request bodies.
     pub fn new(policy: PolicyHandle) -> Self {
         Self {
-            shared: Arc::new(PolicyShared {
-                policy,
-                mapping: ResourceUriMapping::default(),
-                mcp_path: "/mcp".to_owned(),
-                body_limit: DEFAULT_BODY_LIMIT,
-                response_limit: DEFAULT_LIST_RESPONSE_LIMIT,
-                metadata: None,
-            }),
+            shared: Arc::new(PolicyShared::defaults(policy)),
         }
     }
 
     /// A builder starting from the defaults.
     pub fn builder(policy: PolicyHandle) -> PolicyLayerBuilder {
         PolicyLayerBuilder {
-            shared: PolicyShared {
-                policy,
-                mapping: ResourceUriMapping::default(),
-                mcp_path: "/mcp".to_owned(),
-                body_limit: DEFAULT_BODY_LIMIT,
-                response_limit: DEFAULT_LIST_RESPONSE_LIMIT,
-                metadata: None,
-            },
+            shared: PolicyShared::defaults(policy),
         }
     }
 
