@@ -23,6 +23,9 @@ use crate::mcp::{
 use crate::principal::Principal;
 use crate::server::ClientAddr;
 
+/// Who a request without an authentication layer in front is.
+static ANONYMOUS: std::sync::LazyLock<Principal> = std::sync::LazyLock::new(Principal::anonymous);
+
 /// The service built by [`PolicyLayer`](super::PolicyLayer).
 #[derive(Debug, Clone)]
 pub struct Authorize<S> {
@@ -278,11 +281,10 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
         let plan = shared.plan(&request);
-        let anonymous = Principal::anonymous();
         let principal = request
             .extensions()
             .get::<Principal>()
-            .unwrap_or(&anonymous);
+            .unwrap_or(&ANONYMOUS);
         match plan {
             Plan::PassThrough => self.forward(request, None, None),
             Plan::Decide(action, target) => {
