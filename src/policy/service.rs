@@ -407,8 +407,9 @@ where
     let Some(bytes) = collect(body, shared.response_limit).await else {
         return Ok(upstream_failure(Dialect::Rest));
     };
+    // What cannot be read cannot be filtered: fail closed.
     let Ok(mut document) = serde_json::from_slice::<Value>(&bytes) else {
-        return Ok(rebuilt(parts, bytes));
+        return Ok(upstream_failure(Dialect::Rest));
     };
     let policy = shared.policy.load();
     let may_read = |item: &Value| {
@@ -607,18 +608,21 @@ where
     let filtered = if event_stream {
         filter_event_stream(&bytes, filter)
     } else {
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(mut document) => {
+        serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .map(|mut document| {
                 match &mut document {
                     Value::Array(messages) => messages.iter_mut().for_each(filter),
                     message => filter(message),
                 }
                 Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
-            }
-            Err(_) => bytes,
-        }
+            })
     };
-    Ok(rebuilt(parts, filtered))
+    // What cannot be read cannot be filtered: fail closed.
+    Ok(match filtered {
+        Some(filtered) => rebuilt(parts, filtered),
+        None => upstream_failure(Dialect::JsonRpc),
+    })
 }
 
 /// Removes from a list result every entry the caller may not use.
@@ -668,8 +672,9 @@ fn filter_listing(
 }
 
 /// Applies `filter` to the JSON of every `data:` line of an event stream.
-fn filter_event_stream(bytes: &[u8], mut filter: impl FnMut(&mut Value)) -> Bytes {
-    let text = String::from_utf8_lossy(bytes);
+/// `None` when a non-empty `data:` line is not JSON (e.g. an event split over several lines).
+fn filter_event_stream(bytes: &[u8], mut filter: impl FnMut(&mut Value)) -> Option<Bytes> {
+    let text = std::str::from_utf8(bytes).ok()?;
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let content = line.trim_end_matches(['\r', '\n']);
@@ -685,8 +690,31 @@ fn filter_event_stream(bytes: &[u8], mut filter: impl FnMut(&mut Value)) -> Byte
                 out.push_str(&serde_json::to_string(&message).unwrap_or_default());
                 out.push_str(ending);
             }
+            Some(Err(_)) if !content["data:".len()..].trim().is_empty() => return None,
             _ => out.push_str(line),
         }
     }
-    Bytes::from(out)
+    Some(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_streams_are_filtered_or_refused() {
+        let stream =
+            b"id: 1\ndata: \n\nevent: message\ndata: {\"id\":1,\"result\":{\"tools\":[1,2]}}\r\n\n";
+        let filtered = filter_event_stream(stream, |message| {
+            message["result"]["tools"] = json!([1]);
+        })
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&filtered).unwrap(),
+            "id: 1\ndata: \n\nevent: message\ndata: {\"id\":1,\"result\":{\"tools\":[1]}}\r\n\n"
+        );
+        // An event whose data spans lines cannot be parsed line by line: refuse it.
+        assert!(filter_event_stream(b"data: {\"id\":\ndata: 1}\n\n", |_| {}).is_none());
+        assert!(filter_event_stream(&[0xff, 0xfe], |_| {}).is_none());
+    }
 }
