@@ -887,3 +887,16 @@ async fn empty_tool_and_prompt_lists_when_enabled() {
     let reply = send(seed(), legacy(&rpc(3, "tools/list", json!({})))).await;
     assert_eq!(reply.json()["error"]["code"], -32601);
 }
+
+#[tokio::test]
+async fn a_classification_from_a_layer_in_front_is_used_not_redone() {
+    use mcp_bastion::mcp::classify_rpc;
+    // The body says ping; the classification a layer left says resources/list. The endpoint
+    // must answer the classification (it never parses the body a second time).
+    let listing = serde_json::to_vec(&rpc(4, "resources/list", json!({}))).unwrap();
+    let classified = classify_rpc(&http::HeaderMap::new(), &listing).unwrap();
+    let mut request = legacy_with(&rpc(4, "ping", json!({})), None);
+    request.extensions_mut().insert(classified);
+    let reply = send(seed(), request).await.json();
+    assert!(reply["result"]["resources"].is_array(), "{reply}");
+}

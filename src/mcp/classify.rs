@@ -16,6 +16,10 @@ use super::protocol::{
 use crate::error::{ErrorCode, JsonRpcError, Rejection, is_json_content_type, jsonrpc};
 
 /// A classified JSON-RPC POST.
+///
+/// A layer that classifies a request (the policy layer) leaves the result in the request
+/// extensions together with the buffered body; [`McpService`](super::McpService) then uses it
+/// instead of parsing the body a second time.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RpcRequest {

@@ -76,7 +76,7 @@ where
         );
     }
     check_post_headers(request.headers())?;
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let limit = shared.config.body_limit;
     let bytes = read_body(&parts.headers, body, limit)
         .await
@@ -96,7 +96,11 @@ where
                 None,
             ),
         })?;
-    let rpc = classify_rpc(&parts.headers, &bytes)?;
+    // A layer in front may have classified this very body already: parse it once.
+    let rpc = match parts.extensions.remove::<RpcRequest>() {
+        Some(rpc) => rpc,
+        None => classify_rpc(&parts.headers, &bytes)?,
+    };
     // Stateful-era sessions: `initialize` opens one (once it succeeds), the rest need one.
     let mut opens_session = None;
     if let Some(sessions) = &shared.sessions

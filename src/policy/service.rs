@@ -566,7 +566,9 @@ where
         }
         decisions.push(decision);
     }
-    let request = request.map(|()| RequestBody::buffered(bytes));
+    let mut request = request.map(|()| RequestBody::buffered(bytes));
+    // The endpoint behind reuses the classification instead of parsing the body again.
+    request.extensions_mut().insert(rpc);
     let mut response = inner.call(request).await?;
     // Labels the source gave the contexts read can still turn an allow into a deny.
     let labels = response
