@@ -39,6 +39,36 @@ use tower_service::Service;
 
 use crate::error::BoxError;
 
+/// A tower service hyper can serve: what [`serve`] and `tls::serve_tls` accept.
+pub trait HttpService<B>:
+    Service<
+        Request<Incoming>,
+        Response = Response<B>,
+        Error: Into<BoxError>,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> HttpService<B> for S where
+    S: Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Error: Into<BoxError>,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// A response body hyper can send.
+pub trait HttpBody: Body<Data: Send, Error: Into<BoxError>> + Send + 'static {}
+
+impl<B> HttpBody for B where B: Body<Data: Send, Error: Into<BoxError>> + Send + 'static {}
+
 /// How long in-flight connections get to finish after shutdown is signalled.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -53,12 +83,8 @@ pub async fn serve<S, B>(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: HttpBody,
 {
     let connections = Connections::new();
     tokio::pin!(shutdown);
@@ -143,12 +169,8 @@ impl Connection {
     pub(crate) async fn serve<I, S, B>(self, io: I, service: S, peer: SocketAddr)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService<B>,
+        B: HttpBody,
     {
         let service = service.map_request(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ClientAddr(peer));

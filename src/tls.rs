@@ -22,8 +22,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
-use http_body::Body;
+use http::Request;
 use hyper::body::Incoming;
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
@@ -32,10 +31,9 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
-use tower_service::Service;
 
-use crate::error::{BoxError, ConfigError};
-use crate::server::Connections;
+use crate::error::ConfigError;
+use crate::server::{Connections, HttpBody, HttpService};
 
 /// Longest a TLS handshake may take before the connection is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -235,12 +233,8 @@ pub async fn serve_tls<S, B>(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: HttpBody,
 {
     let acceptor = TlsAcceptor::from(config);
     let connections = Connections::new();

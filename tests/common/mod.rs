@@ -93,15 +93,8 @@ pub async fn spawn_authenticated(auth: mcp_bastion::auth::AuthLayer) -> TestServ
 /// Serves any HTTP service on an ephemeral loopback port.
 pub async fn spawn_service<S, B>(service: S) -> TestServer
 where
-    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<mcp_bastion::error::BoxError>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<mcp_bastion::error::BoxError>,
+    S: mcp_bastion::server::HttpService<B>,
+    B: mcp_bastion::server::HttpBody,
 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
