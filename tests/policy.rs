@@ -120,6 +120,24 @@ fn mcp(token: Option<&str>, modern: bool, method: &str, params: Value) -> Reques
     builder.body(Body::from(body.to_string())).unwrap()
 }
 
+/// The `key` strings of the objects in a JSON array.
+fn strings(list: &Value, key: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A REST batch read with a bearer key.
+fn batch_read(body: &str, token: &str) -> Request<Body> {
+    Request::post("/context")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_seed_worked_example_over_rest() {
     let alpha = "/context/project-alpha/dependency-graph";
@@ -221,23 +239,15 @@ async fn the_seed_worked_example_over_mcp_both_eras() {
 async fn listings_never_show_what_may_not_be_read() {
     let guest = Some("user-guest-token");
     let reply = send(seed_stack(), rest("/context", guest)).await;
-    let ids: Vec<&str> = reply.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["contextId"].as_str().unwrap())
-        .collect();
+    let ids = strings(&reply.body["items"], "contextId");
     assert_eq!(ids, ["public-docs/getting-started"]);
     let reply = send(seed_stack(), rest("/context", Some("user-dev-token"))).await;
     assert_eq!(reply.body["items"].as_array().unwrap().len(), 2);
 
-    let batch = Request::post("/context")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, "Bearer user-guest-token")
-        .body(Body::from(
-            r#"{"ids":["project-alpha/dependency-graph","public-docs/getting-started"]}"#,
-        ))
-        .unwrap();
+    let batch = batch_read(
+        r#"{"ids":["project-alpha/dependency-graph","public-docs/getting-started"]}"#,
+        "user-guest-token",
+    );
     let reply = send(seed_stack(), batch).await;
     let results = reply.body["results"].as_array().unwrap();
     assert_eq!(results[0]["status"], 403);
@@ -253,12 +263,7 @@ async fn listings_never_show_what_may_not_be_read() {
             mcp(guest, modern, "resources/list", json!({})),
         )
         .await;
-        let uris: Vec<&str> = reply.body["result"]["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["uri"].as_str().unwrap())
-            .collect();
+        let uris = strings(&reply.body["result"]["resources"], "uri");
         assert_eq!(
             uris,
             ["ctx://public-docs/getting-started"],
@@ -572,12 +577,7 @@ async fn labels_from_the_source_are_enforced_too() {
             mcp(guest, modern, "resources/list", json!({})),
         )
         .await;
-        let uris: Vec<&str> = listed.body["result"]["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["uri"].as_str().unwrap())
-            .collect();
+        let uris = strings(&listed.body["result"]["resources"], "uri");
         assert_eq!(
             uris,
             ["ctx://public-docs/getting-started"],
@@ -585,18 +585,9 @@ async fn labels_from_the_source_are_enforced_too() {
         );
     }
     let listed = send(service.clone(), rest("/context", guest)).await;
-    let ids: Vec<&str> = listed.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["contextId"].as_str().unwrap())
-        .collect();
+    let ids = strings(&listed.body["items"], "contextId");
     assert_eq!(ids, ["public-docs/getting-started"]);
-    let batch = Request::post("/context")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, "Bearer user-guest-token")
-        .body(Body::from(r#"{"ids":["public-docs/salaries"]}"#))
-        .unwrap();
+    let batch = batch_read(r#"{"ids":["public-docs/salaries"]}"#, "user-guest-token");
     let reply = send(service.clone(), batch).await;
     assert_eq!(reply.body["results"][0]["status"], 403);
     assert!(!reply.body.to_string().contains("secret numbers"));

@@ -271,53 +271,21 @@ fn tools_prompts_grpc_and_paths() {
     )
     .unwrap();
     let dev = user("dev");
-    let a = attrs();
-    assert!(
-        policy
-            .decide(&dev, Action::Call, Target::Tool("build-linux"), &a)
-            .is_allowed()
-    );
-    assert!(
-        !policy
-            .decide(&dev, Action::Call, Target::Tool("deploy"), &a)
-            .is_allowed()
-    );
-    assert!(
-        policy
-            .decide(&dev, Action::Read, Target::Prompt("review"), &a)
-            .is_allowed()
-    );
-    assert!(
-        policy
-            .decide(&dev, Action::Call, Target::Grpc("/ctx.v1.Contexts/Get"), &a)
-            .is_allowed()
-    );
-    assert!(
-        !policy
-            .decide(&dev, Action::Call, Target::Grpc("/admin.v1.Admin/Drop"), &a)
-            .is_allowed()
-    );
-    assert!(
-        policy
-            .decide(&dev, Action::Read, Target::Path("/health"), &a)
-            .is_allowed()
-    );
-    assert!(
-        policy
-            .decide(
-                &dev,
-                Action::Read,
-                Target::Resource("file:///docs/a/b.md"),
-                &a
-            )
-            .is_allowed()
-    );
-    assert!(
-        !policy
-            .decide(&dev, Action::Read, Target::Context("docs/a"), &a)
-            .is_allowed(),
-        "kinds do not mix"
-    );
+    let cases = [
+        (Action::Call, Target::Tool("build-linux"), true),
+        (Action::Call, Target::Tool("deploy"), false),
+        (Action::Read, Target::Prompt("review"), true),
+        (Action::Call, Target::Grpc("/ctx.v1.Contexts/Get"), true),
+        (Action::Call, Target::Grpc("/admin.v1.Admin/Drop"), false),
+        (Action::Read, Target::Path("/health"), true),
+        (Action::Read, Target::Resource("file:///docs/a/b.md"), true),
+        // Target kinds do not mix: a resource glob does not grant a context id.
+        (Action::Read, Target::Context("docs/a"), false),
+    ];
+    for (action, target, allowed) in cases {
+        let decision = policy.decide(&dev, action, target, &attrs());
+        assert_eq!(decision.is_allowed(), allowed, "{action} {target}");
+    }
 }
 
 #[test]
