@@ -19,7 +19,7 @@ use mcp_bastion::context::{
     ResourceUriMapping, SourceError, SourceRequest, StaticSource,
 };
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
-use mcp_bastion::mcp::{McpConfig, McpService};
+use mcp_bastion::mcp::{Endpoint, McpService};
 use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};
 use tower::ServiceBuilder;
 
@@ -113,7 +113,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let port = port_from_args()?;
-    let config = McpConfig::builder()
+    let config = Endpoint::builder()
         .uri_mapping(ResourceUriMapping::default().with_scheme("test", "test")?)
         .sessions(true)
         .empty_tool_and_prompt_lists(true)
@@ -131,7 +131,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .uri_mapping(config.uri_mapping().clone())
                 .build()?,
         )
-        .service(McpService::with_config(ConformanceSource::new()?, config));
+        .service(McpService::with_endpoint(ConformanceSource::new()?, config));
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     println!("conformance server on http://127.0.0.1:{port}/mcp");

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
 use mcp_bastion::context::{CacheScope, Context, ContextId, StaticSource};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
-use mcp_bastion::mcp::{McpConfig, McpService};
+use mcp_bastion::mcp::{Endpoint, McpService};
 use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};
 use mcp_bastion::principal::{AuthMethod, Principal};
 use tower::ServiceBuilder;
@@ -245,17 +245,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = args.addr;
     // DNS-rebinding defence: on loopback, accept only loopback Host headers for our port.
     let config = if addr.ip().is_loopback() {
-        McpConfig::builder().loopback_port(addr.port())
+        Endpoint::builder().loopback_port(addr.port())
     } else {
         tracing::warn!(%addr, "bound beyond loopback: Host checks are off; set allowed_hosts for production");
-        McpConfig::builder().allow_any_host()
+        Endpoint::builder().allow_any_host()
     }
     .build()?;
     let service = ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
         .layer(auth_layer(&args)?)
         .layer(policy_layer(&args)?)
-        .service(McpService::with_config(seed_contexts()?, config));
+        .service(McpService::with_endpoint(seed_contexts()?, config));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let shutdown = async {

@@ -15,7 +15,7 @@ use mcp_bastion::context::{
     source_fn,
 };
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
-use mcp_bastion::mcp::{McpConfig, McpService};
+use mcp_bastion::mcp::{Endpoint, McpService};
 use mcp_bastion::principal::{AuthMethod, Principal};
 use serde_json::{Value, json};
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -24,7 +24,7 @@ type Body = Full<Bytes>;
 
 fn stack<S: ContextSource>(
     source: S,
-    config: McpConfig,
+    config: Endpoint,
 ) -> impl Service<
     Request<Body>,
     Response = Response<impl http_body::Body<Data = Bytes, Error: std::fmt::Debug>>,
@@ -32,7 +32,7 @@ fn stack<S: ContextSource>(
 > + Clone {
     ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
-        .service(McpService::with_config(source, config))
+        .service(McpService::with_endpoint(source, config))
 }
 
 fn seed() -> impl Service<
@@ -50,7 +50,7 @@ fn seed() -> impl Service<
             "ctx://builds/{id}/status",
             "build-status",
         ));
-    stack(source, McpConfig::default())
+    stack(source, Endpoint::default())
 }
 
 struct Reply {
@@ -348,7 +348,7 @@ async fn sources_see_principal_and_selector_and_failures_do_not_leak() {
             }
         }
     });
-    let service = stack(source, McpConfig::default());
+    let service = stack(source, Endpoint::default());
     let mut request = get("/context/notes/a?select=%24.nodes");
     request
         .extensions_mut()
@@ -396,7 +396,7 @@ async fn foreign_origins_are_refused_everywhere() {
         .insert(header::ORIGIN, "http://localhost:5173".parse().unwrap());
     assert_eq!(send(seed(), request).await.status, StatusCode::OK);
 
-    let config = McpConfig::builder()
+    let config = Endpoint::builder()
         .allowed_origins(["https://app.example.com"])
         .build()
         .unwrap();
@@ -459,7 +459,7 @@ async fn legacy_notifications_ping_and_unknown_methods() {
 
 #[tokio::test]
 async fn legacy_resources_list_read_templates() {
-    let config = McpConfig::builder().page_size(2).build().unwrap();
+    let config = Endpoint::builder().page_size(2).build().unwrap();
     let source = common::seed_source()
         .with_context(
             ContextId::parse("z/last").unwrap(),
@@ -716,7 +716,7 @@ async fn modern_errors() {
 
 #[tokio::test]
 async fn sessions_are_issued_required_and_ended() {
-    let config = McpConfig::builder().sessions(true).build().unwrap();
+    let config = Endpoint::builder().sessions(true).build().unwrap();
     let service = stack(common::seed_source(), config);
     let init = rpc(
         1,
@@ -816,7 +816,7 @@ async fn foreign_hosts_are_refused() {
         StatusCode::OK
     );
 
-    let bound = McpConfig::builder().loopback_port(3000).build().unwrap();
+    let bound = Endpoint::builder().loopback_port(3000).build().unwrap();
     let service = stack(common::seed_source(), bound);
     assert_eq!(
         send(service.clone(), with_host("127.0.0.1:3000"))
@@ -829,7 +829,7 @@ async fn foreign_hosts_are_refused() {
         StatusCode::FORBIDDEN
     );
 
-    let public = McpConfig::builder()
+    let public = Endpoint::builder()
         .allowed_hosts(["mcp.example.com"])
         .build()
         .unwrap();
@@ -850,7 +850,7 @@ async fn foreign_hosts_are_refused() {
 
 #[tokio::test]
 async fn empty_tool_and_prompt_lists_when_enabled() {
-    let config = McpConfig::builder()
+    let config = Endpoint::builder()
         .empty_tool_and_prompt_lists(true)
         .build()
         .unwrap();

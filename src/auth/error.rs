@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::metadata::{Challenge, ResourceMetadata};
+use crate::mcp::Challenge;
 use crate::error::{ErrorCode, Rejection};
 
 /// Why authentication failed. Descriptions never contain the credential.
@@ -45,8 +45,7 @@ impl AuthError {
 
     pub(crate) fn rejection(&self, challenge: &Challenge) -> Rejection {
         match self {
-            Self::Missing => Rejection::new(ErrorCode::Unauthorized, "Authentication required.")
-                .with_www_authenticate(challenge.header(None, None)),
+            Self::Missing => challenge.authentication_required(),
             Self::InvalidRequest(why) => {
                 Rejection::new(ErrorCode::BadRequest, format!("Invalid request: {why}."))
                     .with_www_authenticate(challenge.header(Some(("invalid_request", why)), None))
@@ -56,48 +55,7 @@ impl AuthError {
                 format!("Invalid credential: {why}."),
             )
             .with_www_authenticate(challenge.header(Some(("invalid_token", why)), None)),
-            Self::InsufficientScope(scopes) => {
-                let scope = scopes.join(" ");
-                Rejection::new(
-                    ErrorCode::Forbidden,
-                    format!("Insufficient scope: this request needs {scope}."),
-                )
-                .with_www_authenticate(
-                    challenge.header(Some(("insufficient_scope", "")), Some(&scope)),
-                )
-            }
+            Self::InsufficientScope(scopes) => challenge.insufficient_scope(scopes),
         }
     }
-}
-
-/// The 403 `insufficient_scope` rejection naming every scope the request needs, with the
-/// challenge the MCP authorization spec asks for (used by the policy layer).
-///
-/// ```
-/// use mcp_bastion::auth::{ResourceMetadata, insufficient_scope};
-///
-/// let metadata = ResourceMetadata::new("https://mcp.example.com/mcp")?;
-/// let rejection = insufficient_scope(Some(&metadata), ["context:read", "context:admin"]);
-/// assert_eq!(rejection.status(), 403);
-/// # Ok::<(), mcp_bastion::error::ConfigError>(())
-/// ```
-pub fn insufficient_scope<I, S>(metadata: Option<&ResourceMetadata>, scopes: I) -> Rejection
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    AuthError::InsufficientScope(scopes.into_iter().map(Into::into).collect())
-        .rejection(&Challenge::new(metadata))
-}
-
-/// The 401 rejection for a request that reached a decision without any credential, with the
-/// `WWW-Authenticate` challenge pointing at the resource metadata.
-///
-/// ```
-/// use mcp_bastion::auth::authentication_required;
-///
-/// assert_eq!(authentication_required(None).status(), 401);
-/// ```
-pub fn authentication_required(metadata: Option<&ResourceMetadata>) -> Rejection {
-    AuthError::Missing.rejection(&Challenge::new(metadata))
 }

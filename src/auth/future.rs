@@ -10,7 +10,7 @@ use tower_service::Service;
 use super::authenticator::PendingAuth;
 use super::layer::AuthShared;
 use super::service::{admit, reject};
-use crate::error::{BodyOrEnvelope, Dialect, EnvelopeBody};
+use crate::error::{BodyOrEnvelope, Dialect, FullBody};
 
 pin_project! {
     /// The response future of [`Auth`](super::Auth).
@@ -37,7 +37,7 @@ pin_project! {
             dialect: Dialect,
         },
         Calling { #[pin] future: S::Future },
-        Answered { response: Option<Response<EnvelopeBody>> },
+        Answered { response: Option<Response<FullBody>> },
     }
 }
 
@@ -48,7 +48,7 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
         }
     }
 
-    pub(crate) fn answered(response: Response<EnvelopeBody>) -> Self {
+    pub(crate) fn answered(response: Response<FullBody>) -> Self {
         Self {
             state: State::Answered {
                 response: Some(response),

@@ -1,7 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{HeaderName, Request, header};
 use tower_layer::Layer;
 
@@ -10,9 +9,9 @@ use super::authenticator::{
     Authenticator, Authorization, Credentials, PendingAuth, Verdict, authorization, check_query,
 };
 use super::error::AuthError;
-use super::metadata::{Challenge, ResourceMetadata};
 use super::service::Auth;
 use crate::error::{ConfigError, DialectDetector};
+use crate::mcp::{Challenge, Endpoint, ResourceMetadata, ResourceMetadataService};
 use crate::principal::Principal;
 
 /// Authenticates every request and puts the caller's [`Principal`] into the request
@@ -27,7 +26,7 @@ impl fmt::Debug for AuthLayer {
         f.debug_struct("AuthLayer")
             .field("authenticators", &self.shared.authenticators.len())
             .field("anonymous", &self.shared.anonymous)
-            .field("metadata", &self.shared.metadata)
+            .field("metadata", &self.shared.metadata.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -39,8 +38,7 @@ impl AuthLayer {
             authenticators: Vec::new(),
             credential_headers: vec![header::AUTHORIZATION],
             anonymous: false,
-            metadata: None,
-            detector: DialectDetector::default(),
+            endpoint: None,
         }
     }
 }
@@ -59,8 +57,7 @@ pub struct AuthLayerBuilder {
     authenticators: Vec<Box<dyn Authenticator>>,
     credential_headers: Vec<HeaderName>,
     anonymous: bool,
-    metadata: Option<ResourceMetadata>,
-    detector: DialectDetector,
+    endpoint: Option<Endpoint>,
 }
 
 impl fmt::Debug for AuthLayerBuilder {
@@ -98,15 +95,11 @@ impl AuthLayerBuilder {
         self
     }
 
-    /// Serves RFC 9728 metadata and points 401 challenges at it.
-    pub fn resource_metadata(mut self, metadata: ResourceMetadata) -> Self {
-        self.metadata = Some(metadata);
-        self
-    }
-
-    /// How rejections tell REST, JSON-RPC and gRPC callers apart (default: `/mcp` is JSON-RPC).
-    pub fn dialect_detector(mut self, detector: DialectDetector) -> Self {
-        self.detector = detector;
+    /// The endpoint this layer guards (default: [`Endpoint::default`]): its paths tell REST,
+    /// JSON-RPC and gRPC callers apart for refusals, and its RFC 9728
+    /// [`ResourceMetadata`] is served at the well-known routes and named by every 401.
+    pub fn endpoint(mut self, endpoint: &Endpoint) -> Self {
+        self.endpoint = Some(endpoint.clone());
         self
     }
 
@@ -117,21 +110,18 @@ impl AuthLayerBuilder {
                 "AuthLayer needs at least one authenticator, or anonymous access",
             ));
         }
-        let challenge = Challenge::new(self.metadata.as_ref());
-        let metadata_document = self
-            .metadata
-            .as_ref()
-            .map(ResourceMetadata::document)
-            .unwrap_or_default();
+        let endpoint = self.endpoint.unwrap_or_default();
+        let metadata = endpoint
+            .resource_metadata()
+            .map(|metadata| (metadata.clone(), ResourceMetadataService::new(metadata)));
         Ok(AuthLayer {
             shared: Arc::new(AuthShared {
                 authenticators: self.authenticators,
                 credential_headers: self.credential_headers,
                 anonymous: self.anonymous,
-                metadata: self.metadata,
-                metadata_document,
-                challenge,
-                detector: self.detector,
+                metadata,
+                challenge: endpoint.challenge().clone(),
+                detector: endpoint.dialect_detector().clone(),
             }),
         })
     }
@@ -142,25 +132,25 @@ pub(crate) struct AuthShared {
     authenticators: Vec<Box<dyn Authenticator>>,
     pub(crate) credential_headers: Vec<HeaderName>,
     anonymous: bool,
-    pub(crate) metadata: Option<ResourceMetadata>,
-    pub(crate) metadata_document: Bytes,
+    /// The metadata and the service answering its well-known routes.
+    pub(crate) metadata: Option<(ResourceMetadata, ResourceMetadataService)>,
     pub(crate) challenge: Challenge,
     pub(crate) detector: DialectDetector,
 }
 
 /// The outcome of authentication, when it is known without I/O or not.
-pub(crate) enum Decision {
+pub(crate) enum AuthOutcome {
     Now(Result<Principal, AuthError>),
     Later(PendingAuth),
 }
 
 impl AuthShared {
-    pub(crate) fn decide<B>(&self, request: &Request<B>) -> Decision {
+    pub(crate) fn decide<B>(&self, request: &Request<B>) -> AuthOutcome {
         self.try_decide(request)
-            .unwrap_or_else(|err| Decision::Now(Err(err)))
+            .unwrap_or_else(|err| AuthOutcome::Now(Err(err)))
     }
 
-    fn try_decide<B>(&self, request: &Request<B>) -> Result<Decision, AuthError> {
+    fn try_decide<B>(&self, request: &Request<B>) -> Result<AuthOutcome, AuthError> {
         check_query(request.uri().query())?;
         let headers = request.headers();
         let authorization = authorization(headers)?;
@@ -172,9 +162,9 @@ impl AuthShared {
         for authenticator in &self.authenticators {
             match authenticator.authenticate(&credentials) {
                 Verdict::NotMine => {}
-                Verdict::Accept(principal) => return Ok(Decision::Now(Ok(principal))),
+                Verdict::Accept(principal) => return Ok(AuthOutcome::Now(Ok(principal))),
                 Verdict::Reject(err) => return Err(err),
-                Verdict::Pending(pending) => return Ok(Decision::Later(pending)),
+                Verdict::Pending(pending) => return Ok(AuthOutcome::Later(pending)),
             }
         }
         let presented = self
@@ -184,7 +174,7 @@ impl AuthShared {
         if presented {
             Err(AuthError::invalid_token("credential not recognised"))
         } else if self.anonymous {
-            Ok(Decision::Now(Ok(Principal::anonymous())))
+            Ok(AuthOutcome::Now(Ok(Principal::anonymous())))
         } else {
             Err(AuthError::Missing)
         }

@@ -5,7 +5,7 @@
 //! credential that is present but invalid is refused (401 `invalid_token`) and never falls
 //! through to anonymous access, which is off unless enabled. Malformed requests (two
 //! `Authorization` headers, an `access_token` in the query string) get 400 `invalid_request`.
-//! With [`ResourceMetadata`] configured, the layer serves the RFC 9728 document at
+//! With [`ResourceMetadata`] in its [`Endpoint`](crate::mcp::Endpoint), the layer serves the RFC 9728 document at
 //! `/.well-known/oauth-protected-resource` (and the path-inserted form) without
 //! authentication, and every 401 carries
 //! `WWW-Authenticate: Bearer resource_metadata="…", scope="…"` as the MCP authorization spec
@@ -16,10 +16,10 @@
 //! Credential headers are marked sensitive, so loggers print them as `Sensitive`.
 //!
 //! ```
-//! use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
+//! use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer};
 //! use mcp_bastion::context::StaticSource;
 //! use mcp_bastion::envelope::ErrorEnvelopeLayer;
-//! use mcp_bastion::mcp::McpService;
+//! use mcp_bastion::mcp::{Endpoint, McpService, ResourceMetadata};
 //! use mcp_bastion::principal::{AuthMethod, Principal};
 //! use tower::ServiceBuilder;
 //!
@@ -27,14 +27,14 @@
 //!     "user-dev-token",
 //!     Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"),
 //! )?])?;
-//! let auth = AuthLayer::builder()
-//!     .api_keys(keys)
+//! let endpoint = Endpoint::builder()
 //!     .resource_metadata(ResourceMetadata::new("http://127.0.0.1:3000/mcp")?)
 //!     .build()?;
+//! let auth = AuthLayer::builder().api_keys(keys).endpoint(&endpoint).build()?;
 //! let service = ServiceBuilder::new()
-//!     .layer(ErrorEnvelopeLayer::new())
+//!     .layer(ErrorEnvelopeLayer::for_endpoint(&endpoint))
 //!     .layer(auth)
-//!     .service(McpService::new(StaticSource::new()));
+//!     .service(McpService::with_endpoint(StaticSource::new(), endpoint));
 //! # let _ = service;
 //! # Ok::<(), mcp_bastion::error::ConfigError>(())
 //! ```
@@ -76,14 +76,14 @@ mod jwks;
 #[cfg(feature = "jwt")]
 mod jwt;
 mod layer;
-mod metadata;
 #[cfg(feature = "tls")]
 mod mtls;
 mod service;
 
 pub use api_key::{ApiKey, ApiKeyStore, DEFAULT_API_KEY_HEADER};
 pub use authenticator::{Authenticator, Credentials, PendingAuth, Verdict};
-pub use error::{AuthError, authentication_required, insufficient_scope};
+pub use crate::mcp::{ResourceMetadata, WELL_KNOWN_PATH, authentication_required, insufficient_scope};
+pub use error::AuthError;
 pub use future::ResponseFuture;
 #[cfg(feature = "jwks")]
 pub use jwks::JwksUrl;
@@ -94,7 +94,6 @@ pub use jwt::{
     ClaimMapping, DEFAULT_TOKEN_CACHE, JwtAuthenticator, JwtAuthenticatorBuilder, JwtKey,
 };
 pub use layer::{AuthLayer, AuthLayerBuilder};
-pub use metadata::{ResourceMetadata, WELL_KNOWN_PATH};
 #[cfg(feature = "tls")]
 pub use mtls::{CertMatch, CertificateAuthenticator};
 pub use service::Auth;

@@ -2,12 +2,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::Entry;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{Request, Response};
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use super::layer::{AuthShared, Decision};
-use crate::error::{Dialect, EnvelopeBody, Rejection};
+use super::layer::{AuthShared, AuthOutcome};
+use crate::error::{Dialect, FullBody};
 use crate::principal::Principal;
 
 /// The service built by [`AuthLayer`](super::AuthLayer).
@@ -46,20 +46,20 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
-        if let Some(metadata) = &shared.metadata
+        if let Some((metadata, service)) = &shared.metadata
             && metadata.is_metadata_path(request.uri().path())
         {
-            return ResponseFuture::answered(metadata_response(shared, request.method()));
+            return ResponseFuture::answered(service.respond(request.method()));
         }
         let dialect = shared.detector.detect(request.uri(), request.headers());
         mark_sensitive(shared, &mut request);
         match shared.decide(&request) {
-            Decision::Now(Ok(principal)) => {
+            AuthOutcome::Now(Ok(principal)) => {
                 admit(shared, &mut request, principal);
                 ResponseFuture::calling(self.inner.call(request))
             }
-            Decision::Now(Err(err)) => ResponseFuture::answered(reject(shared, &err, dialect)),
-            Decision::Later(pending) => {
+            AuthOutcome::Now(Err(err)) => ResponseFuture::answered(reject(shared, &err, dialect)),
+            AuthOutcome::Later(pending) => {
                 // The inner service was made ready by `poll_ready`; take that instance and
                 // leave a clone (tower's guidance for services that call later).
                 let clone = self.inner.clone();
@@ -94,25 +94,7 @@ pub(crate) fn reject(
     shared: &AuthShared,
     err: &super::AuthError,
     dialect: Dialect,
-) -> Response<EnvelopeBody> {
+) -> Response<FullBody> {
     tracing::debug!(reason = %err, "request not authenticated");
     err.rejection(&shared.challenge).into_response(dialect)
-}
-
-fn metadata_response(shared: &AuthShared, method: &Method) -> Response<EnvelopeBody> {
-    if method != Method::GET && method != Method::HEAD {
-        return Rejection::method_not_allowed("GET, HEAD").into_response(Dialect::Rest);
-    }
-    let mut response = Response::new(EnvelopeBody::new(shared.metadata_document.clone()));
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    response
 }

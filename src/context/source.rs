@@ -270,10 +270,35 @@ pub struct CacheHint {
     pub scope: CacheScope,
 }
 
-/// The sensitivity labels a source gave the context a response carries, in the response
-/// extensions (what [`PolicyLayer`](crate::policy::PolicyLayer) re-checks).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContextLabels(pub BTreeSet<String>);
+/// The sensitivity labels a source gave the contexts a response carries, by context id, in
+/// the response extensions: what [`PolicyLayer`](crate::policy::PolicyLayer) re-checks reads
+/// and filters listings with. Labels never travel in a body the client sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextLabels(pub std::collections::BTreeMap<String, BTreeSet<String>>);
+
+impl ContextLabels {
+    /// Records the labels of one context (nothing when it has none).
+    pub fn add(&mut self, id: &ContextId, labels: &BTreeSet<String>) {
+        if !labels.is_empty() {
+            self.0
+                .entry(id.as_str().to_owned())
+                .or_default()
+                .extend(labels.iter().cloned());
+        }
+    }
+
+    /// The labels of the context `id` (empty when the source gave none).
+    pub fn of(&self, id: &str) -> Option<&BTreeSet<String>> {
+        self.0.get(id)
+    }
+
+    /// Puts these labels into `response`'s extensions, when there are any.
+    pub fn attach<B>(self, response: &mut http::Response<B>) {
+        if !self.0.is_empty() {
+            response.extensions_mut().insert(self);
+        }
+    }
+}
 
 /// A context as a source returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]

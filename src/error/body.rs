@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::EnvelopeBody;
+use super::FullBody;
 
 pin_project! {
     /// The response body of a layer that may answer by itself: the inner service's body, or
@@ -21,7 +21,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<B> {
         Inner { #[pin] body: B },
-        Envelope { #[pin] body: EnvelopeBody },
+        Envelope { #[pin] body: FullBody },
     }
 }
 
@@ -34,7 +34,7 @@ impl<B> BodyOrEnvelope<B> {
     }
 
     /// Wraps an envelope.
-    pub fn envelope(body: EnvelopeBody) -> Self {
+    pub fn envelope(body: FullBody) -> Self {
         Self {
             kind: Kind::Envelope { body },
         }

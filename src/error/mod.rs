@@ -29,7 +29,7 @@ use serde_json::Value;
 pub use body::BodyOrEnvelope;
 pub(crate) use dialect::is_json_content_type;
 pub use dialect::{Dialect, DialectDetector};
-pub(crate) use render::json_response;
+pub(crate) use render::{json_bytes_response, json_response};
 
 /// Stable, machine-readable error codes shared by every dialect.
 ///
@@ -289,6 +289,18 @@ impl Rejection {
         self
     }
 
+    /// Sets the JSON-RPC id to answer, keeping the JSON-RPC code and data already chosen
+    /// (or the code's default when none was).
+    #[must_use]
+    pub fn with_json_rpc_id(self, id: Value) -> Self {
+        let rpc = self.json_rpc().cloned().unwrap_or(JsonRpcError {
+            id: Value::Null,
+            code: self.code().json_rpc_code(),
+            data: None,
+        });
+        self.with_json_rpc(JsonRpcError { id, ..rpc })
+    }
+
     /// The stable error code.
     pub fn code(&self) -> ErrorCode {
         self.inner.code
@@ -333,8 +345,8 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
-/// The body every envelope response is sent with.
-pub type EnvelopeBody = http_body_util::Full<bytes::Bytes>;
+/// A body held whole in memory: every envelope, and every answer [`McpService`](crate::mcp::McpService) builds.
+pub type FullBody = http_body_util::Full<bytes::Bytes>;
 
 /// A boxed error, as tower uses.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

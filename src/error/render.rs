@@ -5,7 +5,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::{Dialect, EnvelopeBody, Rejection};
+use super::{Dialect, FullBody, Rejection};
 
 /// Characters gRPC requires to be percent-encoded in `grpc-message`.
 const GRPC_MESSAGE: &AsciiSet = &CONTROLS.add(b'%');
@@ -14,7 +14,7 @@ const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json
 
 impl Rejection {
     /// Renders the rejection for `dialect` and stores a copy of it in the response extensions.
-    pub fn into_response(self, dialect: Dialect) -> Response<EnvelopeBody> {
+    pub fn into_response(self, dialect: Dialect) -> Response<FullBody> {
         let mut response = self.to_response(dialect, None);
         response.extensions_mut().insert(self);
         response
@@ -27,7 +27,7 @@ impl Rejection {
         &self,
         dialect: Dialect,
         request_id: Option<&str>,
-    ) -> Response<EnvelopeBody> {
+    ) -> Response<FullBody> {
         let mut response = match dialect {
             Dialect::Rest | Dialect::Other => {
                 let body = self.rest_body(request_id);
@@ -101,10 +101,10 @@ impl Rejection {
         })
     }
 
-    fn grpc_response(&self) -> Response<EnvelopeBody> {
+    fn grpc_response(&self) -> Response<FullBody> {
         // A trailers-only gRPC response: HTTP 200 with the status in the headers.
         let message = utf8_percent_encode(&self.inner.message, GRPC_MESSAGE).to_string();
-        let mut response = Response::new(EnvelopeBody::default());
+        let mut response = Response::new(FullBody::default());
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -122,9 +122,14 @@ impl Rejection {
 }
 
 /// A JSON response with this status and body.
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<EnvelopeBody> {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<FullBody> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = Response::new(EnvelopeBody::new(Bytes::from(bytes)));
+    json_bytes_response(status, Bytes::from(bytes))
+}
+
+/// A JSON response with this status and an already serialized body.
+pub(crate) fn json_bytes_response(status: StatusCode, body: Bytes) -> Response<FullBody> {
+    let mut response = Response::new(FullBody::new(body));
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
-async fn body_json(response: http::Response<EnvelopeBody>) -> Value {
+async fn body_json(response: http::Response<FullBody>) -> Value {
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     serde_json::from_slice(&bytes).unwrap()
 }

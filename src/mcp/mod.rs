@@ -1,4 +1,5 @@
-//! The MCP endpoint ([`McpService`]) and the request classifier it shares with the layers.
+//! The MCP endpoint ([`McpService`]), its one description ([`Endpoint`]) and the request
+//! classification ([`classify`], [`McpRequest`]) it shares with every layer.
 //!
 //! `McpService` serves a [`ContextSource`](crate::context::ContextSource):
 //!
@@ -20,34 +21,48 @@
 //! ```
 //! use mcp_bastion::context::StaticSource;
 //! use mcp_bastion::envelope::ErrorEnvelopeLayer;
-//! use mcp_bastion::mcp::{McpConfig, McpService};
+//! use mcp_bastion::mcp::{Endpoint, McpService};
 //! use tower::ServiceBuilder;
 //!
-//! let config = McpConfig::builder().server_name("docs").build()?;
+//! let endpoint = Endpoint::builder().server_name("docs").build()?;
 //! let service = ServiceBuilder::new()
-//!     .layer(ErrorEnvelopeLayer::new())
-//!     .service(McpService::with_config(StaticSource::new(), config));
+//!     .layer(ErrorEnvelopeLayer::for_endpoint(&endpoint))
+//!     .service(McpService::with_endpoint(StaticSource::new(), endpoint));
 //! # let _ = service;
 //! # Ok::<(), mcp_bastion::error::ConfigError>(())
 //! ```
 
 mod body;
 mod classify;
-mod config;
 mod cursor;
+mod endpoint;
+mod metadata;
+mod origin;
 pub mod protocol;
 mod rest;
 mod rpc;
 mod service;
 mod session;
+mod wire;
 
 pub use body::RequestBody;
-pub use classify::{RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers, classify_rpc};
-pub use config::{
-    DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_SESSIONS, DEFAULT_PAGE_SIZE,
-    DEFAULT_SESSION_IDLE_TIMEOUT, HostPolicy, MAX_PAGE_SIZE, McpConfig, McpConfigBuilder,
-    OriginPolicy,
+pub use classify::{
+    McpRequest, Operation, RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers,
+    classify, classify_rpc,
 };
-pub(crate) use rpc::LABELS_META;
-pub(crate) use service::{BodyError, read_body};
+pub(crate) use classify::{Head, classify_body, classify_head};
+pub use endpoint::{
+    DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_SESSIONS, DEFAULT_MCP_PATH,
+    DEFAULT_PAGE_SIZE, DEFAULT_REST_PREFIX, DEFAULT_SESSION_IDLE_TIMEOUT, Endpoint,
+    EndpointBuilder, MAX_PAGE_SIZE,
+};
+pub(crate) use metadata::Challenge;
+pub use metadata::{
+    ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH, authentication_required,
+    insufficient_scope,
+};
+pub use origin::{HostPolicy, OriginPolicy};
+pub(crate) use wire::{
+    BatchResults, ContextListing, PromptList, ResourceList, ToolList, to_bytes as wire_bytes,
+};
 pub use service::{McpService, ResponseFuture};

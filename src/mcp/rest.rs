@@ -1,51 +1,27 @@
 //! The REST API: `GET /context/{id}`, `GET /context` (list), `POST /context` (batch read).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body::Body;
-use serde_json::{Map, Value, json};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use serde_json::json;
 
-use super::config::MAX_PAGE_SIZE;
 use super::cursor;
-use super::service::{BodyError, Shared, is_read, read_body, source_rejection, source_request};
+use super::endpoint::MAX_PAGE_SIZE;
+use super::service::{Shared, source_rejection, source_request};
+use super::wire::{
+    BatchResult, BatchResults, ContextEnvelope, ContextListItem, ContextListing, EnvelopeData,
+    to_bytes,
+};
 use crate::context::{
     CacheScope, Content, Context, ContextId, ContextLabels, ContextSource, ListRequest,
     SourceRequest,
 };
-use crate::error::{BoxError, Dialect, EnvelopeBody, ErrorCode, Rejection, is_json_content_type};
-
-const REST_PREFIX: &str = "/context/";
-
-pub(super) async fn handle<S, B>(shared: &Shared<S>, request: Request<B>) -> Response<EnvelopeBody>
-where
-    S: ContextSource,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    // Only the parts are held across awaits: a body need not be `Sync`.
-    let (parts, body) = request.into_parts();
-    let result = if parts.uri.path() == "/context" {
-        if is_read(&parts.method) {
-            list(shared, &parts).await
-        } else if parts.method == Method::POST {
-            batch(shared, parts, body).await
-        } else {
-            Err(Rejection::method_not_allowed("GET, HEAD, POST"))
-        }
-    } else if is_read(&parts.method) {
-        read(shared, &parts).await
-    } else {
-        Err(Rejection::method_not_allowed("GET, HEAD"))
-    };
-    result.unwrap_or_else(|rejection| rejection.into_response(Dialect::Rest))
-}
+use crate::error::{FullBody, Rejection};
 
 /// Parses a query string, refusing parameters not in `allowed` and repeated ones.
 fn parse_query<'a>(
@@ -84,12 +60,11 @@ fn invalid_id(raw: &str, err: &impl std::fmt::Display) -> Rejection {
         .with_details(json!({ "contextId": raw, "reason": err.to_string() }))
 }
 
-async fn read<S: ContextSource>(
+pub(super) async fn read<S: ContextSource>(
     shared: &Shared<S>,
     request: &Parts,
-) -> Result<Response<EnvelopeBody>, Rejection> {
-    let raw = &request.uri.path()[REST_PREFIX.len()..];
-    let id = ContextId::from_percent_encoded(raw).map_err(|err| invalid_id(raw, &err))?;
+    id: ContextId,
+) -> Result<Response<FullBody>, Rejection> {
     let query = parse_query(request.uri.query(), &["select"])?;
     let mut source_request = source_request(&request.headers, &request.extensions);
     source_request.selector = query.get("select").cloned();
@@ -104,35 +79,30 @@ async fn read<S: ContextSource>(
         &request.headers,
         request.method == Method::HEAD,
     );
-    if !context.labels.is_empty() {
-        response
-            .extensions_mut()
-            .insert(ContextLabels(context.labels.clone()));
-    }
+    let mut labels = ContextLabels::default();
+    labels.add(&id, &context.labels);
+    labels.attach(&mut response);
     Ok(response)
 }
 
 /// The seed's envelope: `{"contextId","version","timestamp","data":{"type","format","content"}}`.
-pub(crate) fn envelope(id: &ContextId, context: &Context) -> Value {
+pub(crate) fn envelope<'c>(id: &'c ContextId, context: &'c Context) -> ContextEnvelope<'c> {
     let timestamp = context.last_modified.unwrap_or_else(SystemTime::now);
-    let mut data = Map::new();
-    data.insert("type".into(), Value::from(context.data.kind.as_str()));
-    data.insert("format".into(), Value::from(context.data.format.as_str()));
-    match &context.data.content {
-        Content::Text(text) => {
-            data.insert("content".into(), Value::from(text.as_str()));
-        }
-        Content::Binary(bytes) => {
-            data.insert("content".into(), Value::from(STANDARD.encode(bytes)));
-            data.insert("encoding".into(), Value::from("base64"));
-        }
+    let (content, encoding) = match &context.data.content {
+        Content::Text(text) => (Cow::Borrowed(text.as_str()), None),
+        Content::Binary(bytes) => (Cow::Owned(STANDARD.encode(bytes)), Some("base64")),
+    };
+    ContextEnvelope {
+        context_id: id.as_str(),
+        version: &context.version,
+        timestamp: humantime::format_rfc3339_millis(timestamp).to_string(),
+        data: EnvelopeData {
+            kind: &context.data.kind,
+            format: &context.data.format,
+            content,
+            encoding,
+        },
     }
-    json!({
-        "contextId": id,
-        "version": context.version,
-        "timestamp": humantime::format_rfc3339_millis(timestamp).to_string(),
-        "data": data,
-    })
 }
 
 fn etag(version: &str) -> Option<HeaderValue> {
@@ -166,22 +136,22 @@ fn context_response(
     context: &Context,
     headers: &HeaderMap,
     head: bool,
-) -> Response<EnvelopeBody> {
+) -> Response<FullBody> {
     let etag = etag(&context.version);
     let mut response = if etag
         .as_ref()
         .is_some_and(|etag| not_modified(headers, etag))
     {
-        let mut response = Response::new(EnvelopeBody::default());
+        let mut response = Response::new(FullBody::default());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
     } else {
-        let body = serde_json::to_vec(&envelope(id, context)).unwrap_or_default();
+        let body = to_bytes(&envelope(id, context));
         let length = body.len();
         let mut response = Response::new(if head {
-            EnvelopeBody::default()
+            FullBody::default()
         } else {
-            EnvelopeBody::new(Bytes::from(body))
+            FullBody::new(body)
         });
         let headers = response.headers_mut();
         headers.insert(
@@ -206,13 +176,13 @@ fn context_response(
     response
 }
 
-async fn list<S: ContextSource>(
+pub(super) async fn list<S: ContextSource>(
     shared: &Shared<S>,
     request: &Parts,
-) -> Result<Response<EnvelopeBody>, Rejection> {
+) -> Result<Response<FullBody>, Rejection> {
     let query = parse_query(request.uri.query(), &["prefix", "cursor", "limit"])?;
     let limit = match query.get("limit") {
-        None => shared.config.page_size,
+        None => shared.endpoint.page_size,
         Some(raw) => raw
             .parse::<usize>()
             .ok()
@@ -235,126 +205,83 @@ async fn list<S: ContextSource>(
         .list(&list_request)
         .await
         .map_err(|err| source_rejection(&err, "(list)"))?;
-    let items: Vec<Value> = page
+    let mut labels = ContextLabels::default();
+    let items = page
         .items
-        .iter()
+        .into_iter()
         .map(|meta| {
-            let mut item = Map::new();
-            item.insert("contextId".into(), Value::from(meta.id.as_str()));
-            item.insert("type".into(), Value::from(meta.kind.as_str()));
-            item.insert("mimeType".into(), Value::from(meta.mime_type.as_str()));
-            if let Some(title) = &meta.title {
-                item.insert("title".into(), Value::from(title.as_str()));
+            labels.add(&meta.id, &meta.labels);
+            ContextListItem {
+                context_id: meta.id.as_str().to_owned(),
+                kind: meta.kind,
+                mime_type: meta.mime_type,
+                title: meta.title,
+                size: meta.size,
+                version: meta.version,
             }
-            if let Some(size) = meta.size {
-                item.insert("size".into(), Value::from(size));
-            }
-            if let Some(version) = &meta.version {
-                item.insert("version".into(), Value::from(version.as_str()));
-            }
-            if !meta.labels.is_empty() {
-                item.insert(
-                    "labels".into(),
-                    Value::from(meta.labels.iter().cloned().collect::<Vec<_>>()),
-                );
-            }
-            Value::Object(item)
         })
         .collect();
-    let mut body = json!({ "items": items });
-    if let Some(next) = &page.next_cursor {
-        body["nextCursor"] = Value::from(cursor::encode(next));
-    }
-    Ok(crate::error::json_response(StatusCode::OK, &body))
+    let listing = ContextListing {
+        items,
+        next_cursor: page.next_cursor.as_deref().map(cursor::encode),
+    };
+    let mut response = crate::error::json_bytes_response(StatusCode::OK, to_bytes(&listing));
+    labels.attach(&mut response);
+    Ok(response)
 }
 
-async fn batch<S, B>(
+pub(super) async fn batch<S: ContextSource>(
     shared: &Shared<S>,
-    parts: Parts,
-    body: B,
-) -> Result<Response<EnvelopeBody>, Rejection>
-where
-    S: ContextSource,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    if !is_json_content_type(&parts.headers, false) {
-        return Err(Rejection::new(
-            ErrorCode::UnsupportedMediaType,
-            "the body must be application/json",
-        ));
-    }
-    let bytes = read_body(&parts.headers, body, shared.config.body_limit)
-        .await
-        .map_err(|err| match err {
-            BodyError::TooLarge => Rejection::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body exceeds {} bytes", shared.config.body_limit),
-            ),
-            BodyError::Unreadable => Rejection::bad_request("the body could not be read"),
-        })?;
-    let ids = parse_batch(&bytes, shared.config.max_batch)?;
+    parts: &Parts,
+    ids: &[String],
+) -> Response<FullBody> {
     let source_request = source_request(&parts.headers, &parts.extensions);
     let reads = ids
         .iter()
         .map(|raw| batch_item(shared, raw, &source_request));
-    let results = futures_util::future::join_all(reads).await;
-    Ok(crate::error::json_response(
-        StatusCode::OK,
-        &json!({ "results": results }),
-    ))
-}
-
-fn parse_batch(bytes: &[u8], max: usize) -> Result<Vec<String>, Rejection> {
-    let shape = || Rejection::bad_request(r#"the body must be {"ids": ["<context id>", ...]}"#);
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|err| Rejection::bad_request(format!("the body is not valid JSON: {err}")))?;
-    let Value::Object(mut object) = value else {
-        return Err(shape());
-    };
-    let Some(Value::Array(ids)) = object.remove("ids") else {
-        return Err(shape());
-    };
-    if !object.is_empty() {
-        return Err(shape());
-    }
-    if ids.is_empty() || ids.len() > max {
-        return Err(Rejection::bad_request(format!(
-            "a batch names 1 to {max} ids"
-        )));
-    }
-    ids.into_iter()
-        .map(|id| match id {
-            Value::String(id) => Ok(id),
-            _ => Err(shape()),
+    let mut labels = ContextLabels::default();
+    let results = futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .map(|(result, id, item_labels)| {
+            if let Some(id) = id {
+                labels.add(&id, &item_labels);
+            }
+            result
         })
-        .collect()
+        .collect();
+    let mut response =
+        crate::error::json_bytes_response(StatusCode::OK, to_bytes(&BatchResults { results }));
+    labels.attach(&mut response);
+    response
 }
 
+/// One id of a batch: its result, and the labels the source gave it.
 async fn batch_item<S: ContextSource>(
     shared: &Shared<S>,
     raw: &str,
     request: &SourceRequest,
-) -> Value {
-    let outcome = match ContextId::parse(raw) {
-        Err(err) => Err(invalid_id(raw, &err)),
-        Ok(id) => shared
-            .source
-            .get(&id, request)
-            .await
-            .map(|context| (envelope(&id, &context), context.labels))
-            .map_err(|err| source_rejection(&err, id.as_str())),
+) -> (BatchResult, Option<ContextId>, std::collections::BTreeSet<String>) {
+    let failed = |rejection: Rejection| BatchResult {
+        context_id: raw.to_owned(),
+        status: rejection.status().as_u16(),
+        context: None,
+        error: Some(rejection.rest_body(None)),
     };
-    match outcome {
-        Ok((envelope, labels)) if !labels.is_empty() => {
-            json!({ "contextId": raw, "status": 200, "labels": labels, "context": envelope })
+    let id = match ContextId::parse(raw) {
+        Ok(id) => id,
+        Err(err) => return (failed(invalid_id(raw, &err)), None, Default::default()),
+    };
+    match shared.source.get(&id, request).await {
+        Ok(context) => {
+            let result = BatchResult {
+                context_id: raw.to_owned(),
+                status: 200,
+                context: serde_json::to_value(envelope(&id, &context)).ok(),
+                error: None,
+            };
+            (result, Some(id), context.labels)
         }
-        Ok((envelope, _)) => json!({ "contextId": raw, "status": 200, "context": envelope }),
-        Err(rejection) => json!({
-            "contextId": raw,
-            "status": rejection.status().as_u16(),
-            "error": rejection.rest_body(None),
-        }),
+        Err(err) => (failed(source_rejection(&err, id.as_str())), None, Default::default()),
     }
 }

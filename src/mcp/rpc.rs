@@ -2,105 +2,54 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body::Body;
+use http::request::Parts;
+use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::classify::{
-    RpcCall, RpcMessage, RpcRequest, check_post_headers, classify_rpc, rpc_rejection,
-};
+use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
 use super::cursor;
 use super::protocol::{
     Era, HEADER_SESSION_ID, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy,
 };
-use super::service::{BodyError, Shared, read_body, source_rejection, source_request};
+use super::service::{Shared, source_rejection, source_request};
 use super::session::SessionError;
-use std::collections::BTreeSet;
-
+use super::wire::{Resource, ResourceList};
 use crate::context::{
     CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, ListRequest,
     SourceError, SourceRequest,
 };
-use crate::error::{
-    BoxError, Dialect, EnvelopeBody, JsonRpcError, Rejection, json_response, jsonrpc,
-};
+use crate::error::{FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
 
-pub(super) async fn handle<S, B>(shared: &Shared<S>, request: Request<B>) -> Response<EnvelopeBody>
-where
-    S: ContextSource,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    match exchange(shared, request).await {
-        Ok(response) => response,
-        Err(rejection) => rejection.into_response(Dialect::JsonRpc),
-    }
-}
-
-async fn exchange<S, B>(
-    shared: &Shared<S>,
-    request: Request<B>,
-) -> Result<Response<EnvelopeBody>, Rejection>
-where
-    S: ContextSource,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    if request.method() == Method::DELETE
+/// A request to the MCP path other than POST: DELETE ends a session (when sessions are on);
+/// there is no server-initiated stream, so GET and the rest are 405.
+pub(super) fn transport<S>(shared: &Shared<S>, parts: &Parts) -> Result<Response<FullBody>, Rejection> {
+    if parts.method == Method::DELETE
         && let Some(sessions) = &shared.sessions
     {
-        let id = request
-            .headers()
-            .get(HEADER_SESSION_ID)
-            .map(HeaderValue::as_bytes);
+        let id = parts.headers.get(HEADER_SESSION_ID).map(HeaderValue::as_bytes);
         sessions.end(id).map_err(session_rejection)?;
-        let mut response = Response::new(EnvelopeBody::default());
+        let mut response = Response::new(FullBody::default());
         *response.status_mut() = StatusCode::NO_CONTENT;
         return Ok(response);
     }
-    if request.method() != Method::POST {
-        // No server-initiated SSE stream (GET); DELETE only ends sessions, when enabled.
-        let allow = if shared.sessions.is_some() {
-            "POST, DELETE"
-        } else {
-            "POST"
-        };
-        return Err(
-            Rejection::method_not_allowed(allow).with_json_rpc(JsonRpcError {
-                id: Value::Null,
-                code: jsonrpc::INVALID_REQUEST,
-                data: None,
-            }),
-        );
-    }
-    check_post_headers(request.headers())?;
-    let (mut parts, body) = request.into_parts();
-    let limit = shared.config.body_limit;
-    let bytes = read_body(&parts.headers, body, limit)
-        .await
-        .map_err(|err| match err {
-            BodyError::TooLarge => rpc_rejection(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Value::Null,
-                jsonrpc::INVALID_REQUEST,
-                format!("Payload Too Large: the body exceeds {limit} bytes"),
-                None,
-            ),
-            BodyError::Unreadable => rpc_rejection(
-                StatusCode::BAD_REQUEST,
-                Value::Null,
-                jsonrpc::PARSE_ERROR,
-                "Parse error: the body could not be read",
-                None,
-            ),
-        })?;
-    // A layer in front may have classified this very body already: parse it once.
-    let rpc = match parts.extensions.remove::<RpcRequest>() {
-        Some(rpc) => rpc,
-        None => classify_rpc(&parts.headers, &bytes)?,
+    let allow = if shared.sessions.is_some() {
+        "POST, DELETE"
+    } else {
+        "POST"
     };
+    Err(Rejection::method_not_allowed(allow).with_json_rpc(JsonRpcError {
+        id: Value::Null,
+        code: jsonrpc::INVALID_REQUEST,
+        data: None,
+    }))
+}
+
+/// A classified JSON-RPC POST: answer every call in it.
+pub(super) async fn exchange<S: ContextSource>(
+    shared: &Shared<S>,
+    parts: &Parts,
+    rpc: RpcRequest,
+) -> Result<Response<FullBody>, Rejection> {
     // Stateful-era sessions: `initialize` opens one (once it succeeds), the rest need one.
     let mut opens_session = None;
     if let Some(sessions) = &shared.sessions
@@ -119,7 +68,7 @@ where
     let source_request = source_request(&parts.headers, &parts.extensions);
 
     let mut replies = Vec::with_capacity(rpc.messages.len());
-    let mut labels = BTreeSet::new();
+    let mut labels = ContextLabels::default();
     for message in &rpc.messages {
         let RpcMessage::Call(call) = message else {
             continue;
@@ -128,23 +77,19 @@ where
         let outcome = dispatch(shared, &rpc, call, &source_request, &mut labels).await;
         replies.push(
             outcome
-                .map_err(|rejection| rejection.with_id(id.clone()))
+                .map_err(|rejection| rejection.with_json_rpc_id(id.clone()))
                 .map(|result| (id.clone(), result)),
         );
     }
 
     if replies.is_empty() {
         // Only notifications and responses: acknowledged without a body.
-        let mut response = Response::new(EnvelopeBody::default());
+        let mut response = Response::new(FullBody::default());
         *response.status_mut() = StatusCode::ACCEPTED;
         return Ok(response);
     }
-    let labelled = |mut response: Response<EnvelopeBody>| {
-        if !labels.is_empty() {
-            response
-                .extensions_mut()
-                .insert(ContextLabels(labels.clone()));
-        }
+    let labelled = |mut response: Response<FullBody>| {
+        labels.clone().attach(&mut response);
         response
     };
     if rpc.batch {
@@ -197,20 +142,6 @@ fn session_rejection(err: SessionError) -> Rejection {
     rpc_rejection(status, Value::Null, jsonrpc::INVALID_REQUEST, message, None)
 }
 
-impl Rejection {
-    /// Sets the JSON-RPC id to answer, keeping the code and data.
-    fn with_id(self, id: Value) -> Self {
-        let rpc = self.json_rpc().cloned().unwrap_or(JsonRpcError {
-            id: Value::Null,
-            code: self.code().json_rpc_code(),
-            data: None,
-        });
-        self.with_json_rpc(JsonRpcError { id, ..rpc })
-    }
-}
-
-/// `_meta` key of the sensitivity labels on `resources/list` entries.
-pub(crate) const LABELS_META: &str = "dev.mcp-bastion/labels";
 
 /// A method-level JSON-RPC error: answered with HTTP 200 inside a valid exchange.
 fn method_error(code: i64, message: impl Into<String>, data: Option<Value>) -> Rejection {
@@ -226,22 +157,22 @@ async fn dispatch<S: ContextSource>(
     rpc: &RpcRequest,
     call: &RpcCall,
     request: &SourceRequest,
-    labels: &mut BTreeSet<String>,
+    labels: &mut ContextLabels,
 ) -> Result<Value, Rejection> {
     let result = match (rpc.era, call.method.as_str()) {
         (Era::Legacy, "initialize") => initialize(shared, call),
         (Era::Legacy, "ping") => Ok(json!({}).into()),
         (Era::Modern, "server/discover") => Ok(discover(shared)),
-        (_, "resources/list") => list_resources(shared, call, request).await,
+        (_, "resources/list") => list_resources(shared, call, request, labels).await,
         (_, "resources/read") => read_resource(shared, rpc.era, call, request, labels).await,
         (_, "resources/templates/list") => Ok(list_templates(shared)),
-        (_, "tools/list") if shared.config.empty_tools_and_prompts => {
+        (_, "tools/list") if shared.endpoint.empty_tools_and_prompts => {
             Ok(MethodResult::public(json!({ "tools": [] })))
         }
-        (_, "prompts/list") if shared.config.empty_tools_and_prompts => {
+        (_, "prompts/list") if shared.endpoint.empty_tools_and_prompts => {
             Ok(MethodResult::public(json!({ "prompts": [] })))
         }
-        (_, "tools/call" | "prompts/get") if shared.config.empty_tools_and_prompts => {
+        (_, "tools/call" | "prompts/get") if shared.endpoint.empty_tools_and_prompts => {
             let name = call.target.as_ref().map_or("", |t| t.name());
             Err(invalid_params(format!(
                 "Invalid params: unknown {} {name:?}",
@@ -301,7 +232,7 @@ impl MethodResult {
 }
 
 fn server_info<S>(shared: &Shared<S>) -> Value {
-    json!({ "name": shared.config.server_name, "version": shared.config.server_version })
+    json!({ "name": shared.endpoint.server_name, "version": shared.endpoint.server_version })
 }
 
 fn modern_result<S>(shared: &Shared<S>, result: MethodResult) -> Value {
@@ -322,7 +253,7 @@ fn modern_result<S>(shared: &Shared<S>, result: MethodResult) -> Value {
 }
 
 fn capabilities<S>(shared: &Shared<S>) -> Value {
-    if shared.config.empty_tools_and_prompts {
+    if shared.endpoint.empty_tools_and_prompts {
         json!({ "resources": {}, "tools": {}, "prompts": {} })
     } else {
         json!({ "resources": {} })
@@ -340,7 +271,7 @@ fn initialize<S>(shared: &Shared<S>, call: &RpcCall) -> Result<MethodResult, Rej
         "capabilities": capabilities(shared),
         "serverInfo": server_info(shared),
     });
-    if let Some(instructions) = &shared.config.instructions {
+    if let Some(instructions) = &shared.endpoint.instructions {
         result["instructions"] = Value::from(instructions.as_str());
     }
     Ok(result.into())
@@ -351,7 +282,7 @@ fn discover<S>(shared: &Shared<S>) -> MethodResult {
         "supportedVersions": SUPPORTED_VERSIONS,
         "capabilities": capabilities(shared),
     });
-    if let Some(instructions) = &shared.config.instructions {
+    if let Some(instructions) = &shared.endpoint.instructions {
         result["instructions"] = Value::from(instructions.as_str());
     }
     MethodResult::public(result)
@@ -371,8 +302,9 @@ async fn list_resources<S: ContextSource>(
     shared: &Shared<S>,
     call: &RpcCall,
     request: &SourceRequest,
+    labels: &mut ContextLabels,
 ) -> Result<MethodResult, Rejection> {
-    let mut list_request = ListRequest::new(shared.config.page_size);
+    let mut list_request = ListRequest::new(shared.endpoint.page_size);
     list_request.cursor = cursor_param(call)?;
     list_request.principal.clone_from(&request.principal);
     let page = shared
@@ -380,35 +312,31 @@ async fn list_resources<S: ContextSource>(
         .list(&list_request)
         .await
         .map_err(|err| as_method_error(&source_rejection(&err, "(list)")))?;
-    let mapping = &shared.config.uri_mapping;
-    let resources: Vec<Value> = page
+    let mapping = &shared.endpoint.uri_mapping;
+    let resources = page
         .items
-        .iter()
+        .into_iter()
         .map(|meta| {
-            let mut item = Map::new();
-            item.insert("uri".into(), Value::from(mapping.to_uri(&meta.id)));
-            item.insert("name".into(), Value::from(meta.id.as_str()));
-            if let Some(title) = &meta.title {
-                item.insert("title".into(), Value::from(title.as_str()));
+            labels.add(&meta.id, &meta.labels);
+            Resource {
+                uri: mapping.to_uri(&meta.id),
+                name: meta.id.as_str().to_owned(),
+                title: meta.title,
+                description: meta.description,
+                mime_type: Some(meta.mime_type),
+                size: meta.size,
+                other: Map::new(),
             }
-            if let Some(description) = &meta.description {
-                item.insert("description".into(), Value::from(description.as_str()));
-            }
-            item.insert("mimeType".into(), Value::from(meta.mime_type.as_str()));
-            if let Some(size) = meta.size {
-                item.insert("size".into(), Value::from(size));
-            }
-            if !meta.labels.is_empty() {
-                item.insert("_meta".into(), json!({ LABELS_META: meta.labels }));
-            }
-            Value::Object(item)
         })
         .collect();
-    let mut result = json!({ "resources": resources });
-    if let Some(next) = &page.next_cursor {
-        result["nextCursor"] = Value::from(cursor::encode(next));
-    }
-    Ok(result.into())
+    let result = ResourceList {
+        resources,
+        next_cursor: page.next_cursor.as_deref().map(cursor::encode),
+        other: Map::new(),
+    };
+    Ok(serde_json::to_value(result)
+        .map_err(|_| Rejection::internal())?
+        .into())
 }
 
 /// A source failure inside a JSON-RPC exchange: the same message, as a JSON-RPC error.
@@ -425,7 +353,7 @@ async fn read_resource<S: ContextSource>(
     era: Era,
     call: &RpcCall,
     request: &SourceRequest,
-    labels: &mut BTreeSet<String>,
+    labels: &mut ContextLabels,
 ) -> Result<MethodResult, Rejection> {
     let uri = call
         .params
@@ -439,7 +367,7 @@ async fn read_resource<S: ContextSource>(
         };
         method_error(code, "Resource not found", Some(json!({ "uri": uri })))
     };
-    let id = match shared.config.uri_mapping.to_id(uri) {
+    let id = match shared.endpoint.uri_mapping.to_id(uri) {
         Ok(id) => id,
         Err(InvalidResourceUri::UnknownScheme(_) | InvalidResourceUri::NonCanonical(_)) => {
             return Err(not_found());
@@ -478,7 +406,7 @@ async fn read_resource<S: ContextSource>(
         CacheScope::Private => (ttl_ms, "private"),
         CacheScope::NoStore => (0, "private"),
     };
-    labels.extend(context.labels.iter().cloned());
+    labels.add(&id, &context.labels);
     Ok(MethodResult {
         value: json!({ "contents": [Value::Object(content)] }),
         ttl_ms,

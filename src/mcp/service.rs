@@ -7,17 +7,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, header};
+use http::{HeaderMap, Request, Response};
 use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_service::Service;
 
-use super::config::McpConfig;
+use super::classify::{McpRequest, Operation, classify};
+use super::endpoint::Endpoint;
+use super::metadata::ResourceMetadataService;
 use super::session::SessionStore;
 use super::{rest, rpc};
 use crate::context::{ContextSource, SourceError, SourceRequest};
-use crate::error::{BoxError, Dialect, EnvelopeBody, ErrorCode, Rejection};
+use crate::error::{BoxError, Dialect, FullBody, ErrorCode, Rejection};
 use crate::principal::Principal;
 
 /// The MCP endpoint over a [`ContextSource`]: the REST API under `/context` and MCP
@@ -53,7 +53,7 @@ pub struct McpService<S> {
 
 pub(crate) struct Shared<S> {
     pub(crate) source: S,
-    pub(crate) config: McpConfig,
+    pub(crate) endpoint: Endpoint,
     pub(crate) sessions: Option<SessionStore>,
 }
 
@@ -68,7 +68,7 @@ impl<S> Clone for McpService<S> {
 impl<S> fmt::Debug for McpService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("McpService")
-            .field("config", &self.shared.config)
+            .field("endpoint", &self.shared.endpoint)
             .finish_non_exhaustive()
     }
 }
@@ -76,32 +76,32 @@ impl<S> fmt::Debug for McpService<S> {
 impl<S: ContextSource> McpService<S> {
     /// The endpoint with the default configuration.
     pub fn new(source: S) -> Self {
-        Self::with_config(source, McpConfig::default())
+        Self::with_endpoint(source, Endpoint::default())
     }
 
-    /// The endpoint with `config`.
-    pub fn with_config(source: S, config: McpConfig) -> Self {
-        let sessions = config
+    /// The endpoint described by `endpoint`.
+    pub fn with_endpoint(source: S, endpoint: Endpoint) -> Self {
+        let sessions = endpoint
             .sessions
             .map(|settings| SessionStore::new(settings.max_sessions, settings.idle_timeout));
         Self {
             shared: Arc::new(Shared {
                 source,
-                config,
+                endpoint,
                 sessions,
             }),
         }
     }
 
-    /// The configuration in use.
-    pub fn config(&self) -> &McpConfig {
-        &self.shared.config
+    /// The endpoint description in use.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.shared.endpoint
     }
 }
 
 /// The future returned by [`McpService`].
 pub type ResponseFuture =
-    Pin<Box<dyn Future<Output = Result<Response<EnvelopeBody>, Infallible>> + Send>>;
+    Pin<Box<dyn Future<Output = Result<Response<FullBody>, Infallible>> + Send>>;
 
 impl<S, B> Service<Request<B>> for McpService<S>
 where
@@ -110,7 +110,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<EnvelopeBody>;
+    type Response = Response<FullBody>;
     type Error = Infallible;
     type Future = ResponseFuture;
 
@@ -125,48 +125,38 @@ where
 }
 
 impl<S: ContextSource> Shared<S> {
-    async fn handle<B>(&self, request: Request<B>) -> Response<EnvelopeBody>
+    async fn handle<B>(&self, request: Request<B>) -> Response<FullBody>
     where
         B: Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let path = request.uri().path();
-        let dialect = if path == self.config.mcp_path {
-            Dialect::JsonRpc
-        } else if path == "/context" || path.starts_with("/context/") {
-            Dialect::Rest
-        } else {
-            Dialect::Other
+        // A layer in front may have classified the request already: then nothing is parsed
+        // again (and the body, read by that layer, is not needed).
+        let request = match classify(&self.endpoint, request).await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
         };
-        // DNS-rebinding defence: a browser always names the host it thinks it talks to.
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .map(http::HeaderValue::as_bytes)
-            .or_else(|| request.uri().authority().map(|a| a.as_str().as_bytes()));
-        if let Some(host) = host {
-            let allowed =
-                std::str::from_utf8(host).is_ok_and(|host| self.config.hosts.allows(host));
-            if !allowed {
-                return Rejection::new(ErrorCode::Forbidden, "Forbidden: host not allowed")
-                    .into_response(dialect);
+        let (mut parts, _body) = request.into_parts();
+        let Some(classified) = parts.extensions.remove::<McpRequest>() else {
+            return Rejection::internal().into_response(Dialect::Other);
+        };
+        let dialect = classified.dialect;
+        let answer = match classified.operation {
+            Operation::ReadContext(id) => rest::read(self, &parts, id).await,
+            Operation::ListContexts => rest::list(self, &parts).await,
+            Operation::BatchRead(ids) => Ok(rest::batch(self, &parts, &ids).await),
+            Operation::JsonRpc(rpc) => rpc::exchange(self, &parts, rpc).await,
+            Operation::McpTransport => rpc::transport(self, &parts),
+            Operation::ResourceMetadata => Ok(self.endpoint.resource_metadata().map_or_else(
+                || Rejection::not_found("no route for this path").into_response(dialect),
+                |metadata| ResourceMetadataService::new(metadata).respond(&parts.method),
+            )),
+            Operation::Grpc | Operation::Other => {
+                Err(Rejection::not_found("no route for this path"))
             }
-        }
-        if let Some(origin) = request.headers().get(header::ORIGIN) {
-            let allowed = origin
-                .to_str()
-                .is_ok_and(|origin| self.config.origins.allows(origin));
-            if !allowed {
-                return Rejection::new(ErrorCode::Forbidden, "Forbidden: origin not allowed")
-                    .into_response(dialect);
-            }
-        }
-        match dialect {
-            Dialect::JsonRpc => rpc::handle(self, request).await,
-            Dialect::Rest => rest::handle(self, request).await,
-            _ => Rejection::not_found("no route for this path").into_response(Dialect::Other),
-        }
+        };
+        answer.unwrap_or_else(|rejection| rejection.into_response(dialect))
     }
 }
 
@@ -179,38 +169,6 @@ pub(crate) fn source_request(headers: &HeaderMap, extensions: &http::Extensions)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         ..SourceRequest::default()
-    }
-}
-
-/// Why a body could not be read.
-pub(crate) enum BodyError {
-    TooLarge,
-    Unreadable,
-}
-
-/// Reads the whole body, refusing more than `limit` bytes (early when `Content-Length` says
-/// so).
-pub(crate) async fn read_body<B>(
-    headers: &HeaderMap,
-    body: B,
-    limit: usize,
-) -> Result<Bytes, BodyError>
-where
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Unreadable),
     }
 }
 
@@ -239,9 +197,4 @@ pub(crate) fn source_rejection(err: &SourceError, id: &str) -> Rejection {
             Rejection::new(ErrorCode::Internal, "the context source failed")
         }
     }
-}
-
-/// Whether `method` is GET or HEAD.
-pub(crate) fn is_read(method: &Method) -> bool {
-    method == Method::GET || method == Method::HEAD
 }

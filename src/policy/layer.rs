@@ -3,11 +3,9 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::handle::PolicyHandle;
-use super::service::Authorize;
-use crate::auth::ResourceMetadata;
-use crate::context::ResourceUriMapping;
+use super::service::PolicyService;
 use crate::error::ConfigError;
-use crate::mcp::DEFAULT_BODY_LIMIT;
+use crate::mcp::Endpoint;
 
 /// Largest response body the layer reads to filter a listing.
 pub const DEFAULT_LIST_RESPONSE_LIMIT: usize = 16 * 1024 * 1024;
@@ -19,41 +17,33 @@ pub struct PolicyLayer {
     shared: Arc<PolicyShared>,
 }
 
+/// State shared by every clone of the layer and its services.
 #[derive(Debug)]
 pub(crate) struct PolicyShared {
     pub(crate) policy: PolicyHandle,
-    pub(crate) mapping: ResourceUriMapping,
-    pub(crate) mcp_path: String,
-    pub(crate) body_limit: usize,
+    pub(crate) endpoint: Endpoint,
     pub(crate) response_limit: usize,
-    pub(crate) metadata: Option<ResourceMetadata>,
-}
-
-impl PolicyShared {
-    fn defaults(policy: PolicyHandle) -> Self {
-        Self {
-            policy,
-            mapping: ResourceUriMapping::default(),
-            mcp_path: "/mcp".to_owned(),
-            body_limit: DEFAULT_BODY_LIMIT,
-            response_limit: DEFAULT_LIST_RESPONSE_LIMIT,
-            metadata: None,
-        }
-    }
 }
 
 impl PolicyLayer {
-    /// The layer with defaults: MCP at `/mcp`, `ctx://` URIs, 1 MiB request bodies.
+    /// The layer for the default [`Endpoint`] (MCP at `/mcp`, REST under `/context`,
+    /// `ctx://` URIs, 1 MiB request bodies).
     pub fn new(policy: PolicyHandle) -> Self {
         Self {
-            shared: Arc::new(PolicyShared::defaults(policy)),
+            shared: Arc::new(PolicyShared {
+                policy,
+                endpoint: Endpoint::default(),
+                response_limit: DEFAULT_LIST_RESPONSE_LIMIT,
+            }),
         }
     }
 
     /// A builder starting from the defaults.
     pub fn builder(policy: PolicyHandle) -> PolicyLayerBuilder {
         PolicyLayerBuilder {
-            shared: PolicyShared::defaults(policy),
+            policy,
+            endpoint: None,
+            response_limit: DEFAULT_LIST_RESPONSE_LIMIT,
         }
     }
 
@@ -67,60 +57,47 @@ impl PolicyLayer {
 #[derive(Debug)]
 #[must_use]
 pub struct PolicyLayerBuilder {
-    shared: PolicyShared,
+    policy: PolicyHandle,
+    endpoint: Option<Endpoint>,
+    response_limit: usize,
 }
 
 impl PolicyLayerBuilder {
-    /// How resource URIs map to context ids (use the endpoint's mapping).
-    pub fn uri_mapping(mut self, mapping: ResourceUriMapping) -> Self {
-        self.shared.mapping = mapping;
-        self
-    }
-
-    /// Path of the MCP endpoint (default `/mcp`).
-    pub fn mcp_path(mut self, path: impl Into<String>) -> Self {
-        self.shared.mcp_path = path.into();
-        self
-    }
-
-    /// Largest JSON-RPC body read to classify a request (default 1 MiB; larger: 413).
-    pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.shared.body_limit = bytes;
+    /// The endpoint this layer guards (default: [`Endpoint::default`]): its paths, URI
+    /// mapping and body limits classify requests, and its resource metadata is named by 401
+    /// and 403 `insufficient_scope` challenges.
+    pub fn endpoint(mut self, endpoint: &Endpoint) -> Self {
+        self.endpoint = Some(endpoint.clone());
         self
     }
 
     /// Largest listing read for filtering (default 16 MiB; larger: 502).
     pub fn list_response_limit(mut self, bytes: usize) -> Self {
-        self.shared.response_limit = bytes;
-        self
-    }
-
-    /// Points 401/403 challenges at this resource metadata (RFC 9728).
-    pub fn resource_metadata(mut self, metadata: ResourceMetadata) -> Self {
-        self.shared.metadata = Some(metadata);
+        self.response_limit = bytes;
         self
     }
 
     /// Validates and builds.
     pub fn build(self) -> Result<PolicyLayer, ConfigError> {
-        if !self.shared.mcp_path.starts_with('/') {
-            return Err(ConfigError::new("PolicyLayer mcp_path must start with '/'"));
-        }
-        if self.shared.body_limit == 0 || self.shared.response_limit == 0 {
+        if self.response_limit == 0 {
             return Err(ConfigError::new(
-                "PolicyLayer limits must be at least 1 byte",
+                "PolicyLayer list_response_limit must be at least 1 byte",
             ));
         }
         Ok(PolicyLayer {
-            shared: Arc::new(self.shared),
+            shared: Arc::new(PolicyShared {
+                policy: self.policy,
+                endpoint: self.endpoint.unwrap_or_default(),
+                response_limit: self.response_limit,
+            }),
         })
     }
 }
 
 impl<S> Layer<S> for PolicyLayer {
-    type Service = Authorize<S>;
+    type Service = PolicyService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authorize::new(inner, Arc::clone(&self.shared))
+        PolicyService::new(inner, Arc::clone(&self.shared))
     }
 }

@@ -87,16 +87,21 @@
 //! [`PolicyHandle::explain`] answers the same question without a request.
 
 mod cidr;
+mod decide;
+mod future;
 mod glob;
 mod handle;
 mod layer;
+mod listing;
 mod model;
 mod service;
+mod sse;
 
 pub use handle::PolicyHandle;
 pub use layer::{DEFAULT_LIST_RESPONSE_LIMIT, PolicyLayer, PolicyLayerBuilder};
 pub use model::{Action, Decision, Effect, Policy, RequestAttributes, Target};
-pub use service::{Authorize, ResponseFuture};
+pub use future::ResponseFuture;
+pub use service::PolicyService;
 
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,16 @@
-//! OAuth 2.0 Protected Resource Metadata (RFC 9728) and the `WWW-Authenticate` challenges
-//! that point to it (RFC 6750, MCP authorization).
+//! OAuth 2.0 Protected Resource Metadata (RFC 9728), the service that serves it, and the
+//! `WWW-Authenticate` challenges that point to it (RFC 6750, MCP authorization).
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, Uri};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use serde_json::json;
+use tower_service::Service;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Dialect, ErrorCode, FullBody, Rejection};
 
 /// Well-known path of the protected resource metadata document.
 pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -14,12 +19,14 @@ pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";
 /// audience tokens must carry, RFC 8707), the authorization servers it trusts and the scopes
 /// it understands.
 ///
-/// The document is served by [`AuthLayer`](super::AuthLayer), without authentication, at
+/// Give it to the [`Endpoint`](super::Endpoint). The document is served by
+/// [`AuthLayer`](crate::auth::AuthLayer), without authentication, at
 /// `/.well-known/oauth-protected-resource` and at the path-inserted form
-/// (`/.well-known/oauth-protected-resource/mcp` for a resource at `/mcp`).
+/// (`/.well-known/oauth-protected-resource/mcp` for a resource at `/mcp`), or by
+/// [`ResourceMetadataService`] wherever a router mounts it.
 ///
 /// ```
-/// use mcp_bastion::auth::ResourceMetadata;
+/// use mcp_bastion::mcp::ResourceMetadata;
 ///
 /// let metadata = ResourceMetadata::new("https://mcp.example.com/mcp")?
 ///     .with_authorization_server("https://auth.example.com")?
@@ -165,6 +172,119 @@ impl Challenge {
             format!("Bearer {}", parts.join(", "))
         };
         HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("Bearer"))
+    }
+}
+
+impl Challenge {
+    /// 401: no credential reached a decision that needs one.
+    pub(crate) fn authentication_required(&self) -> Rejection {
+        Rejection::new(ErrorCode::Unauthorized, "Authentication required.")
+            .with_www_authenticate(self.header(None, None))
+    }
+
+    /// 403 `insufficient_scope`, naming every scope the request needs.
+    pub(crate) fn insufficient_scope(&self, scopes: &[String]) -> Rejection {
+        let scope = scopes.join(" ");
+        Rejection::new(
+            ErrorCode::Forbidden,
+            format!("Insufficient scope: this request needs {scope}."),
+        )
+        .with_www_authenticate(self.header(Some(("insufficient_scope", "")), Some(&scope)))
+    }
+}
+
+/// The 403 `insufficient_scope` rejection naming every scope the request needs, with the
+/// challenge the MCP authorization spec asks for.
+///
+/// ```
+/// use mcp_bastion::mcp::{ResourceMetadata, insufficient_scope};
+///
+/// let metadata = ResourceMetadata::new("https://mcp.example.com/mcp")?;
+/// let rejection = insufficient_scope(Some(&metadata), ["context:read", "context:admin"]);
+/// assert_eq!(rejection.status(), 403);
+/// # Ok::<(), mcp_bastion::error::ConfigError>(())
+/// ```
+pub fn insufficient_scope<I, S>(metadata: Option<&ResourceMetadata>, scopes: I) -> Rejection
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+    Challenge::new(metadata).insufficient_scope(&scopes)
+}
+
+/// The 401 rejection for a request that reached a decision without any credential, with the
+/// `WWW-Authenticate` challenge pointing at the resource metadata.
+///
+/// ```
+/// use mcp_bastion::mcp::authentication_required;
+///
+/// assert_eq!(authentication_required(None).status(), 401);
+/// ```
+pub fn authentication_required(metadata: Option<&ResourceMetadata>) -> Rejection {
+    Challenge::new(metadata).authentication_required()
+}
+
+/// Serves the RFC 9728 document of a [`ResourceMetadata`] to `GET` and `HEAD` (405
+/// otherwise), for routers that mount the well-known routes themselves.
+/// [`AuthLayer`](crate::auth::AuthLayer) answers the same routes with the same service.
+///
+/// ```
+/// use axum::Router;
+/// use mcp_bastion::mcp::{ResourceMetadata, ResourceMetadataService};
+///
+/// let metadata = ResourceMetadata::new("https://mcp.example.com/mcp")?;
+/// let service = ResourceMetadataService::new(&metadata);
+/// let app: Router = Router::new()
+///     .route_service("/.well-known/oauth-protected-resource", service.clone())
+///     .route_service("/.well-known/oauth-protected-resource/mcp", service);
+/// # let _ = app;
+/// # Ok::<(), mcp_bastion::error::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ResourceMetadataService {
+    document: Bytes,
+}
+
+impl ResourceMetadataService {
+    /// The service answering with `metadata`'s document.
+    pub fn new(metadata: &ResourceMetadata) -> Self {
+        Self {
+            document: metadata.document(),
+        }
+    }
+
+    /// The response to a request with this method.
+    pub(crate) fn respond(&self, method: &Method) -> Response<FullBody> {
+        if method != Method::GET && method != Method::HEAD {
+            return Rejection::method_not_allowed("GET, HEAD").into_response(Dialect::Rest);
+        }
+        let mut response = Response::new(FullBody::new(self.document.clone()));
+        *response.status_mut() = StatusCode::OK;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        );
+        response
+    }
+}
+
+impl<B> Service<Request<B>> for ResourceMetadataService {
+    type Response = Response<FullBody>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<FullBody>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        ready(Ok(self.respond(request.method())))
     }
 }
 

@@ -1,9 +1,16 @@
-//! [`McpConfig`]: how the endpoint is served.
+//! [`Endpoint`]: the one description of the endpoint (paths, URI mapping, limits, allowed
+//! hosts and origins, resource metadata) that [`McpService`](super::McpService) and every
+//! layer take. Each default of the crate's HTTP surface is written here and nowhere else.
 
-use std::sync::Arc;
-
+use super::metadata::{Challenge, ResourceMetadata};
+use super::origin::{HostPolicy, OriginPolicy};
 use crate::context::ResourceUriMapping;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, DialectDetector};
+
+/// Default path of the MCP endpoint.
+pub const DEFAULT_MCP_PATH: &str = "/mcp";
+/// Default prefix of the REST API (`GET /context/{id}`, `GET /context`, `POST /context`).
+pub const DEFAULT_REST_PREFIX: &str = "/context";
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -14,127 +21,30 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 /// Most ids one REST batch read may name.
 pub const DEFAULT_MAX_BATCH: usize = 100;
 
-/// Which `Origin` header values the endpoint accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OriginPolicy {
-    /// `http(s)://localhost`, `127.0.0.1` and `[::1]`, on any port (the default).
-    Loopback,
-    /// Exactly these origins (scheme, host and optional port, compared case-insensitively).
-    List(Arc<[String]>),
-    /// Any origin (only for servers that no browser can reach).
-    Any,
-}
-
-impl OriginPolicy {
-    /// Whether a request carrying this `Origin` header is allowed.
-    pub fn allows(&self, origin: &str) -> bool {
-        match self {
-            Self::Any => true,
-            Self::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
-            Self::Loopback => is_loopback_origin(origin),
-        }
-    }
-}
-
-/// Which `Host` header values (HTTP/2 `:authority`) the endpoint accepts: the DNS-rebinding
-/// defence for servers on loopback.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HostPolicy {
-    /// `localhost`, `127.0.0.1` and `[::1]`; on `port` when given (the default: any port).
-    Loopback {
-        /// The port the server is bound to, when known.
-        port: Option<u16>,
-    },
-    /// Exactly these hosts (`name` or `name:port`, compared case-insensitively).
-    List(Arc<[String]>),
-    /// Any host (for servers behind a proxy that checks `Host` itself).
-    Any,
-}
-
-impl HostPolicy {
-    /// Whether a request carrying this `Host` is allowed. A request without one (HTTP/1.0,
-    /// in-process calls) is not a browser and is allowed.
-    pub fn allows(&self, host: &str) -> bool {
-        match self {
-            Self::Any => true,
-            Self::List(list) => list.iter().any(|h| h.eq_ignore_ascii_case(host)),
-            Self::Loopback { port } => {
-                let (name, host_port) = split_host_port(host);
-                let port_ok = match (port, host_port) {
-                    (_, None) => true,
-                    (None, Some(p)) => p.parse::<u16>().is_ok(),
-                    (Some(expected), Some(p)) => p.parse::<u16>().ok() == Some(*expected),
-                };
-                port_ok && is_loopback_name(name)
-            }
-        }
-    }
-}
-
-/// `host[:port]` or `[v6][:port]` split into the host (brackets removed) and the port text.
-fn split_host_port(authority: &str) -> (&str, Option<&str>) {
-    if let Some(bracketed) = authority.strip_prefix('[') {
-        return match bracketed.split_once(']') {
-            Some((host, "")) => (host, None),
-            Some((host, rest)) => (host, Some(rest.strip_prefix(':').unwrap_or("x"))),
-            None => ("", None),
-        };
-    }
-    match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    }
-}
-
-fn is_loopback_name(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "::1"
-}
-
-/// `http(s)://` + a loopback host + an optional numeric port, nothing else.
-fn is_loopback_origin(origin: &str) -> bool {
-    let Some((scheme, authority)) = origin.split_once("://") else {
-        return false;
-    };
-    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
-        return false;
-    }
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(bracketed) => match bracketed.split_once(']') {
-            Some(parts) => parts,
-            None => return false,
-        },
-        None => authority.split_at(authority.find(':').unwrap_or(authority.len())),
-    };
-    let port_ok = port.is_empty()
-        || port
-            .strip_prefix(':')
-            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    port_ok
-        && matches!(
-            host.to_ascii_lowercase().as_str(),
-            "localhost" | "127.0.0.1" | "::1"
-        )
-}
-
-/// Configuration of [`McpService`](super::McpService). Build with [`McpConfig::builder`].
+/// What the endpoint is: its MCP path and REST prefix, how resource URIs map to context ids,
+/// body, page and batch limits, the hosts and origins it answers, its RFC 9728 resource
+/// metadata, and what `initialize` reports. Build it once with [`Endpoint::builder`] and give
+/// the same value to [`McpService`](super::McpService) and to every layer (or to
+/// [`Stack`](crate::stack::Stack), which does that for you).
 ///
 /// ```
-/// use mcp_bastion::mcp::McpConfig;
+/// use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
 ///
-/// let config = McpConfig::builder()
+/// let endpoint = Endpoint::builder()
 ///     .mcp_path("/mcp")
 ///     .body_limit(512 * 1024)
 ///     .allowed_origins(["https://app.example.com"])
+///     .resource_metadata(ResourceMetadata::new("https://mcp.example.com/mcp")?)
 ///     .server_name("docs-context")
 ///     .build()?;
-/// assert_eq!(config.mcp_path(), "/mcp");
+/// assert_eq!(endpoint.mcp_path(), "/mcp");
+/// assert_eq!(endpoint.rest_prefix(), "/context");
 /// # Ok::<(), mcp_bastion::error::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct McpConfig {
+pub struct Endpoint {
     pub(crate) mcp_path: String,
+    pub(crate) rest_prefix: String,
     pub(crate) body_limit: usize,
     pub(crate) origins: OriginPolicy,
     pub(crate) hosts: HostPolicy,
@@ -146,12 +56,16 @@ pub struct McpConfig {
     pub(crate) server_name: String,
     pub(crate) server_version: String,
     pub(crate) instructions: Option<String>,
+    pub(crate) resource_metadata: Option<ResourceMetadata>,
+    pub(crate) detector: DialectDetector,
+    pub(crate) challenge: Challenge,
 }
 
-impl Default for McpConfig {
+impl Default for Endpoint {
     fn default() -> Self {
         Self {
-            mcp_path: "/mcp".to_owned(),
+            mcp_path: DEFAULT_MCP_PATH.to_owned(),
+            rest_prefix: DEFAULT_REST_PREFIX.to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
             origins: OriginPolicy::Loopback,
             hosts: HostPolicy::Loopback { port: None },
@@ -163,14 +77,17 @@ impl Default for McpConfig {
             server_name: "mcp-bastion".to_owned(),
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
             instructions: None,
+            resource_metadata: None,
+            detector: DialectDetector::new(DEFAULT_MCP_PATH, DEFAULT_REST_PREFIX),
+            challenge: Challenge::default(),
         }
     }
 }
 
-impl McpConfig {
+impl Endpoint {
     /// A builder starting from the defaults.
-    pub fn builder() -> McpConfigBuilder {
-        McpConfigBuilder {
+    pub fn builder() -> EndpointBuilder {
+        EndpointBuilder {
             config: Self::default(),
             origins: None,
             hosts: None,
@@ -183,6 +100,32 @@ impl McpConfig {
     /// The path of the MCP endpoint.
     pub fn mcp_path(&self) -> &str {
         &self.mcp_path
+    }
+
+    /// The prefix of the REST API (no trailing `/`).
+    pub fn rest_prefix(&self) -> &str {
+        &self.rest_prefix
+    }
+
+    /// How this endpoint's callers are told apart (REST, JSON-RPC, gRPC, other) so that
+    /// refusals answer each in its own format.
+    pub fn dialect_detector(&self) -> &DialectDetector {
+        &self.detector
+    }
+
+    /// The RFC 9728 resource metadata, when the endpoint is an OAuth protected resource.
+    pub fn resource_metadata(&self) -> Option<&ResourceMetadata> {
+        self.resource_metadata.as_ref()
+    }
+
+    /// The `WWW-Authenticate` challenge builder pointing at the resource metadata.
+    pub(crate) fn challenge(&self) -> &Challenge {
+        &self.challenge
+    }
+
+    /// Most ids one REST batch read may name.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
     }
 
     /// The request body limit in bytes.
@@ -218,11 +161,11 @@ pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
 /// Default idle time after which a session ends.
 pub const DEFAULT_SESSION_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Builder of [`McpConfig`]; [`build`](Self::build) validates everything.
+/// Builder of [`Endpoint`]; [`build`](Self::build) validates everything.
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct McpConfigBuilder {
-    config: McpConfig,
+pub struct EndpointBuilder {
+    config: Endpoint,
     origins: Option<Vec<String>>,
     hosts: Option<Vec<String>>,
     sessions: bool,
@@ -230,10 +173,25 @@ pub struct McpConfigBuilder {
     session_idle_timeout: std::time::Duration,
 }
 
-impl McpConfigBuilder {
+impl EndpointBuilder {
     /// Path of the MCP endpoint (default `/mcp`).
     pub fn mcp_path(mut self, path: impl Into<String>) -> Self {
         self.config.mcp_path = path.into();
+        self
+    }
+
+    /// Prefix of the REST API (default `/context`): `GET {prefix}/{id}`, `GET {prefix}`,
+    /// `POST {prefix}`.
+    pub fn rest_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.config.rest_prefix = prefix.into();
+        self
+    }
+
+    /// Makes the endpoint an OAuth 2.1 protected resource described by this RFC 9728
+    /// metadata: auth challenges (401 and 403 `insufficient_scope`) point at it and the
+    /// metadata routes serve it.
+    pub fn resource_metadata(mut self, metadata: ResourceMetadata) -> Self {
+        self.config.resource_metadata = Some(metadata);
         self
     }
 
@@ -349,17 +307,26 @@ impl McpConfigBuilder {
         self
     }
 
-    /// Validates and returns the configuration.
-    pub fn build(mut self) -> Result<McpConfig, ConfigError> {
-        let path = &self.config.mcp_path;
-        if !path.starts_with('/') || path.len() < 2 || path.contains(['?', '#']) {
-            return Err(ConfigError::new(format!(
-                "mcp_path {path:?} must start with '/' and name a path (no query or fragment)"
-            )));
+    /// Validates and returns the description.
+    pub fn build(mut self) -> Result<Endpoint, ConfigError> {
+        for (what, path) in [
+            ("mcp_path", &self.config.mcp_path),
+            ("rest_prefix", &self.config.rest_prefix),
+        ] {
+            if !path.starts_with('/')
+                || path.len() < 2
+                || path.ends_with('/')
+                || path.contains(['?', '#', '%'])
+            {
+                return Err(ConfigError::new(format!(
+                    "{what} {path:?} must start with '/' and name a path (no trailing '/', query, fragment or escape)"
+                )));
+            }
         }
-        if path == "/context" || path.starts_with("/context/") {
+        let (path, prefix) = (&self.config.mcp_path, &self.config.rest_prefix);
+        if path == prefix || path.starts_with(&format!("{prefix}/")) {
             return Err(ConfigError::new(format!(
-                "mcp_path {path:?} collides with the REST routes under /context"
+                "mcp_path {path:?} collides with the REST routes under {prefix}"
             )));
         }
         if self.config.body_limit == 0 {
@@ -411,6 +378,8 @@ impl McpConfigBuilder {
                 idle_timeout: self.session_idle_timeout,
             });
         }
+        self.config.detector = DialectDetector::new(path.clone(), prefix.clone());
+        self.config.challenge = Challenge::new(self.config.resource_metadata.as_ref());
         Ok(self.config)
     }
 }
@@ -420,67 +389,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_origins() {
-        let policy = OriginPolicy::Loopback;
-        for ok in [
-            "http://localhost",
-            "http://localhost:3000",
-            "https://127.0.0.1:8443",
-            "http://[::1]:3000",
-            "HTTP://LOCALHOST",
-        ] {
-            assert!(policy.allows(ok), "{ok}");
-        }
-        for bad in [
-            "http://evil.example",
-            "http://localhost.evil.example",
-            "http://127.0.0.1.nip.io",
-            "null",
-            "file://localhost",
-            "http://[::2]:3000",
-            "",
-        ] {
-            assert!(!policy.allows(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn loopback_hosts() {
-        let any_port = HostPolicy::Loopback { port: None };
-        for ok in [
-            "localhost",
-            "localhost:3000",
-            "127.0.0.1:1",
-            "[::1]:3000",
-            "[::1]",
-            "LOCALHOST",
-        ] {
-            assert!(any_port.allows(ok), "{ok}");
-        }
-        for bad in [
-            "evil.example.com",
-            "evil.example.com:3000",
-            "localhost:x",
-            "127.0.0.2",
-            "[::1]x",
-            "",
-            "localhost.evil",
-        ] {
-            assert!(!any_port.allows(bad), "{bad}");
-        }
-        let bound = HostPolicy::Loopback { port: Some(3000) };
-        assert!(bound.allows("localhost:3000"));
-        assert!(bound.allows("127.0.0.1"));
-        assert!(!bound.allows("localhost:3001"));
-        let config = McpConfig::builder()
+    fn listed_hosts_and_sessions() {
+        let endpoint = Endpoint::builder()
             .allowed_hosts(["mcp.example.com"])
             .build()
             .unwrap();
-        assert!(config.hosts().allows("MCP.example.com"));
-        assert!(!config.hosts().allows("localhost"));
-        assert!(McpConfig::builder().allowed_hosts(["a/b"]).build().is_err());
+        assert!(endpoint.hosts().allows("MCP.example.com"));
+        assert!(!endpoint.hosts().allows("localhost"));
+        assert!(Endpoint::builder().allowed_hosts(["a/b"]).build().is_err());
         assert!(
-            McpConfig::builder()
+            Endpoint::builder()
                 .sessions(true)
                 .max_sessions(0)
                 .build()
@@ -490,27 +408,53 @@ mod tests {
 
     #[test]
     fn listed_origins_and_validation() {
-        let config = McpConfig::builder()
+        let endpoint = Endpoint::builder()
             .allowed_origins(["https://app.example.com"])
             .build()
             .unwrap();
-        assert!(config.origins().allows("https://APP.example.com"));
-        assert!(!config.origins().allows("http://localhost"));
+        assert!(endpoint.origins().allows("https://APP.example.com"));
+        assert!(!endpoint.origins().allows("http://localhost"));
         assert!(
-            McpConfig::builder()
+            Endpoint::builder()
                 .allowed_origins(["nope"])
                 .build()
                 .is_err()
         );
-        assert!(McpConfig::builder().mcp_path("mcp").build().is_err());
+        assert!(Endpoint::builder().mcp_path("mcp").build().is_err());
         assert!(
-            McpConfig::builder()
+            Endpoint::builder()
                 .mcp_path("/context/mcp")
                 .build()
                 .is_err()
         );
-        assert!(McpConfig::builder().body_limit(0).build().is_err());
-        let err = McpConfig::builder().page_size(5000).build().unwrap_err();
+        assert!(Endpoint::builder().body_limit(0).build().is_err());
+        let err = Endpoint::builder().page_size(5000).build().unwrap_err();
         assert!(err.to_string().contains("page_size"));
+    }
+
+    #[test]
+    fn paths_are_validated_and_reach_the_detector() {
+        for bad in ["", "/", "docs", "/docs/", "/a?b", "/a%2fb"] {
+            let err = Endpoint::builder().rest_prefix(bad).build().unwrap_err();
+            assert!(err.message().contains("rest_prefix"), "{bad}: {err}");
+        }
+        let err = Endpoint::builder()
+            .rest_prefix("/api")
+            .mcp_path("/api/mcp")
+            .build()
+            .unwrap_err();
+        assert!(err.message().contains("collides"), "{err}");
+        let endpoint = Endpoint::builder()
+            .rest_prefix("/docs")
+            .mcp_path("/rpc")
+            .build()
+            .unwrap();
+        let detector = endpoint.dialect_detector();
+        let headers = http::HeaderMap::new();
+        let detect = |path: &'static str| detector.detect(&http::Uri::from_static(path), &headers);
+        assert_eq!(detect("/rpc"), crate::error::Dialect::JsonRpc);
+        assert_eq!(detect("/docs/a/b"), crate::error::Dialect::Rest);
+        assert_eq!(detect("/context/a"), crate::error::Dialect::Other);
+        assert_eq!(detect("/mcp"), crate::error::Dialect::Other);
     }
 }

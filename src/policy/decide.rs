@@ -1,0 +1,271 @@
+//! From a classified request to policy decisions, and from a denial to the refusal.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock};
+
+use http::{Extensions, Method, Response};
+use serde_json::Value;
+
+use super::layer::PolicyShared;
+use super::model::{Action, Decision, Policy, RequestAttributes, Target};
+use crate::context::{ContextId, ContextLabels};
+use crate::error::{Dialect, ErrorCode, FullBody, JsonRpcError, Rejection, jsonrpc};
+use crate::mcp::{McpRequest, Operation, RpcMessage, RpcRequest, RpcTarget};
+use crate::principal::Principal;
+use crate::server::ClientAddr;
+
+/// Who a request without an authentication layer in front is.
+static ANONYMOUS: LazyLock<Principal> = LazyLock::new(Principal::anonymous);
+
+/// The caller: the principal authentication left, or the anonymous one.
+pub(crate) fn principal_of(extensions: &Extensions) -> &Principal {
+    extensions.get::<Principal>().unwrap_or(&ANONYMOUS)
+}
+
+/// What a request needs before it may proceed.
+pub(crate) enum Plan {
+    /// One decision, known now.
+    Decide(Action, OwnedTarget),
+    /// A REST listing (`batch`: a batch read): filter what the endpoint answers.
+    RestListing { batch: bool },
+    /// JSON-RPC: decide every targeted call, filter listings in the answer.
+    JsonRpc,
+    /// Not judged here: transport requests on the MCP path, the public metadata document.
+    PassThrough,
+}
+
+/// A target that outlives the request it came from.
+pub(crate) enum OwnedTarget {
+    Context(String),
+    Grpc(String),
+    Path(String),
+}
+
+impl OwnedTarget {
+    pub(crate) fn as_target(&self) -> Target<'_> {
+        match self {
+            Self::Context(id) => Target::Context(id),
+            Self::Grpc(path) => Target::Grpc(path),
+            Self::Path(path) => Target::Path(path),
+        }
+    }
+}
+
+/// The plan for a classified request.
+pub(crate) fn plan(classified: &McpRequest, method: &Method, path: &str) -> Plan {
+    match &classified.operation {
+        Operation::ReadContext(id) => {
+            Plan::Decide(Action::Read, OwnedTarget::Context(id.as_str().to_owned()))
+        }
+        Operation::ListContexts => Plan::RestListing { batch: false },
+        Operation::BatchRead(_) => Plan::RestListing { batch: true },
+        Operation::JsonRpc(_) => Plan::JsonRpc,
+        Operation::Grpc => Plan::Decide(Action::Call, OwnedTarget::Grpc(path.to_owned())),
+        Operation::McpTransport | Operation::ResourceMetadata => Plan::PassThrough,
+        _ => {
+            let read = method == Method::GET || method == Method::HEAD;
+            let action = if read { Action::Read } else { Action::Write };
+            Plan::Decide(action, OwnedTarget::Path(path.to_owned()))
+        }
+    }
+}
+
+/// The request facts conditions test: the client address and the HTTP method (JSON-RPC
+/// calls replace the method with theirs).
+pub(crate) fn attributes(extensions: &Extensions, method: &Method) -> RequestAttributes {
+    RequestAttributes {
+        client_ip: extensions.get::<ClientAddr>().map(|addr| addr.0.ip()),
+        method: Some(method.as_str().to_owned()),
+        ..RequestAttributes::default()
+    }
+}
+
+/// Logs a decision (never a credential).
+pub(crate) fn log(decision: &Decision) {
+    tracing::info!(
+        target: "mcp_bastion::policy",
+        subject = %decision.subject,
+        action = %decision.action,
+        target = %decision.target,
+        rule = decision.rule.as_deref().unwrap_or("(default deny)"),
+        effect = ?decision.effect,
+        "policy decision"
+    );
+}
+
+impl PolicyShared {
+    /// The target of a resource URI: its context id when the mapping knows it.
+    pub(crate) fn resource_target<'u>(
+        &self,
+        uri: &'u str,
+        id: &'u mut Option<ContextId>,
+    ) -> Target<'u> {
+        *id = self.endpoint.uri_mapping().to_id(uri).ok();
+        match id {
+            Some(id) => Target::Context(id.as_str()),
+            None => Target::Resource(uri),
+        }
+    }
+
+    /// The response for a denied decision: 401 for anonymous callers, 403 otherwise
+    /// (`insufficient_scope` when only scopes are missing).
+    pub(crate) fn refusal(
+        &self,
+        decision: &Decision,
+        principal: &Principal,
+        dialect: Dialect,
+        rpc_id: Option<Value>,
+    ) -> Response<FullBody> {
+        let challenge = self.endpoint.challenge();
+        let mut rejection = if !decision.required_scopes.is_empty() {
+            challenge.insufficient_scope(&decision.required_scopes)
+        } else if principal.is_anonymous() {
+            challenge.authentication_required()
+        } else {
+            Rejection::new(
+                ErrorCode::Forbidden,
+                "Not authorized to access this context.",
+            )
+        };
+        if let Some(id) = rpc_id {
+            rejection = rejection.with_json_rpc(JsonRpcError {
+                id,
+                code: jsonrpc::INVALID_REQUEST,
+                data: None,
+            });
+        }
+        let mut response = rejection.into_response(dialect);
+        response.extensions_mut().insert(decision.clone());
+        response
+    }
+}
+
+/// A read to decide again once the source has said how sensitive the context is.
+pub(crate) struct Recheck {
+    pub(crate) shared: Arc<PolicyShared>,
+    pub(crate) principal: Principal,
+    pub(crate) action: Action,
+    pub(crate) target: OwnedTarget,
+    pub(crate) attributes: RequestAttributes,
+}
+
+impl Recheck {
+    /// The refusal, if the labels the source gave turn the decision into a deny.
+    pub(crate) fn refusal(mut self, labels: &ContextLabels) -> Option<Response<FullBody>> {
+        let id = self.target.as_target().value().to_owned();
+        let labels = labels.of(&id)?;
+        self.attributes.resource_labels.extend(labels.iter().cloned());
+        let policy = self.shared.policy.load();
+        let decision = policy.decide(
+            &self.principal,
+            self.action,
+            self.target.as_target(),
+            &self.attributes,
+        );
+        log(&decision);
+        (!decision.is_allowed()).then(|| {
+            self.shared
+                .refusal(&decision, &self.principal, Dialect::Rest, None)
+        })
+    }
+}
+
+/// The kind of listing a JSON-RPC call asked for, to filter its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    Resources,
+    Tools,
+    Prompts,
+}
+
+/// What the JSON-RPC calls of one request were allowed to do, to check the answer against.
+#[derive(Default)]
+pub(crate) struct RpcChecks {
+    /// Context reads to decide again with the labels the source gives: (JSON-RPC id,
+    /// context id).
+    pub(crate) reads: Vec<(Value, String)>,
+    /// Listings to filter: (JSON-RPC id, kind).
+    pub(crate) listings: Vec<(Value, Listing)>,
+    /// The last allow, attached to the response.
+    pub(crate) decision: Option<Decision>,
+}
+
+/// Decides every targeted call of `rpc`; `Err` is the refusal of the first denied one.
+pub(crate) fn decide_rpc(
+    shared: &PolicyShared,
+    policy: &Policy,
+    principal: &Principal,
+    rpc: &RpcRequest,
+    base: &RequestAttributes,
+) -> Result<RpcChecks, Response<FullBody>> {
+    let mut checks = RpcChecks::default();
+    for message in &rpc.messages {
+        let RpcMessage::Call(call) = message else {
+            continue;
+        };
+        let mut attributes = base.clone();
+        attributes.method = Some(call.method.clone());
+        let mut mapped = None;
+        let (action, target) = match &call.target {
+            Some(RpcTarget::Resource(uri)) => (Action::Read, shared.resource_target(uri, &mut mapped)),
+            Some(RpcTarget::Tool(name)) => (Action::Call, Target::Tool(name)),
+            Some(RpcTarget::Prompt(name)) => (Action::Read, Target::Prompt(name)),
+            None => {
+                let listing = match call.method.as_str() {
+                    "resources/list" => Some(Listing::Resources),
+                    "tools/list" => Some(Listing::Tools),
+                    "prompts/list" => Some(Listing::Prompts),
+                    _ => None,
+                };
+                if let (Some(listing), Some(id)) = (listing, &call.id) {
+                    checks.listings.push((id.clone(), listing));
+                }
+                continue;
+            }
+        };
+        let decision = policy.decide(principal, action, target, &attributes);
+        log(&decision);
+        let id = call.id.clone().unwrap_or(Value::Null);
+        if !decision.is_allowed() {
+            return Err(shared.refusal(&decision, principal, Dialect::JsonRpc, Some(id)));
+        }
+        if let Target::Context(context) = target {
+            checks.reads.push((id, context.to_owned()));
+        }
+        checks.decision = Some(decision);
+    }
+    Ok(checks)
+}
+
+/// The refusal, if the labels the source gave any read context deny one of `reads`.
+pub(crate) fn recheck_reads(
+    shared: &PolicyShared,
+    policy: &Policy,
+    principal: &Principal,
+    reads: &[(Value, String)],
+    labels: &ContextLabels,
+    base: &RequestAttributes,
+) -> Option<Response<FullBody>> {
+    for (id, context) in reads {
+        let Some(context_labels) = labels.of(context) else {
+            continue;
+        };
+        let mut attributes = base.clone();
+        attributes.method = Some("resources/read".to_owned());
+        attributes.resource_labels = context_labels.clone();
+        let decision = policy.decide(principal, Action::Read, Target::Context(context), &attributes);
+        if !decision.is_allowed() {
+            log(&decision);
+            return Some(shared.refusal(&decision, principal, Dialect::JsonRpc, Some(id.clone())));
+        }
+    }
+    None
+}
+
+/// Labels as a set (empty when the source gave none).
+pub(crate) fn labels_or_empty(labels: Option<&ContextLabels>, id: &str) -> BTreeSet<String> {
+    labels
+        .and_then(|labels| labels.of(id))
+        .cloned()
+        .unwrap_or_default()
+}
