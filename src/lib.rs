@@ -32,9 +32,10 @@
 //! endpoint), [`envelope`] (the error-envelope layer).
 
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod client_addr;
 pub mod context;
 pub mod envelope;
 pub mod error;
@@ -42,5 +43,6 @@ pub mod mcp;
 pub mod policy;
 pub mod principal;
 pub mod server;
+pub mod stack;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -37,6 +37,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 use tower_service::Service;
 
+use crate::client_addr::ClientAddr;
 use crate::error::BoxError;
 
 /// A tower service hyper can serve: what [`serve`] and `tls::serve_tls` accept.
@@ -120,10 +121,6 @@ pub(crate) async fn accept<F: Future<Output = ()>>(
     }
 }
 
-/// The address of the client of a connection, in every request's extensions (what
-/// client-IP policy conditions test).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
 
 /// HTTP/1.1 + HTTP/2 connections that all end gracefully together.
 pub(crate) struct Connections {

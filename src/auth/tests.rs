@@ -74,9 +74,13 @@ fn request(path: &str, headers: &[(&'static str, &str)]) -> Request<Body> {
 }
 
 fn layer() -> AuthLayer {
+    let endpoint = crate::mcp::Endpoint::builder()
+        .resource_metadata(metadata())
+        .build()
+        .unwrap();
     AuthLayer::builder()
         .api_keys(keys())
-        .resource_metadata(metadata())
+        .endpoint(&endpoint)
         .build()
         .unwrap()
 }

@@ -12,7 +12,7 @@ use crate::context::{ContextId, ContextLabels};
 use crate::error::{Dialect, ErrorCode, FullBody, JsonRpcError, Rejection, jsonrpc};
 use crate::mcp::{McpRequest, Operation, RpcMessage, RpcRequest, RpcTarget};
 use crate::principal::Principal;
-use crate::server::ClientAddr;
+use crate::client_addr::ClientAddr;
 
 /// Who a request without an authentication layer in front is.
 static ANONYMOUS: LazyLock<Principal> = LazyLock::new(Principal::anonymous);

@@ -86,7 +86,6 @@
 //! `mcp_bastion::policy` target and attached to the response extensions as a [`Decision`];
 //! [`PolicyHandle::explain`] answers the same question without a request.
 
-mod cidr;
 mod decide;
 mod future;
 mod glob;

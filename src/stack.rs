@@ -1,0 +1,185 @@
+//! [`Stack`]: the recommended order of the layers, assembled from one [`Endpoint`].
+//!
+//! Outermost first: error envelope → client address → authentication → policy → your
+//! service (usually [`McpService`]). Observability, rate limits and the context cache join
+//! this order as they are built (observe first, rate limit after authentication, cache after
+//! the policy), so a context is never served from a cache the policy did not guard. Every
+//! layer gets the same endpoint description; nothing is configured twice.
+//!
+//! ```
+//! use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer};
+//! use mcp_bastion::context::StaticSource;
+//! use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
+//! use mcp_bastion::policy::{Policy, PolicyHandle};
+//! use mcp_bastion::principal::{AuthMethod, Principal};
+//! use mcp_bastion::stack::Stack;
+//!
+//! let endpoint = Endpoint::builder()
+//!     .resource_metadata(ResourceMetadata::new("http://127.0.0.1:3000/mcp")?)
+//!     .build()?;
+//! let keys = ApiKeyStore::new([ApiKey::new(
+//!     "user-dev-token",
+//!     Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"),
+//! )?])?;
+//! let policy = PolicyHandle::new(Policy::from_toml(r#"
+//!     roles = ["developer"]
+//!     [[rules]]
+//!     id = "developers-read"
+//!     effect = "allow"
+//!     roles = ["developer"]
+//!     actions = ["read", "list"]
+//!     contexts = ["**"]
+//! "#)?);
+//! let service = Stack::new(endpoint)
+//!     .auth(AuthLayer::builder().api_keys(keys))
+//!     .policy(policy)
+//!     .serve_source(StaticSource::new())?;
+//! // Serve it: mcp_bastion::server::serve(listener, service, shutdown), or nest it in axum.
+//! # let _ = service;
+//! # Ok::<(), mcp_bastion::error::ConfigError>(())
+//! ```
+//!
+//! Power users compose the same layers with `tower::ServiceBuilder` (each takes
+//! `.endpoint(&endpoint)`), or put [`StackLayer`] in front of any other MCP server.
+
+use tower_layer::Layer;
+
+use crate::auth::{Auth, AuthLayer, AuthLayerBuilder};
+use crate::client_addr::{ClientAddrLayer, ClientAddrService, TrustedProxies};
+use crate::context::ContextSource;
+use crate::envelope::{ErrorEnvelope, ErrorEnvelopeLayer};
+use crate::error::ConfigError;
+use crate::mcp::{Endpoint, McpService};
+use crate::policy::{PolicyHandle, PolicyLayer, PolicyService};
+
+/// Assembles the recommended stack. See the [module documentation](self).
+#[derive(Debug)]
+#[must_use]
+pub struct Stack {
+    endpoint: Endpoint,
+    auth: Option<AuthLayerBuilder>,
+    policy: Option<PolicyHandle>,
+    proxies: TrustedProxies,
+}
+
+/// The layers of a [`Stack`], in order, ready to wrap a service.
+#[derive(Debug, Clone)]
+pub struct StackLayer {
+    envelope: ErrorEnvelopeLayer,
+    client_addr: ClientAddrLayer,
+    auth: AuthLayer,
+    policy: PolicyLayer,
+}
+
+/// A service wrapped by [`StackLayer`].
+pub type StackService<S> = ErrorEnvelope<ClientAddrService<Auth<PolicyService<S>>>>;
+
+impl Stack {
+    /// A stack for `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            auth: None,
+            policy: None,
+            proxies: TrustedProxies::default(),
+        }
+    }
+
+    /// How callers authenticate (the stack gives it the endpoint). Required: for an open
+    /// server, say so with `AuthLayer::builder().allow_anonymous(true)`.
+    pub fn auth(mut self, auth: AuthLayerBuilder) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// What each caller may do. Required: the policy denies what no rule allows.
+    pub fn policy(mut self, policy: PolicyHandle) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Believe `Forwarded` / `X-Forwarded-For` from these proxies (default: none).
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// The endpoint description the stack was made for.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Builds every layer; errors name what is missing or invalid.
+    pub fn layer(self) -> Result<StackLayer, ConfigError> {
+        let auth = self.auth.ok_or_else(|| {
+            ConfigError::new(
+                "Stack needs .auth(...): AuthLayer::builder() with authenticators, or .allow_anonymous(true) for an open server",
+            )
+        })?;
+        let policy = self
+            .policy
+            .ok_or_else(|| ConfigError::new("Stack needs .policy(...): a PolicyHandle"))?;
+        Ok(StackLayer {
+            envelope: ErrorEnvelopeLayer::for_endpoint(&self.endpoint),
+            client_addr: ClientAddrLayer::new().trusting(self.proxies),
+            auth: auth.endpoint(&self.endpoint).build()?,
+            policy: PolicyLayer::builder(policy)
+                .endpoint(&self.endpoint)
+                .build()?,
+        })
+    }
+
+    /// The stack in front of `inner` (an rmcp server, an axum router, ...).
+    pub fn service<S>(self, inner: S) -> Result<StackService<S>, ConfigError> {
+        Ok(self.layer()?.layer(inner))
+    }
+
+    /// The stack in front of [`McpService`] serving `source`, with the same endpoint.
+    pub fn serve_source<C: ContextSource>(
+        self,
+        source: C,
+    ) -> Result<StackService<McpService<C>>, ConfigError> {
+        let endpoint = self.endpoint.clone();
+        self.service(McpService::with_endpoint(source, endpoint))
+    }
+}
+
+impl<S> Layer<S> for StackLayer {
+    type Service = StackService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let policy = self.policy.layer(inner);
+        let auth = self.auth.layer(policy);
+        let client_addr = self.client_addr.layer(auth);
+        self.envelope.layer(client_addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    #[test]
+    fn missing_parts_are_named() {
+        let policy = || PolicyHandle::new(Policy::from_toml("roles = []").unwrap());
+        let err = Stack::new(Endpoint::default())
+            .policy(policy())
+            .layer()
+            .unwrap_err();
+        assert!(err.message().contains(".auth"), "{err}");
+        let err = Stack::new(Endpoint::default())
+            .auth(AuthLayer::builder().allow_anonymous(true))
+            .layer()
+            .unwrap_err();
+        assert!(err.message().contains(".policy"), "{err}");
+        assert!(
+            Stack::new(Endpoint::default())
+                .auth(AuthLayer::builder())
+                .policy(policy())
+                .layer()
+                .is_err(),
+            "an auth layer that admits nobody is refused"
+        );
+    }
+}
