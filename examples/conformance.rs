@@ -18,10 +18,9 @@ use mcp_bastion::context::{
     Context, ContextId, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate,
     ResourceUriMapping, SourceError, SourceRequest, StaticSource,
 };
-use mcp_bastion::envelope::ErrorEnvelopeLayer;
-use mcp_bastion::mcp::{Endpoint, McpService};
-use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};
-use tower::ServiceBuilder;
+use mcp_bastion::mcp::Endpoint;
+use mcp_bastion::policy::{Policy, PolicyHandle};
+use mcp_bastion::stack::Stack;
 
 /// Everyone (anonymous included) may read and list everything the fixtures hold.
 const OPEN_POLICY: &str = r#"
@@ -113,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let port = port_from_args()?;
-    let config = Endpoint::builder()
+    let endpoint = Endpoint::builder()
         .uri_mapping(ResourceUriMapping::default().with_scheme("test", "test")?)
         .sessions(true)
         .empty_tool_and_prompt_lists(true)
@@ -121,17 +120,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .server_name("mcp-bastion-conformance")
         .build()?;
     // The recommended stack, open to anonymous callers: the suite sends no credentials.
-    let auth = AuthLayer::builder().allow_anonymous(true).build()?;
-    let policy = PolicyHandle::new(Policy::from_toml(OPEN_POLICY)?);
-    let service = ServiceBuilder::new()
-        .layer(ErrorEnvelopeLayer::new())
-        .layer(auth)
-        .layer(
-            PolicyLayer::builder(policy)
-                .uri_mapping(config.uri_mapping().clone())
-                .build()?,
-        )
-        .service(McpService::with_endpoint(ConformanceSource::new()?, config));
+    let service = Stack::new(endpoint)
+        .auth(AuthLayer::builder().allow_anonymous(true))
+        .policy(PolicyHandle::new(Policy::from_toml(OPEN_POLICY)?))
+        .serve_source(ConformanceSource::new()?)?;
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     println!("conformance server on http://127.0.0.1:{port}/mcp");

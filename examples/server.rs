@@ -20,13 +20,12 @@
 
 use std::net::SocketAddr;
 
-use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
+use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, AuthLayerBuilder};
 use mcp_bastion::context::{CacheScope, Context, ContextId, StaticSource};
-use mcp_bastion::envelope::ErrorEnvelopeLayer;
-use mcp_bastion::mcp::{Endpoint, McpService};
-use mcp_bastion::policy::{Policy, PolicyHandle, PolicyLayer};
+use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
+use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::principal::{AuthMethod, Principal};
-use tower::ServiceBuilder;
+use mcp_bastion::stack::Stack;
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -56,26 +55,26 @@ fn seed_contexts() -> Result<StaticSource, Box<dyn std::error::Error>> {
         ))
 }
 
-/// The seed's three API keys, plus HS256 JWTs when `MCP_JWT_SECRET` is set.
-fn auth_layer(args: &Args) -> Result<AuthLayer, Box<dyn std::error::Error>> {
-    let addr = args.addr;
+/// The canonical URI of the demo's MCP endpoint: the audience its JWTs must name.
+fn resource(args: &Args) -> String {
     let scheme = if args.tls_cert.is_some() {
         "https"
     } else {
         "http"
     };
+    std::env::var("MCP_JWT_AUDIENCE").unwrap_or_else(|_| format!("{scheme}://{}/mcp", args.addr))
+}
+
+/// The seed's three API keys, plus HS256 JWTs when `MCP_JWT_SECRET` is set.
+fn auth(args: &Args) -> Result<AuthLayerBuilder, Box<dyn std::error::Error>> {
     let seed_user = |id: &str, role: &str| Principal::new(id, AuthMethod::ApiKey).with_role(role);
     let keys = ApiKeyStore::new([
         ApiKey::new("user-admin-token", seed_user("adminUser", "admin"))?,
         ApiKey::new("user-dev-token", seed_user("devUser", "developer"))?,
         ApiKey::new("user-guest-token", seed_user("guestUser", "guest"))?,
     ])?;
-    let resource =
-        std::env::var("MCP_JWT_AUDIENCE").unwrap_or_else(|_| format!("{scheme}://{addr}/mcp"));
     #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
-    let mut builder = AuthLayer::builder()
-        .api_keys(keys)
-        .resource_metadata(ResourceMetadata::new(&resource)?.with_scopes(["context:read"]));
+    let mut builder = AuthLayer::builder().api_keys(keys);
     #[cfg(feature = "jwt")]
     if let Ok(secret) = std::env::var("MCP_JWT_SECRET") {
         let issuer =
@@ -86,9 +85,9 @@ fn auth_layer(args: &Args) -> Result<AuthLayer, Box<dyn std::error::Error>> {
                 &[jsonwebtoken::Algorithm::HS256],
             )?)
             .issuer(&issuer)
-            .audience(&resource)
+            .audience(&resource(args))
             .build()?;
-        tracing::info!(%issuer, audience = %resource, "HS256 JWTs accepted");
+        tracing::info!(%issuer, audience = %resource(args), "HS256 JWTs accepted");
         builder = builder.authenticator(jwt);
     }
     #[cfg(not(feature = "tls"))]
@@ -108,14 +107,14 @@ fn auth_layer(args: &Args) -> Result<AuthLayer, Box<dyn std::error::Error>> {
         );
         builder = builder.authenticator(by_common_name);
     }
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 /// The seed's policy, embedded so that the server runs from anywhere.
 const DEFAULT_POLICY: &str = include_str!("policy.toml");
 
 /// The policy from `--policy FILE` (reloaded on SIGHUP and on change) or the embedded default.
-fn policy_layer(args: &Args) -> Result<PolicyLayer, Box<dyn std::error::Error>> {
+fn policy(args: &Args) -> Result<PolicyHandle, Box<dyn std::error::Error>> {
     let handle = match &args.policy {
         Some(path) => PolicyHandle::new(Policy::from_file(path)?),
         None => PolicyHandle::new(Policy::from_toml(DEFAULT_POLICY)?),
@@ -123,7 +122,7 @@ fn policy_layer(args: &Args) -> Result<PolicyLayer, Box<dyn std::error::Error>> 
     if let Some(path) = args.policy.clone() {
         watch_policy(handle.clone(), path);
     }
-    Ok(PolicyLayer::new(handle))
+    Ok(handle)
 }
 
 /// Reloads the policy file on SIGHUP and when its modification time changes.
@@ -244,18 +243,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let addr = args.addr;
     // DNS-rebinding defence: on loopback, accept only loopback Host headers for our port.
-    let config = if addr.ip().is_loopback() {
+    let endpoint = if addr.ip().is_loopback() {
         Endpoint::builder().loopback_port(addr.port())
     } else {
         tracing::warn!(%addr, "bound beyond loopback: Host checks are off; set allowed_hosts for production");
         Endpoint::builder().allow_any_host()
     }
+    .resource_metadata(ResourceMetadata::new(&resource(&args))?.with_scopes(["context:read"]))
     .build()?;
-    let service = ServiceBuilder::new()
-        .layer(ErrorEnvelopeLayer::new())
-        .layer(auth_layer(&args)?)
-        .layer(policy_layer(&args)?)
-        .service(McpService::with_endpoint(seed_contexts()?, config));
+    // The recommended stack from the one endpoint description: envelope, client address,
+    // authentication, policy, then the endpoint.
+    let service = Stack::new(endpoint)
+        .auth(auth(&args)?)
+        .policy(policy(&args)?)
+        .serve_source(seed_contexts()?)?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let shutdown = async {

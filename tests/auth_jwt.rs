@@ -96,13 +96,17 @@ fn all_keys() -> JwtAuthenticator {
 }
 
 fn layer(jwt: JwtAuthenticator) -> AuthLayer {
-    AuthLayer::builder()
-        .authenticator(jwt)
+    let endpoint = mcp_bastion::mcp::Endpoint::builder()
         .resource_metadata(
             ResourceMetadata::new(AUDIENCE)
                 .unwrap()
                 .with_scopes(["context:read"]),
         )
+        .build()
+        .unwrap();
+    AuthLayer::builder()
+        .authenticator(jwt)
+        .endpoint(&endpoint)
         .build()
         .unwrap()
 }

@@ -11,8 +11,8 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
 use mcp_bastion::context::{Context, ContextId, StaticSource};
-use mcp_bastion::envelope::ErrorEnvelopeLayer;
-use mcp_bastion::mcp::McpService;
+use mcp_bastion::mcp::Endpoint;
+use mcp_bastion::stack::Stack;
 use mcp_bastion::policy::{
     Action, Decision, Policy, PolicyHandle, PolicyLayer, RequestAttributes, Target,
 };
@@ -33,25 +33,19 @@ fn stack(
     Response = Response<impl http_body::Body<Data = Bytes, Error: std::fmt::Debug>>,
     Error = Infallible,
 > + Clone {
-    let metadata = ResourceMetadata::new(RESOURCE)
+    let endpoint = Endpoint::builder()
+        .resource_metadata(
+            ResourceMetadata::new(RESOURCE)
+                .unwrap()
+                .with_scopes(["context:read"]),
+        )
+        .build()
+        .unwrap();
+    Stack::new(endpoint)
+        .auth(AuthLayer::builder().api_keys(keys))
+        .policy(policy)
+        .serve_source(source)
         .unwrap()
-        .with_scopes(["context:read"]);
-    ServiceBuilder::new()
-        .layer(ErrorEnvelopeLayer::new())
-        .layer(
-            AuthLayer::builder()
-                .api_keys(keys)
-                .resource_metadata(metadata.clone())
-                .build()
-                .unwrap(),
-        )
-        .layer(
-            PolicyLayer::builder(policy)
-                .resource_metadata(metadata)
-                .build()
-                .unwrap(),
-        )
-        .service(McpService::new(source))
 }
 
 fn seed_stack() -> impl Service<
