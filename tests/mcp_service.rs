@@ -890,11 +890,12 @@ async fn empty_tool_and_prompt_lists_when_enabled() {
 
 #[tokio::test]
 async fn a_classification_from_a_layer_in_front_is_used_not_redone() {
-    use mcp_bastion::mcp::classify_rpc;
+    use mcp_bastion::mcp::{Endpoint, McpRequest, classify};
     // The body says ping; the classification a layer left says resources/list. The endpoint
     // must answer the classification (it never parses the body a second time).
-    let listing = serde_json::to_vec(&rpc(4, "resources/list", json!({}))).unwrap();
-    let classified = classify_rpc(&http::HeaderMap::new(), &listing).unwrap();
+    let listing = legacy_with(&rpc(4, "resources/list", json!({})), None);
+    let listing = classify(&Endpoint::default(), listing).await.unwrap();
+    let classified = listing.extensions().get::<McpRequest>().unwrap().clone();
     let mut request = legacy_with(&rpc(4, "ping", json!({})), None);
     request.extensions_mut().insert(classified);
     let reply = send(seed(), request).await.json();
