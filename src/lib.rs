@@ -32,7 +32,7 @@
 //! endpoint), [`envelope`] (the error-envelope layer).
 
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
 pub mod context;
