@@ -19,6 +19,7 @@ mod fn_source;
 mod id;
 mod source;
 mod static_source;
+pub(crate) mod timestamp;
 mod uri;
 
 pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};

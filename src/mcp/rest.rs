@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use super::config::MAX_PAGE_SIZE;
 use super::cursor;
 use super::service::{BodyError, Shared, is_read, read_body, source_rejection, source_request};
+use crate::context::timestamp::{http_date, rfc3339_millis};
 use crate::context::{
     CacheScope, Content, Context, ContextId, ContextLabels, ContextSource, ListRequest,
     SourceRequest,
@@ -130,7 +131,9 @@ pub(crate) fn envelope(id: &ContextId, context: &Context) -> Value {
     json!({
         "contextId": id,
         "version": context.version,
-        "timestamp": humantime::format_rfc3339_millis(timestamp).to_string(),
+        "timestamp": rfc3339_millis(timestamp)
+            .or_else(|| rfc3339_millis(SystemTime::now()))
+            .unwrap_or_default(),
         "data": data,
     })
 }
@@ -199,7 +202,8 @@ fn context_response(
     }
     headers.insert(header::CACHE_CONTROL, cache_control(context));
     if let Some(modified) = context.last_modified
-        && let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(modified))
+        && let Some(date) = http_date(modified)
+        && let Ok(value) = HeaderValue::from_str(&date)
     {
         headers.insert(header::LAST_MODIFIED, value);
     }
