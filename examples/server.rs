@@ -83,7 +83,7 @@ fn auth_layer(args: &Args) -> Result<AuthLayer, Box<dyn std::error::Error>> {
         let jwt = mcp_bastion::auth::JwtAuthenticator::builder()
             .key(mcp_bastion::auth::JwtKey::hmac(
                 secret.as_bytes(),
-                &[jsonwebtoken::Algorithm::HS256],
+                &[mcp_bastion::auth::Algorithm::HS256],
             )?)
             .issuer(&issuer)
             .audience(&resource)

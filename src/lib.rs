@@ -43,4 +43,5 @@ pub mod policy;
 pub mod principal;
 pub mod server;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

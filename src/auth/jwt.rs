@@ -279,8 +279,7 @@ pub(crate) struct JwtShared {
 /// repeating it costs no signature check.
 ///
 /// ```
-/// use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-/// use mcp_bastion::auth::{AuthLayer, JwtAuthenticator, JwtKey};
+/// use mcp_bastion::auth::{Algorithm, AuthLayer, JwtAuthenticator, JwtKey};
 ///
 /// let secret = b"an-hmac-secret-of-at-least-32-bytes!";
 /// let jwt = JwtAuthenticator::builder()
