@@ -1,5 +1,6 @@
 //! Contexts: validated [`ContextId`]s, the URI mapping, and the [`ContextSource`] trait with
-//! its shipped implementations ([`StaticSource`], [`DirSource`], [`source_fn`]).
+//! its shipped implementations ([`StaticSource`], [`DirSource`], [`source_fn`]) and its
+//! type-erased form for sources chosen at run time ([`BoxContextSource`]).
 //!
 //! ```
 //! use mcp_bastion::context::{Context, ContextId, ResourceUriMapping, StaticSource};
@@ -14,6 +15,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod boxed;
 mod data;
 mod dir_source;
 mod fn_source;
@@ -23,6 +25,7 @@ mod static_source;
 pub(crate) mod timestamp;
 mod uri;
 
+pub use boxed::BoxContextSource;
 pub(crate) use data::to_hex;
 pub use data::{
     CacheHint, CacheScope, Content, Context, ContextData, ContextLabels, ContextMeta,

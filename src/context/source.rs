@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use super::boxed::BoxContextSource;
 use super::data::{Context, ContextMeta, ResourceTemplate};
 use super::id::ContextId;
 use crate::error::BoxError;
@@ -47,6 +48,21 @@ pub trait ContextSource: Send + Sync + 'static {
     /// URI templates for contexts that are not listed (MCP `resources/templates/list`).
     fn templates(&self) -> Vec<ResourceTemplate> {
         Vec::new()
+    }
+
+    /// Erases the source's type, for sources chosen at run time; see [`BoxContextSource`].
+    ///
+    /// ```
+    /// use mcp_bastion::context::{BoxContextSource, ContextSource, StaticSource};
+    ///
+    /// let source: BoxContextSource = StaticSource::new().boxed();
+    /// # let _ = source;
+    /// ```
+    fn boxed(self) -> BoxContextSource
+    where
+        Self: Sized,
+    {
+        BoxContextSource::new(self)
     }
 }
 
