@@ -8,8 +8,8 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response, header};
 use http_body_util::Full;
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, JwtAuthenticator, JwtKey};
+use jsonwebtoken::{EncodingKey, Header, encode};
+use mcp_bastion::auth::{Algorithm, ApiKey, ApiKeyStore, AuthLayer, JwtAuthenticator, JwtKey};
 use mcp_bastion::principal::{AuthMethod, Principal};
 use tower::{Layer, Service, ServiceExt, service_fn};
 

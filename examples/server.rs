@@ -82,7 +82,7 @@ fn auth(args: &Args) -> Result<AuthLayerBuilder, Box<dyn std::error::Error>> {
         let jwt = mcp_bastion::auth::JwtAuthenticator::builder()
             .key(mcp_bastion::auth::JwtKey::hmac(
                 secret.as_bytes(),
-                &[jsonwebtoken::Algorithm::HS256],
+                &[mcp_bastion::auth::Algorithm::HS256],
             )?)
             .issuer(&issuer)
             .audience(&resource(args))

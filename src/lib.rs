@@ -45,4 +45,5 @@ pub mod principal;
 pub mod server;
 pub mod stack;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

@@ -10,9 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use jsonwebtoken::{EncodingKey, Header, encode};
 use mcp_bastion::auth::{
-    AuthLayer, ClaimMapping, JwksSource, JwtAuthenticator, JwtKey, ResourceMetadata,
+    Algorithm, AuthLayer, ClaimMapping, JwksSource, JwtAuthenticator, JwtKey, ResourceMetadata,
 };
 use mcp_bastion::principal::Principal;
 use serde_json::{Value, json};

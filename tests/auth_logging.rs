@@ -33,8 +33,8 @@ impl Write for Captured {
 
 #[cfg(feature = "jwt")]
 fn jwt_layer() -> (AuthLayer, String, String) {
-    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-    use mcp_bastion::auth::{JwtAuthenticator, JwtKey};
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use mcp_bastion::auth::{Algorithm, JwtAuthenticator, JwtKey};
     let secret = b"logging-test-secret-with-32-bytes!!";
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

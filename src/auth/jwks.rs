@@ -32,6 +32,7 @@ pub enum JwksSource {
     File(PathBuf),
     /// An `https://` (or `http://`) URL, fetched with hyper-util (feature `jwks`).
     #[cfg(feature = "jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
     Url(JwksUrl),
 }
 
@@ -65,6 +66,7 @@ impl JwksSource {
     /// A key set fetched from a URL (feature `jwks`). `https://` URLs are verified against
     /// the Mozilla root certificates (webpki-roots).
     #[cfg(feature = "jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
     pub fn url(url: &str) -> Result<Self, ConfigError> {
         let roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
         Self::url_with_roots(url, roots)
@@ -73,6 +75,7 @@ impl JwksSource {
     /// A key set fetched from an `https://` URL whose certificate chains to this CA (PEM)
     /// only, for identity providers under a private CA (feature `jwks`).
     #[cfg(feature = "jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
     pub fn url_with_ca(url: &str, ca_pem: &[u8]) -> Result<Self, ConfigError> {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;

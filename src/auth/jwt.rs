@@ -1,260 +1,30 @@
 //! [`JwtAuthenticator`]: signed JWT access tokens (feature `jwt`).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod claims;
+mod key;
+
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use lru::LruCache;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+pub use claims::ClaimMapping;
+pub use key::JwtKey;
 
 use super::authenticator::{Authenticator, Credentials, Verdict};
 use super::error::AuthError;
 use super::jwks::{JwksCache, JwksSource};
 use crate::error::ConfigError;
-use crate::principal::{AuthMethod, Principal};
+use crate::principal::Principal;
 
 /// Default number of verified tokens remembered.
 pub const DEFAULT_TOKEN_CACHE: usize = 10_000;
-
-/// A verification key and the algorithms it may verify. Binding algorithms to keys is what
-/// makes `alg: none` and RSA-to-HMAC confusion impossible.
-#[derive(Clone)]
-pub struct JwtKey {
-    kid: Option<String>,
-    key: DecodingKey,
-    algorithms: Vec<Algorithm>,
-}
-
-impl fmt::Debug for JwtKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtKey")
-            .field("kid", &self.kid)
-            .field("algorithms", &self.algorithms)
-            .finish_non_exhaustive()
-    }
-}
-
-fn key_error(what: &str, err: &jsonwebtoken::errors::Error) -> ConfigError {
-    ConfigError::new(format!("{what}: {err}"))
-}
-
-fn check_family(
-    algorithms: &[Algorithm],
-    family: &[Algorithm],
-    what: &str,
-) -> Result<(), ConfigError> {
-    if algorithms.is_empty() {
-        return Err(ConfigError::new(format!(
-            "{what}: list at least one algorithm"
-        )));
-    }
-    match algorithms.iter().find(|alg| !family.contains(alg)) {
-        Some(alg) => Err(ConfigError::new(format!(
-            "{what}: algorithm {alg:?} does not fit this key type"
-        ))),
-        None => Ok(()),
-    }
-}
-
-const HMAC: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
-const RSA: [Algorithm; 6] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-];
-const EC: [Algorithm; 2] = [Algorithm::ES256, Algorithm::ES384];
-const ED: [Algorithm; 1] = [Algorithm::EdDSA];
-
-impl JwtKey {
-    /// An HMAC secret (at least 32 bytes) for HS256/384/512.
-    pub fn hmac(secret: &[u8], algorithms: &[Algorithm]) -> Result<Self, ConfigError> {
-        check_family(algorithms, &HMAC, "HMAC key")?;
-        if secret.len() < 32 {
-            return Err(ConfigError::new("HMAC secret must be at least 32 bytes"));
-        }
-        Ok(Self::new(DecodingKey::from_secret(secret), algorithms))
-    }
-
-    /// An RSA public key (PEM) for RS*/PS*.
-    pub fn rsa_pem(pem: &[u8], algorithms: &[Algorithm]) -> Result<Self, ConfigError> {
-        check_family(algorithms, &RSA, "RSA key")?;
-        let key = DecodingKey::from_rsa_pem(pem).map_err(|err| key_error("RSA key", &err))?;
-        Ok(Self::new(key, algorithms))
-    }
-
-    /// An EC public key (PEM) for ES256 (P-256) or ES384 (P-384).
-    pub fn ec_pem(pem: &[u8], algorithms: &[Algorithm]) -> Result<Self, ConfigError> {
-        check_family(algorithms, &EC, "EC key")?;
-        let key = DecodingKey::from_ec_pem(pem).map_err(|err| key_error("EC key", &err))?;
-        Ok(Self::new(key, algorithms))
-    }
-
-    /// An Ed25519 public key (PEM) for EdDSA.
-    pub fn ed_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        let key = DecodingKey::from_ed_pem(pem).map_err(|err| key_error("Ed25519 key", &err))?;
-        Ok(Self::new(key, &ED))
-    }
-
-    /// A key from a JWK; the algorithm is the JWK's `alg`, or every algorithm of its key type.
-    pub fn from_jwk(jwk: &Jwk) -> Result<Self, ConfigError> {
-        let family: &[Algorithm] = match &jwk.algorithm {
-            AlgorithmParameters::RSA(_) => &RSA,
-            AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
-                EllipticCurve::P256 => &EC[..1],
-                EllipticCurve::P384 => &EC[1..],
-                _ => return Err(ConfigError::new("JWK: unsupported elliptic curve")),
-            },
-            AlgorithmParameters::OctetKeyPair(_) => &ED,
-            AlgorithmParameters::OctetKey(_) => &HMAC,
-            _ => return Err(ConfigError::new("JWK: unsupported key type")),
-        };
-        let algorithms = match jwk.common.key_algorithm {
-            Some(alg) => vec![Algorithm::try_from(alg).map_err(|err| key_error("JWK alg", &err))?],
-            // A symmetric key in a key set must name its algorithm.
-            None if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) => {
-                return Err(ConfigError::new("JWK: an 'oct' key must state its 'alg'"));
-            }
-            None => family.to_vec(),
-        };
-        check_family(&algorithms, family, "JWK")?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|err| key_error("JWK", &err))?;
-        let mut key = Self::new(key, &algorithms);
-        key.kid.clone_from(&jwk.common.key_id);
-        Ok(key)
-    }
-
-    fn new(key: DecodingKey, algorithms: &[Algorithm]) -> Self {
-        Self {
-            kid: None,
-            key,
-            algorithms: algorithms.to_vec(),
-        }
-    }
-
-    /// Names the key (`kid`). A token that names a `kid` is verified only by the key with that
-    /// `kid`; a token without one by every key allowing its algorithm.
-    #[must_use]
-    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = Some(kid.into());
-        self
-    }
-
-    pub(crate) fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
-    }
-}
-
-/// Where roles, scopes and attributes are read from in the claims. Paths may be nested with
-/// `.` (e.g. `realm_access.roles`); every listed path is read and the results merged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimMapping {
-    subject: String,
-    roles: Vec<String>,
-    scopes: Vec<String>,
-    attributes: Vec<String>,
-}
-
-impl Default for ClaimMapping {
-    fn default() -> Self {
-        Self {
-            subject: "sub".into(),
-            roles: vec!["roles".into(), "realm_access.roles".into()],
-            scopes: vec!["scope".into(), "scp".into()],
-            attributes: Vec::new(),
-        }
-    }
-}
-
-impl ClaimMapping {
-    /// The claim holding the subject (default `sub`).
-    #[must_use]
-    pub fn subject(mut self, path: impl Into<String>) -> Self {
-        self.subject = path.into();
-        self
-    }
-
-    /// Claims holding roles: arrays of strings, or a space-separated string
-    /// (default `roles`, `realm_access.roles`).
-    #[must_use]
-    pub fn roles<I, S>(mut self, paths: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.roles = paths.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Claims holding scopes: a space-separated `scope` string or an `scp` array
-    /// (default `scope`, `scp`).
-    #[must_use]
-    pub fn scopes<I, S>(mut self, paths: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = paths.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Claims copied into the principal's attributes, under their full path.
-    #[must_use]
-    pub fn attributes<I, S>(mut self, paths: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.attributes = paths.into_iter().map(Into::into).collect();
-        self
-    }
-
-    fn principal(&self, claims: &Value) -> Result<Principal, AuthError> {
-        let subject = lookup(claims, &self.subject)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| AuthError::invalid_token("token has no subject"))?;
-        let mut principal = Principal::new(subject, AuthMethod::Jwt);
-        principal.roles = strings(claims, &self.roles);
-        principal.scopes = strings(claims, &self.scopes);
-        principal.attributes = self
-            .attributes
-            .iter()
-            .filter_map(|path| lookup(claims, path).map(|v| (path.clone(), v.clone())))
-            .collect::<BTreeMap<_, _>>();
-        if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
-            principal.expires_at = Some(UNIX_EPOCH + Duration::from_secs(exp));
-        }
-        Ok(principal)
-    }
-}
-
-fn lookup<'v>(claims: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.')
-        .try_fold(claims, |value, key| value.get(key))
-}
-
-fn strings(claims: &Value, paths: &[String]) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for value in paths.iter().filter_map(|path| lookup(claims, path)) {
-        match value {
-            Value::String(joined) => out.extend(joined.split_whitespace().map(str::to_owned)),
-            Value::Array(items) => {
-                out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
-            }
-            _ => {}
-        }
-    }
-    out
-}
 
 /// A verified token, remembered until it expires.
 struct CachedToken {
@@ -279,8 +49,7 @@ pub(crate) struct JwtShared {
 /// repeating it costs no signature check.
 ///
 /// ```
-/// use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-/// use mcp_bastion::auth::{AuthLayer, JwtAuthenticator, JwtKey};
+/// use mcp_bastion::auth::{Algorithm, AuthLayer, JwtAuthenticator, JwtKey};
 ///
 /// let secret = b"an-hmac-secret-of-at-least-32-bytes!";
 /// let jwt = JwtAuthenticator::builder()
@@ -606,7 +375,10 @@ impl JwtShared {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
+    use crate::principal::AuthMethod;
 
     #[test]
     fn jwt_shape() {
@@ -620,38 +392,6 @@ mod tests {
         assert!(!looks_like_jwt("a.b.c.d"));
         assert!(!looks_like_jwt("a..c"));
         assert!(!looks_like_jwt("a.b+c.d"));
-    }
-
-    #[test]
-    fn claim_mapping() {
-        let claims = serde_json::json!({
-            "sub": "alice", "exp": 2_000_000_000u64,
-            "roles": ["developer"], "realm_access": {"roles": ["admin"]},
-            "scope": "context:read context:list", "scp": ["tools:call"],
-            "department": "eng"
-        });
-        let principal = ClaimMapping::default()
-            .attributes(["department", "missing"])
-            .principal(&claims)
-            .unwrap();
-        assert_eq!(principal.subject, "alice");
-        assert_eq!(
-            principal.roles,
-            ["admin", "developer"].map(String::from).into()
-        );
-        assert_eq!(
-            principal.scopes,
-            ["context:list", "context:read", "tools:call"]
-                .map(String::from)
-                .into()
-        );
-        assert_eq!(principal.attributes["department"], "eng");
-        assert!(!principal.attributes.contains_key("missing"));
-        assert!(
-            ClaimMapping::default()
-                .principal(&serde_json::json!({"sub": ""}))
-                .is_err()
-        );
     }
 
     #[test]
@@ -696,11 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn key_configuration_is_checked() {
-        assert!(JwtKey::hmac(b"short", &[Algorithm::HS256]).is_err());
-        assert!(JwtKey::hmac(&[7; 32], &[Algorithm::RS256]).is_err());
-        assert!(JwtKey::hmac(&[7; 32], &[]).is_err());
-        assert!(JwtKey::rsa_pem(b"not a pem", &[Algorithm::RS256]).is_err());
+    fn builder_configuration_is_checked() {
         let builder =
             JwtAuthenticator::builder().key(JwtKey::hmac(&[7; 32], &[Algorithm::HS256]).unwrap());
         assert!(builder.build().unwrap_err().to_string().contains("issuer"));

@@ -85,16 +85,47 @@ pub use authenticator::{Authenticator, Credentials, PendingAuth, Verdict};
 pub use crate::mcp::{ResourceMetadata, WELL_KNOWN_PATH, authentication_required, insufficient_scope};
 pub use error::AuthError;
 pub use future::ResponseFuture;
+/// The JWT signature algorithms, from `jsonwebtoken`: name the ones a [`JwtKey`] may verify.
+///
+/// ```
+/// use mcp_bastion::auth::{Algorithm, JwtKey};
+///
+/// let key = JwtKey::hmac(b"an-hmac-secret-of-at-least-32-bytes!", &[Algorithm::HS256])?;
+/// # let _ = key;
+/// # Ok::<(), mcp_bastion::error::ConfigError>(())
+/// ```
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jsonwebtoken::Algorithm;
+/// A JSON Web Key, from `jsonwebtoken`: the input of [`JwtKey::from_jwk`].
+///
+/// ```
+/// use mcp_bastion::auth::{Jwk, JwtKey};
+///
+/// let jwk: Jwk = serde_json::from_str(
+///     r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"YW4taG1hYy1zZWNyZXQtb2YtYXQtbGVhc3QtMzItYnl0ZXMh"}"#,
+/// )?;
+/// let key = JwtKey::from_jwk(&jwk)?;
+/// # let _ = key;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jsonwebtoken::jwk::Jwk;
 #[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use jwks::JwksUrl;
 #[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwks::{DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_TTL, JwksSource};
 #[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt::{
     ClaimMapping, DEFAULT_TOKEN_CACHE, JwtAuthenticator, JwtAuthenticatorBuilder, JwtKey,
 };
 pub use layer::{AuthLayer, AuthLayerBuilder};
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use mtls::{CertMatch, CertificateAuthenticator};
 pub use service::Auth;
 

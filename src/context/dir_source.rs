@@ -9,11 +9,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::id::ContextId;
-use super::source::{
+use super::static_source::page_after;
+use super::{
     Content, Context, ContextMeta, ContextSource, ListRequest, Page, SourceError, SourceRequest,
     content_version,
 };
-use super::static_source::page_after;
 use crate::error::ConfigError;
 
 /// Default largest file served: 8 MiB.

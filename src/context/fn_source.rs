@@ -4,9 +4,7 @@ use std::fmt;
 use std::future::Future;
 
 use super::id::ContextId;
-use super::source::{
-    Context, ContextMeta, ContextSource, ListRequest, Page, SourceError, SourceRequest,
-};
+use super::{Context, ContextMeta, ContextSource, ListRequest, Page, SourceError, SourceRequest};
 
 /// A [`ContextSource`] whose `get` is a closure; it lists nothing.
 ///

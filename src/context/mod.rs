@@ -1,5 +1,6 @@
 //! Contexts: validated [`ContextId`]s, the URI mapping, and the [`ContextSource`] trait with
-//! its shipped implementations ([`StaticSource`], [`DirSource`], [`source_fn`]).
+//! its shipped implementations ([`StaticSource`], [`DirSource`], [`source_fn`]) and its
+//! type-erased form for sources chosen at run time ([`BoxContextSource`]).
 //!
 //! ```
 //! use mcp_bastion::context::{Context, ContextId, ResourceUriMapping, StaticSource};
@@ -14,21 +15,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod boxed;
+mod data;
 mod dir_source;
 mod fn_source;
 mod id;
 mod source;
 mod static_source;
+pub(crate) mod timestamp;
 mod uri;
 
+pub use boxed::BoxContextSource;
+pub(crate) use data::to_hex;
+pub use data::{
+    CacheHint, CacheScope, Content, Context, ContextData, ContextLabels, ContextMeta,
+    ResourceTemplate, content_version,
+};
 pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};
 pub use fn_source::{FnSource, source_fn};
 pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
-pub(crate) use source::to_hex;
-pub use source::{
-    CacheHint, CacheScope, Content, Context, ContextData, ContextLabels, ContextMeta,
-    ContextSource, ListRequest, Page, ResourceTemplate, SourceError, SourceRequest,
-    content_version,
-};
+pub use source::{ContextSource, ListRequest, Page, SourceError, SourceRequest};
 pub use static_source::StaticSource;
 pub use uri::{InvalidResourceUri, ResourceUriMapping};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::id::ContextId;
-use super::source::{
+use super::{
     Context, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate, SourceError,
     SourceRequest,
 };

@@ -17,6 +17,7 @@ use super::wire::{
     BatchResult, BatchResults, ContextEnvelope, ContextListItem, ContextListing, EnvelopeData,
     to_bytes,
 };
+use crate::context::timestamp::{http_date, rfc3339_millis};
 use crate::context::{
     CacheScope, Content, Context, ContextId, ContextLabels, ContextSource, ListRequest,
     SourceRequest,
@@ -95,7 +96,9 @@ pub(crate) fn envelope<'c>(id: &'c ContextId, context: &'c Context) -> ContextEn
     ContextEnvelope {
         context_id: id.as_str(),
         version: &context.version,
-        timestamp: humantime::format_rfc3339_millis(timestamp).to_string(),
+        timestamp: rfc3339_millis(timestamp)
+            .or_else(|| rfc3339_millis(SystemTime::now()))
+            .unwrap_or_default(),
         data: EnvelopeData {
             kind: &context.data.kind,
             format: &context.data.format,
@@ -169,7 +172,8 @@ fn context_response(
     }
     headers.insert(header::CACHE_CONTROL, cache_control(context));
     if let Some(modified) = context.last_modified
-        && let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(modified))
+        && let Some(date) = http_date(modified)
+        && let Ok(value) = HeaderValue::from_str(&date)
     {
         headers.insert(header::LAST_MODIFIED, value);
     }

@@ -44,7 +44,7 @@ impl SessionStore {
     /// random source fails.
     pub(crate) fn start(&self) -> Option<String> {
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).ok()?;
+        getrandom::getrandom(&mut bytes).ok()?;
         let id = crate::context::to_hex(&bytes);
         self.lock().push(id.clone(), Instant::now());
         Some(id)

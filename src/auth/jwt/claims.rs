@@ -1,0 +1,149 @@
+//! [`ClaimMapping`]: how verified claims become a [`Principal`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::auth::AuthError;
+use crate::principal::{AuthMethod, Principal};
+
+/// Where roles, scopes and attributes are read from in the claims. Paths may be nested with
+/// `.` (e.g. `realm_access.roles`); every listed path is read and the results merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMapping {
+    subject: String,
+    roles: Vec<String>,
+    scopes: Vec<String>,
+    attributes: Vec<String>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            subject: "sub".into(),
+            roles: vec!["roles".into(), "realm_access.roles".into()],
+            scopes: vec!["scope".into(), "scp".into()],
+            attributes: Vec::new(),
+        }
+    }
+}
+
+impl ClaimMapping {
+    /// The claim holding the subject (default `sub`).
+    #[must_use]
+    pub fn subject(mut self, path: impl Into<String>) -> Self {
+        self.subject = path.into();
+        self
+    }
+
+    /// Claims holding roles: arrays of strings, or a space-separated string
+    /// (default `roles`, `realm_access.roles`).
+    #[must_use]
+    pub fn roles<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.roles = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Claims holding scopes: a space-separated `scope` string or an `scp` array
+    /// (default `scope`, `scp`).
+    #[must_use]
+    pub fn scopes<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Claims copied into the principal's attributes, under their full path.
+    #[must_use]
+    pub fn attributes<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.attributes = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub(super) fn principal(&self, claims: &Value) -> Result<Principal, AuthError> {
+        let subject = lookup(claims, &self.subject)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AuthError::invalid_token("token has no subject"))?;
+        let mut principal = Principal::new(subject, AuthMethod::Jwt);
+        principal.roles = strings(claims, &self.roles);
+        principal.scopes = strings(claims, &self.scopes);
+        principal.attributes = self
+            .attributes
+            .iter()
+            .filter_map(|path| lookup(claims, path).map(|v| (path.clone(), v.clone())))
+            .collect::<BTreeMap<_, _>>();
+        if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
+            principal.expires_at = Some(UNIX_EPOCH + Duration::from_secs(exp));
+        }
+        Ok(principal)
+    }
+}
+
+fn lookup<'v>(claims: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.')
+        .try_fold(claims, |value, key| value.get(key))
+}
+
+fn strings(claims: &Value, paths: &[String]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for value in paths.iter().filter_map(|path| lookup(claims, path)) {
+        match value {
+            Value::String(joined) => out.extend(joined.split_whitespace().map(str::to_owned)),
+            Value::Array(items) => {
+                out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_mapping() {
+        let claims = serde_json::json!({
+            "sub": "alice", "exp": 2_000_000_000u64,
+            "roles": ["developer"], "realm_access": {"roles": ["admin"]},
+            "scope": "context:read context:list", "scp": ["tools:call"],
+            "department": "eng"
+        });
+        let principal = ClaimMapping::default()
+            .attributes(["department", "missing"])
+            .principal(&claims)
+            .unwrap();
+        assert_eq!(principal.subject, "alice");
+        assert_eq!(
+            principal.roles,
+            ["admin", "developer"].map(String::from).into()
+        );
+        assert_eq!(
+            principal.scopes,
+            ["context:list", "context:read", "tools:call"]
+                .map(String::from)
+                .into()
+        );
+        assert_eq!(principal.attributes["department"], "eng");
+        assert!(!principal.attributes.contains_key("missing"));
+        assert!(
+            ClaimMapping::default()
+                .principal(&serde_json::json!({"sub": ""}))
+                .is_err()
+        );
+    }
+}
