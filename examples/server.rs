@@ -85,7 +85,7 @@ fn auth(args: &Args) -> Result<AuthLayerBuilder, Box<dyn std::error::Error>> {
                 &[mcp_bastion::auth::Algorithm::HS256],
             )?)
             .issuer(&issuer)
-            .audience(&resource(args))
+            .audience(resource(args))
             .build()?;
         tracing::info!(%issuer, audience = %resource(args), "HS256 JWTs accepted");
         builder = builder.authenticator(jwt);

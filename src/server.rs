@@ -121,7 +121,6 @@ pub(crate) async fn accept<F: Future<Output = ()>>(
     }
 }
 
-
 /// HTTP/1.1 + HTTP/2 connections that all end gracefully together.
 pub(crate) struct Connections {
     builder: auto::Builder<TokioExecutor>,

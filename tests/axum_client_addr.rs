@@ -78,7 +78,10 @@ async fn connect_info_feeds_client_ip_rules() {
         )
         .await
     });
-    assert_eq!(status(addr, "/context/public-docs/getting-started").await, StatusCode::OK);
+    assert_eq!(
+        status(addr, "/context/public-docs/getting-started").await,
+        StatusCode::OK
+    );
     assert_eq!(
         status(addr, "/context/project-alpha/dependency-graph").await,
         StatusCode::FORBIDDEN,

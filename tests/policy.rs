@@ -12,11 +12,11 @@ use http_body_util::{BodyExt, Full};
 use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
 use mcp_bastion::context::{Context, ContextId, StaticSource};
 use mcp_bastion::mcp::Endpoint;
-use mcp_bastion::stack::Stack;
 use mcp_bastion::policy::{
     Action, Decision, Policy, PolicyHandle, PolicyLayer, RequestAttributes, Target,
 };
 use mcp_bastion::principal::{AuthMethod, Principal};
+use mcp_bastion::stack::Stack;
 use serde_json::{Value, json};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 

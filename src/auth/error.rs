@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::mcp::Challenge;
 use crate::error::{ErrorCode, Rejection};
+use crate::mcp::Challenge;
 
 /// Why authentication failed. Descriptions never contain the credential.
 #[derive(Debug, Clone, PartialEq, Eq)]

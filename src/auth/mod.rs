@@ -80,9 +80,11 @@ mod layer;
 mod mtls;
 mod service;
 
+pub use crate::mcp::{
+    ResourceMetadata, WELL_KNOWN_PATH, authentication_required, insufficient_scope,
+};
 pub use api_key::{ApiKey, ApiKeyStore, DEFAULT_API_KEY_HEADER};
 pub use authenticator::{Authenticator, Credentials, PendingAuth, Verdict};
-pub use crate::mcp::{ResourceMetadata, WELL_KNOWN_PATH, authentication_required, insufficient_scope};
 pub use error::AuthError;
 pub use future::ResponseFuture;
 /// The JWT signature algorithms, from `jsonwebtoken`: name the ones a [`JwtKey`] may verify.

@@ -6,7 +6,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use super::layer::{AuthShared, AuthOutcome};
+use super::layer::{AuthOutcome, AuthShared};
 use crate::error::{Dialect, FullBody};
 use crate::principal::Principal;
 

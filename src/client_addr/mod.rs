@@ -231,10 +231,16 @@ mod tests {
         // A client that is not a proxy cannot name its address.
         assert_eq!(proxies.client(stranger, &xff), stranger);
         let forwarded = headers(&[
-            ("forwarded", r#"for=192.0.2.60;proto=http, for="[2001:db8::1]:4711""#),
+            (
+                "forwarded",
+                r#"for=192.0.2.60;proto=http, for="[2001:db8::1]:4711""#,
+            ),
             ("x-forwarded-for", "9.9.9.9"),
         ]);
-        assert_eq!(proxies.client(proxy, &forwarded).ip().to_string(), "2001:db8::1");
+        assert_eq!(
+            proxies.client(proxy, &forwarded).ip().to_string(),
+            "2001:db8::1"
+        );
         // An obfuscated hop stops the walk: the last trusted proxy is all we know.
         let hidden = headers(&[("forwarded", "for=192.0.2.60, for=_hidden")]);
         assert_eq!(proxies.client(proxy, &hidden), proxy);

@@ -23,11 +23,7 @@ impl Rejection {
     /// Renders the rejection for `dialect`, quoting `request_id` in the envelope when given.
     ///
     /// Unlike [`into_response`](Self::into_response) the response extensions stay empty.
-    pub fn to_response(
-        &self,
-        dialect: Dialect,
-        request_id: Option<&str>,
-    ) -> Response<FullBody> {
+    pub fn to_response(&self, dialect: Dialect, request_id: Option<&str>) -> Response<FullBody> {
         let mut response = match dialect {
             Dialect::Rest | Dialect::Other => {
                 let body = self.rest_body(request_id);

@@ -46,11 +46,11 @@ mod session;
 mod wire;
 
 pub use body::RequestBody;
+pub(crate) use classify::{Head, classify_body, classify_head};
 pub use classify::{
     McpRequest, Operation, RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers,
     classify, classify_rpc,
 };
-pub(crate) use classify::{Head, classify_body, classify_head};
 pub use endpoint::{
     DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_SESSIONS, DEFAULT_MCP_PATH,
     DEFAULT_PAGE_SIZE, DEFAULT_REST_PREFIX, DEFAULT_SESSION_IDLE_TIMEOUT, Endpoint,
@@ -62,7 +62,7 @@ pub use metadata::{
     insufficient_scope,
 };
 pub use origin::{HostPolicy, OriginPolicy};
+pub use service::{McpService, ResponseFuture};
 pub(crate) use wire::{
     BatchResults, ContextListing, PromptList, ResourceList, ToolList, to_bytes as wire_bytes,
 };
-pub use service::{McpService, ResponseFuture};

@@ -265,7 +265,11 @@ async fn batch_item<S: ContextSource>(
     shared: &Shared<S>,
     raw: &str,
     request: &SourceRequest,
-) -> (BatchResult, Option<ContextId>, std::collections::BTreeSet<String>) {
+) -> (
+    BatchResult,
+    Option<ContextId>,
+    std::collections::BTreeSet<String>,
+) {
     let failed = |rejection: Rejection| BatchResult {
         context_id: raw.to_owned(),
         status: rejection.status().as_u16(),
@@ -274,7 +278,13 @@ async fn batch_item<S: ContextSource>(
     };
     let id = match ContextId::parse(raw) {
         Ok(id) => id,
-        Err(err) => return (failed(invalid_id(raw, &err)), None, Default::default()),
+        Err(err) => {
+            return (
+                failed(invalid_id(raw, &err)),
+                None,
+                std::collections::BTreeSet::default(),
+            );
+        }
     };
     match shared.source.get(&id, request).await {
         Ok(context) => {
@@ -286,6 +296,10 @@ async fn batch_item<S: ContextSource>(
             };
             (result, Some(id), context.labels)
         }
-        Err(err) => (failed(source_rejection(&err, id.as_str())), None, Default::default()),
+        Err(err) => (
+            failed(source_rejection(&err, id.as_str())),
+            None,
+            std::collections::BTreeSet::default(),
+        ),
     }
 }

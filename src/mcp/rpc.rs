@@ -22,11 +22,17 @@ use crate::error::{FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
 
 /// A request to the MCP path other than POST: DELETE ends a session (when sessions are on);
 /// there is no server-initiated stream, so GET and the rest are 405.
-pub(super) fn transport<S>(shared: &Shared<S>, parts: &Parts) -> Result<Response<FullBody>, Rejection> {
+pub(super) fn transport<S>(
+    shared: &Shared<S>,
+    parts: &Parts,
+) -> Result<Response<FullBody>, Rejection> {
     if parts.method == Method::DELETE
         && let Some(sessions) = &shared.sessions
     {
-        let id = parts.headers.get(HEADER_SESSION_ID).map(HeaderValue::as_bytes);
+        let id = parts
+            .headers
+            .get(HEADER_SESSION_ID)
+            .map(HeaderValue::as_bytes);
         sessions.end(id).map_err(session_rejection)?;
         let mut response = Response::new(FullBody::default());
         *response.status_mut() = StatusCode::NO_CONTENT;
@@ -37,11 +43,13 @@ pub(super) fn transport<S>(shared: &Shared<S>, parts: &Parts) -> Result<Response
     } else {
         "POST"
     };
-    Err(Rejection::method_not_allowed(allow).with_json_rpc(JsonRpcError {
-        id: Value::Null,
-        code: jsonrpc::INVALID_REQUEST,
-        data: None,
-    }))
+    Err(
+        Rejection::method_not_allowed(allow).with_json_rpc(JsonRpcError {
+            id: Value::Null,
+            code: jsonrpc::INVALID_REQUEST,
+            data: None,
+        }),
+    )
 }
 
 /// A classified JSON-RPC POST: answer every call in it.
@@ -141,7 +149,6 @@ fn session_rejection(err: SessionError) -> Rejection {
     };
     rpc_rejection(status, Value::Null, jsonrpc::INVALID_REQUEST, message, None)
 }
-
 
 /// A method-level JSON-RPC error: answered with HTTP 200 inside a valid exchange.
 fn method_error(code: i64, message: impl Into<String>, data: Option<Value>) -> Rejection {

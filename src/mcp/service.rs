@@ -17,7 +17,7 @@ use super::metadata::ResourceMetadataService;
 use super::session::SessionStore;
 use super::{rest, rpc};
 use crate::context::{ContextSource, SourceError, SourceRequest};
-use crate::error::{BoxError, Dialect, FullBody, ErrorCode, Rejection};
+use crate::error::{BoxError, Dialect, ErrorCode, FullBody, Rejection};
 use crate::principal::Principal;
 
 /// The MCP endpoint over a [`ContextSource`]: the REST API under `/context` and MCP

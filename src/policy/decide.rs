@@ -1,5 +1,8 @@
 //! From a classified request to policy decisions, and from a denial to the refusal.
 
+// A refusal is the response itself; boxing it would only move it to the heap.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 
@@ -8,11 +11,11 @@ use serde_json::Value;
 
 use super::layer::PolicyShared;
 use super::model::{Action, Decision, Policy, RequestAttributes, Target};
+use crate::client_addr::ClientAddr;
 use crate::context::{ContextId, ContextLabels};
 use crate::error::{Dialect, ErrorCode, FullBody, JsonRpcError, Rejection, jsonrpc};
 use crate::mcp::{McpRequest, Operation, RpcMessage, RpcRequest, RpcTarget};
 use crate::principal::Principal;
-use crate::client_addr::ClientAddr;
 
 /// Who a request without an authentication layer in front is.
 static ANONYMOUS: LazyLock<Principal> = LazyLock::new(Principal::anonymous);
@@ -154,7 +157,9 @@ impl Recheck {
     pub(crate) fn refusal(mut self, labels: &ContextLabels) -> Option<Response<FullBody>> {
         let id = self.target.as_target().value().to_owned();
         let labels = labels.of(&id)?;
-        self.attributes.resource_labels.extend(labels.iter().cloned());
+        self.attributes
+            .resource_labels
+            .extend(labels.iter().cloned());
         let policy = self.shared.policy.load();
         let decision = policy.decide(
             &self.principal,
@@ -207,7 +212,9 @@ pub(crate) fn decide_rpc(
         attributes.method = Some(call.method.clone());
         let mut mapped = None;
         let (action, target) = match &call.target {
-            Some(RpcTarget::Resource(uri)) => (Action::Read, shared.resource_target(uri, &mut mapped)),
+            Some(RpcTarget::Resource(uri)) => {
+                (Action::Read, shared.resource_target(uri, &mut mapped))
+            }
             Some(RpcTarget::Tool(name)) => (Action::Call, Target::Tool(name)),
             Some(RpcTarget::Prompt(name)) => (Action::Read, Target::Prompt(name)),
             None => {
@@ -252,8 +259,13 @@ pub(crate) fn recheck_reads(
         };
         let mut attributes = base.clone();
         attributes.method = Some("resources/read".to_owned());
-        attributes.resource_labels = context_labels.clone();
-        let decision = policy.decide(principal, Action::Read, Target::Context(context), &attributes);
+        attributes.resource_labels.clone_from(context_labels);
+        let decision = policy.decide(
+            principal,
+            Action::Read,
+            Target::Context(context),
+            &attributes,
+        );
         if !decision.is_allowed() {
             log(&decision);
             return Some(shared.refusal(&decision, principal, Dialect::JsonRpc, Some(id.clone())));

@@ -36,7 +36,11 @@ pin_project! {
 
 impl<F, B, E> ResponseFuture<F, B, E> {
     /// The inner service's answer, with the decision that let it through.
-    pub(crate) fn inner(future: F, decision: Option<Decision>, recheck: Option<Box<Recheck>>) -> Self {
+    pub(crate) fn inner(
+        future: F,
+        decision: Option<Decision>,
+        recheck: Option<Box<Recheck>>,
+    ) -> Self {
         Self {
             state: State::Inner {
                 future,

@@ -61,7 +61,12 @@ impl RestFilter<'_> {
         let mut attributes = self.attributes.clone();
         attributes.resource_labels = labels_or_empty(self.labels, id);
         self.policy
-            .decide(self.principal, Action::Read, Target::Context(id), &attributes)
+            .decide(
+                self.principal,
+                Action::Read,
+                Target::Context(id),
+                &attributes,
+            )
             .is_allowed()
     }
 
@@ -131,13 +136,15 @@ impl RpcFilter<'_> {
         };
         match listing {
             Listing::Resources => retain::<ResourceList>(result, |list| {
-                list.resources.retain(|resource| self.may_use(listing, &resource.uri));
+                list.resources
+                    .retain(|resource| self.may_use(listing, &resource.uri));
             }),
             Listing::Tools => retain::<ToolList>(result, |list| {
                 list.tools.retain(|tool| self.may_use(listing, &tool.name));
             }),
             Listing::Prompts => retain::<PromptList>(result, |list| {
-                list.prompts.retain(|prompt| self.may_use(listing, &prompt.name));
+                list.prompts
+                    .retain(|prompt| self.may_use(listing, &prompt.name));
             }),
         }
     }
@@ -166,7 +173,10 @@ impl RpcFilter<'_> {
 }
 
 /// Parses `result` as `T`, applies `filter`, writes it back; `false` when it is not a `T`.
-fn retain<T: Serialize + DeserializeOwned>(result: &mut Value, filter: impl FnOnce(&mut T)) -> bool {
+fn retain<T: Serialize + DeserializeOwned>(
+    result: &mut Value,
+    filter: impl FnOnce(&mut T),
+) -> bool {
     let Ok(mut list) = serde_json::from_value::<T>(result.take()) else {
         return false;
     };

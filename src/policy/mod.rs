@@ -96,10 +96,10 @@ mod model;
 mod service;
 mod sse;
 
+pub use future::ResponseFuture;
 pub use handle::PolicyHandle;
 pub use layer::{DEFAULT_LIST_RESPONSE_LIMIT, PolicyLayer, PolicyLayerBuilder};
 pub use model::{Action, Decision, Effect, Policy, RequestAttributes, Target};
-pub use future::ResponseFuture;
 pub use service::PolicyService;
 
 #[cfg(test)]

@@ -74,7 +74,9 @@ where
                     let (parts, body) = request.into_parts();
                     let future: BoxedResponse<ResBody, S::Error> = Box::pin(async move {
                         match classify_body(&shared.endpoint, parts, body, json_rpc).await {
-                            Ok(request) if json_rpc => json_rpc_exchange(shared, inner, request).await,
+                            Ok(request) if json_rpc => {
+                                json_rpc_exchange(shared, inner, request).await
+                            }
                             Ok(request) => rest_listing(shared, inner, request, true).await,
                             Err(refusal) => Ok(refusal.map(BodyOrEnvelope::envelope)),
                         }
@@ -131,15 +133,16 @@ impl<S> PolicyService<S> {
             };
             return ResponseFuture::refused(shared.refusal(&decision, principal, dialect, None));
         }
-        let recheck = (policy.uses_labels() && matches!(target, OwnedTarget::Context(_))).then(|| {
-            Box::new(Recheck {
-                shared: Arc::clone(shared),
-                principal: principal.clone(),
-                action,
-                target,
-                attributes,
-            })
-        });
+        let recheck =
+            (policy.uses_labels() && matches!(target, OwnedTarget::Context(_))).then(|| {
+                Box::new(Recheck {
+                    shared: Arc::clone(shared),
+                    principal: principal.clone(),
+                    action,
+                    target,
+                    attributes,
+                })
+            });
         let future = self.inner.call(request.map(RequestBody::streaming));
         ResponseFuture::inner(future, Some(decision), recheck)
     }
@@ -203,7 +206,11 @@ where
     let policy = shared.policy.load();
     let principal = principal_of(request.extensions()).clone();
     let base = attributes(request.extensions(), request.method());
-    let Some(rpc) = request.extensions().get::<McpRequest>().and_then(McpRequest::rpc) else {
+    let Some(rpc) = request
+        .extensions()
+        .get::<McpRequest>()
+        .and_then(McpRequest::rpc)
+    else {
         return refused(Rejection::internal().into_response(Dialect::JsonRpc));
     };
     let checks = match decide_rpc(&shared, &policy, &principal, rpc, &base) {
@@ -216,7 +223,8 @@ where
         .get::<ContextLabels>()
         .filter(|_| policy.uses_labels());
     if let Some(labels) = labels
-        && let Some(refusal) = recheck_reads(&shared, &policy, &principal, &checks.reads, labels, &base)
+        && let Some(refusal) =
+            recheck_reads(&shared, &policy, &principal, &checks.reads, labels, &base)
     {
         return refused(refusal);
     }
@@ -238,7 +246,10 @@ where
         labels: parts.extensions.get::<ContextLabels>(),
         listings: &checks.listings,
     };
-    let content_type = parts.headers.get(header::CONTENT_TYPE).map(http::HeaderValue::as_bytes);
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .map(http::HeaderValue::as_bytes);
     Ok(match filter.answer(content_type, &bytes) {
         Some(filtered) => rebuilt(parts, filtered),
         None => unfilterable(Dialect::JsonRpc),

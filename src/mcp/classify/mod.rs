@@ -25,6 +25,10 @@
 //! # }
 //! ```
 
+// A refusal is the response itself, as large as the request it answers; boxing it would
+// only move that size to the heap on every refusal.
+#![allow(clippy::result_large_err)]
+
 mod rpc;
 
 use bytes::Bytes;
@@ -42,8 +46,8 @@ use crate::error::{
     BoxError, Dialect, ErrorCode, FullBody, Rejection, is_json_content_type, jsonrpc,
 };
 
-pub use rpc::{RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers, classify_rpc};
 pub(crate) use rpc::rpc_rejection;
+pub use rpc::{RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers, classify_rpc};
 
 /// A classified request: how it speaks and what it asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,8 +160,9 @@ pub(crate) fn classify_head(
         Some(raw) => match ContextId::from_percent_encoded(raw) {
             Ok(id) => done(Operation::ReadContext(id)),
             Err(err) => refuse(
-                Rejection::bad_request(format!("invalid context id: {err}"))
-                    .with_details(serde_json::json!({ "contextId": raw, "reason": err.to_string() })),
+                Rejection::bad_request(format!("invalid context id: {err}")).with_details(
+                    serde_json::json!({ "contextId": raw, "reason": err.to_string() }),
+                ),
             ),
         },
     }
@@ -165,7 +170,11 @@ pub(crate) fn classify_head(
 
 /// The DNS-rebinding defence: a browser always names the host it thinks it talks to, and
 /// says where the page came from.
-fn check_host_and_origin(endpoint: &Endpoint, uri: &Uri, headers: &HeaderMap) -> Result<(), Rejection> {
+fn check_host_and_origin(
+    endpoint: &Endpoint,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), Rejection> {
     let host = headers
         .get(header::HOST)
         .map(HeaderValue::as_bytes)
@@ -173,14 +182,20 @@ fn check_host_and_origin(endpoint: &Endpoint, uri: &Uri, headers: &HeaderMap) ->
     if let Some(host) = host
         && !std::str::from_utf8(host).is_ok_and(|host| endpoint.hosts().allows(host))
     {
-        return Err(Rejection::new(ErrorCode::Forbidden, "Forbidden: host not allowed"));
+        return Err(Rejection::new(
+            ErrorCode::Forbidden,
+            "Forbidden: host not allowed",
+        ));
     }
     if let Some(origin) = headers.get(header::ORIGIN)
         && !origin
             .to_str()
             .is_ok_and(|origin| endpoint.origins().allows(origin))
     {
-        return Err(Rejection::new(ErrorCode::Forbidden, "Forbidden: origin not allowed"));
+        return Err(Rejection::new(
+            ErrorCode::Forbidden,
+            "Forbidden: origin not allowed",
+        ));
     }
     Ok(())
 }
@@ -228,7 +243,11 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let dialect = if json_rpc { Dialect::JsonRpc } else { Dialect::Rest };
+    let dialect = if json_rpc {
+        Dialect::JsonRpc
+    } else {
+        Dialect::Rest
+    };
     let limit = endpoint.body_limit();
     let bytes = read_body(&parts.headers, body, limit)
         .await

@@ -8,12 +8,12 @@ use http::header::{self, HeaderMap};
 use http::{HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
+use crate::error::{ErrorCode, JsonRpcError, Rejection, is_json_content_type, jsonrpc};
 use crate::mcp::protocol::{
     DEFAULT_LEGACY_VERSION, Era, HEADER_METHOD, HEADER_NAME, HEADER_PROTOCOL_VERSION,
     LEGACY_VERSIONS, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, MODERN_VERSION,
     SUPPORTED_VERSIONS, legacy_version,
 };
-use crate::error::{ErrorCode, JsonRpcError, Rejection, is_json_content_type, jsonrpc};
 
 /// A classified JSON-RPC POST.
 ///

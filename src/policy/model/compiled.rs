@@ -10,7 +10,6 @@ use crate::client_addr::Cidr;
 use crate::policy::glob::GlobTrie;
 use crate::principal::Principal;
 
-
 #[derive(Debug)]
 pub(super) enum Roles {
     Anyone,
@@ -90,9 +89,7 @@ pub(super) const DAYS: [(&str, jiff::civil::Weekday); 7] = [
     ("sun", jiff::civil::Weekday::Sunday),
 ];
 
-
 impl Policy {
-
     /// Whether any rule tests sensitivity labels (then labels a source gives a context are
     /// checked once the context is read).
     pub fn uses_labels(&self) -> bool {

@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use super::Action;
 use super::compiled::{Conditions, DAYS, Policy, Roles, Rule, TimeWindow, uri_segments};
-use std::sync::Arc;
 use crate::client_addr::Cidr;
 use crate::error::ConfigError;
 use crate::policy::glob::GlobTrie;
+use std::sync::Arc;
 
 // ------------------------------------------------------------------------------------------
 // The file format.
@@ -76,7 +76,6 @@ struct TimeDocument {
     from: Option<String>,
     to: Option<String>,
 }
-
 
 fn time_of_day(text: &str, place: &str) -> Result<jiff::civil::Time, ConfigError> {
     let bad = || ConfigError::new(format!("{place}: {text:?} is not a time of day (HH:MM)"));

@@ -2,10 +2,10 @@
 //! check answers ([`Decision`]); the file format in `document`, the compiled form and the
 //! decision function in `compiled`.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::collections::BTreeSet;
 
 mod compiled;
 mod document;
@@ -28,7 +28,8 @@ pub enum Action {
 }
 
 impl Action {
-    pub(super) const ALL: [Self; 5] = [Self::Read, Self::List, Self::Call, Self::Write, Self::Admin];
+    pub(super) const ALL: [Self; 5] =
+        [Self::Read, Self::List, Self::Call, Self::Write, Self::Admin];
 
     pub(super) fn bit(self) -> u8 {
         match self {
@@ -158,4 +159,3 @@ impl Decision {
         self.effect == Effect::Allow
     }
 }
-
