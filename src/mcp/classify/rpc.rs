@@ -17,9 +17,9 @@ use crate::mcp::protocol::{
 
 /// A classified JSON-RPC POST.
 ///
-/// A layer that classifies a request (the policy layer) leaves the result in the request
-/// extensions together with the buffered body; [`McpService`](super::McpService) then uses it
-/// instead of parsing the body a second time.
+/// Part of an [`McpRequest`](crate::mcp::McpRequest) ([`Operation::JsonRpc`](crate::mcp::Operation::JsonRpc)),
+/// which the first layer that classifies a request leaves in its extensions for the others
+/// and [`McpService`](crate::mcp::McpService).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RpcRequest {
