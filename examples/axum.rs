@@ -10,7 +10,7 @@
 
 use axum::Router;
 use axum::routing::get;
-use mcp_bastion::context::{Context, ContextId, StaticSource};
+use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::McpService;
 
@@ -27,7 +27,7 @@ fn addr_from_args() -> String {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let source = StaticSource::new().with_context(
         ContextId::parse("public-docs/getting-started")?,
-        Context::text(
+        ContextEntry::text(
             "markdown",
             "text",
             "# Getting Started\nWelcome to our public documentation!",

@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use base64::Engine;
 use mcp_bastion::auth::AuthLayer;
 use mcp_bastion::context::{
-    Context, ContextId, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate,
+    ContextEntry, ContextId, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate,
     ResourceUriMapping, SourceError, SourceRequest, StaticSource,
 };
 use mcp_bastion::mcp::Endpoint;
@@ -49,7 +49,7 @@ impl ConformanceSource {
         let statics = StaticSource::new()
             .with_context(
                 ContextId::parse("test/static-text")?,
-                Context::text(
+                ContextEntry::text(
                     "text",
                     "text",
                     "This is the content of the static text resource.",
@@ -59,7 +59,7 @@ impl ConformanceSource {
             )
             .with_context(
                 ContextId::parse("test/static-binary")?,
-                Context::binary("image", "binary", png)
+                ContextEntry::binary("image", "binary", png)
                     .with_mime_type("image/png")
                     .with_title("Static binary"),
             );
@@ -68,7 +68,11 @@ impl ConformanceSource {
 }
 
 impl ContextSource for ConformanceSource {
-    async fn get(&self, id: &ContextId, request: &SourceRequest) -> Result<Context, SourceError> {
+    async fn get(
+        &self,
+        id: &ContextId,
+        request: &SourceRequest,
+    ) -> Result<ContextEntry, SourceError> {
         // test://template/{id}/data
         if let ["test", "template", item, "data"] = id.segments().collect::<Vec<_>>()[..] {
             let body = serde_json::json!({
@@ -76,7 +80,7 @@ impl ContextSource for ConformanceSource {
                 "templateTest": true,
                 "data": format!("Data for ID: {item}"),
             });
-            return Ok(Context::text("templateData", "json", body.to_string())
+            return Ok(ContextEntry::text("templateData", "json", body.to_string())
                 .with_mime_type("application/json"));
         }
         self.statics.get(id, request).await

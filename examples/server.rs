@@ -21,7 +21,7 @@
 use std::net::SocketAddr;
 
 use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, AuthLayerBuilder};
-use mcp_bastion::context::{CacheScope, Context, ContextId, StaticSource};
+use mcp_bastion::context::{CacheScope, ContextEntry, ContextId, StaticSource};
 use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::principal::{AuthMethod, Principal};
@@ -35,13 +35,13 @@ fn seed_contexts() -> Result<StaticSource, Box<dyn std::error::Error>> {
     Ok(StaticSource::new()
         .with_context(
             ContextId::parse("project-alpha/dependency-graph")?,
-            Context::text("dependencyGraph", "json", graph)
+            ContextEntry::text("dependencyGraph", "json", graph)
                 .with_version("1.0.0")
                 .with_title("Project Alpha dependency graph"),
         )
         .with_context(
             ContextId::parse("public-docs/getting-started")?,
-            Context::text(
+            ContextEntry::text(
                 "markdown",
                 "text",
                 "# Getting Started\nWelcome to our public documentation!",

@@ -10,14 +10,14 @@
 //! ([`ErrorEnvelopeLayer`](envelope::ErrorEnvelopeLayer)).
 //!
 //! ```
-//! use mcp_bastion::context::{Context, ContextId, StaticSource};
+//! use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};
 //! use mcp_bastion::envelope::ErrorEnvelopeLayer;
 //! use mcp_bastion::mcp::McpService;
 //! use tower::ServiceBuilder;
 //!
 //! let source = StaticSource::new().with_context(
 //!     ContextId::parse("public-docs/getting-started")?,
-//!     Context::text("markdown", "text", "# Getting Started\nWelcome!"),
+//!     ContextEntry::text("markdown", "text", "# Getting Started\nWelcome!"),
 //! );
 //! // A complete MCP server: serve `service` with hyper, or nest it in an axum Router.
 //! let service = ServiceBuilder::new()

@@ -8,7 +8,7 @@ use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use mcp_bastion::context::{Context, ContextId, SourceRequest, source_fn};
+use mcp_bastion::context::{ContextEntry, ContextId, SourceRequest, source_fn};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -86,7 +86,7 @@ async fn rest_and_mcp_over_loopback() {
 async fn a_panicking_source_gets_500_and_the_server_keeps_serving() {
     let source = source_fn(|id: ContextId, _request: SourceRequest| async move {
         assert!(id.as_str() != "boom", "source bug");
-        Ok(Context::text("note", "text", "fine"))
+        Ok(ContextEntry::text("note", "text", "fine"))
     });
     let server = common::spawn(source).await;
     let client = client();

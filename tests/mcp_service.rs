@@ -11,8 +11,8 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use mcp_bastion::context::{
-    CacheScope, Context, ContextId, ContextSource, ResourceTemplate, SourceError, SourceRequest,
-    source_fn,
+    CacheScope, ContextEntry, ContextId, ContextSource, ResourceTemplate, SourceError,
+    SourceRequest, source_fn,
 };
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::{Endpoint, McpService};
@@ -43,7 +43,7 @@ fn seed() -> impl Service<
     let source = common::seed_source()
         .with_context(
             ContextId::parse("blobs/logo.bin").unwrap(),
-            Context::binary("image", "binary", vec![0u8, 1, 2, 255])
+            ContextEntry::binary("image", "binary", vec![0u8, 1, 2, 255])
                 .with_cache(Some(Duration::from_secs(300)), CacheScope::Public),
         )
         .with_template(ResourceTemplate::new(
@@ -343,7 +343,7 @@ async fn sources_see_principal_and_selector_and_failures_do_not_leak() {
             match id.as_str() {
                 "down" => Err(SourceError::Unavailable("redis at 10.0.0.7 refused".into())),
                 "broken" => Err(SourceError::Internal("password=hunter2".into())),
-                _ => Ok(Context::text("note", "text", "ok")),
+                _ => Ok(ContextEntry::text("note", "text", "ok")),
             }
         }
     });
@@ -462,7 +462,7 @@ async fn legacy_resources_list_read_templates() {
     let source = common::seed_source()
         .with_context(
             ContextId::parse("z/last").unwrap(),
-            Context::binary("blob", "binary", vec![9u8, 8]),
+            ContextEntry::binary("blob", "binary", vec![9u8, 8]),
         )
         .with_template(
             ResourceTemplate::new("ctx://builds/{id}/status", "build-status")

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, ResourceMetadata};
-use mcp_bastion::context::{Context, ContextId, StaticSource};
+use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};
 use mcp_bastion::mcp::Endpoint;
 use mcp_bastion::policy::{
     Action, Decision, Policy, PolicyHandle, PolicyLayer, RequestAttributes, Target,
@@ -498,7 +498,7 @@ mod property {
                 let keys = ApiKeyStore::new([ApiKey::new("property-key", principal.clone()).unwrap()]).unwrap();
                 let mut source = StaticSource::new();
                 for id in ids() {
-                    source = source.with_context(ContextId::parse(&id).unwrap(), Context::text("t", "text", id.clone()));
+                    source = source.with_context(ContextId::parse(&id).unwrap(), ContextEntry::text("t", "text", id.clone()));
                 }
                 let expected: Vec<(String, bool)> = ids()
                     .into_iter()
@@ -530,7 +530,7 @@ async fn labels_from_the_source_are_enforced_too() {
     // The policy labels everything "public"; the source marks one context confidential.
     let source = common::seed_source().with_context(
         ContextId::parse("public-docs/salaries").unwrap(),
-        Context::text("table", "text", "secret numbers").with_label("confidential"),
+        ContextEntry::text("table", "text", "secret numbers").with_label("confidential"),
     );
     let service = stack(
         PolicyHandle::new(Policy::from_toml(SEED_POLICY).unwrap()),

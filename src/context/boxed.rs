@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::id::ContextId;
-use super::{Context, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate};
+use super::{ContextEntry, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate};
 use super::{SourceError, SourceRequest};
 
 /// The boxed future a [`BoxContextSource`] answers with.
@@ -19,7 +19,7 @@ trait DynContextSource: Send + Sync + 'static {
         &'a self,
         id: &'a ContextId,
         request: &'a SourceRequest,
-    ) -> BoxFuture<'a, Result<Context, SourceError>>;
+    ) -> BoxFuture<'a, Result<ContextEntry, SourceError>>;
 
     fn list_boxed<'a>(
         &'a self,
@@ -34,7 +34,7 @@ impl<S: ContextSource> DynContextSource for S {
         &'a self,
         id: &'a ContextId,
         request: &'a SourceRequest,
-    ) -> BoxFuture<'a, Result<Context, SourceError>> {
+    ) -> BoxFuture<'a, Result<ContextEntry, SourceError>> {
         Box::pin(self.get(id, request))
     }
 
@@ -59,7 +59,7 @@ impl<S: ContextSource> DynContextSource for S {
 /// ```
 /// use http::{Request, StatusCode};
 /// use http_body_util::Empty;
-/// use mcp_bastion::context::{BoxContextSource, Context, ContextId, ContextSource, DirSource, StaticSource};
+/// use mcp_bastion::context::{BoxContextSource, ContextEntry, ContextId, ContextSource, DirSource, StaticSource};
 /// use mcp_bastion::mcp::McpService;
 /// use tower::ServiceExt;
 ///
@@ -70,7 +70,7 @@ impl<S: ContextSource> DynContextSource for S {
 ///         None => StaticSource::new()
 ///             .with_context(
 ///                 ContextId::parse("getting-started")?,
-///                 Context::text("markdown", "text", "# Getting Started"),
+///                 ContextEntry::text("markdown", "text", "# Getting Started"),
 ///             )
 ///             .boxed(),
 ///     })
@@ -116,7 +116,11 @@ impl fmt::Debug for BoxContextSource {
 }
 
 impl ContextSource for BoxContextSource {
-    async fn get(&self, id: &ContextId, request: &SourceRequest) -> Result<Context, SourceError> {
+    async fn get(
+        &self,
+        id: &ContextId,
+        request: &SourceRequest,
+    ) -> Result<ContextEntry, SourceError> {
         self.inner.get_boxed(id, request).await
     }
 
@@ -146,14 +150,14 @@ mod tests {
     fn pick(use_fn: bool) -> BoxContextSource {
         if use_fn {
             source_fn(|id: ContextId, _request: SourceRequest| async move {
-                Ok(Context::text("note", "text", format!("fn:{id}")))
+                Ok(ContextEntry::text("note", "text", format!("fn:{id}")))
             })
             .boxed()
         } else {
             BoxContextSource::new(
                 StaticSource::new()
-                    .with_context(id("docs/a"), Context::text("note", "text", "static:a"))
-                    .with_context(id("docs/b"), Context::text("note", "text", "static:b"))
+                    .with_context(id("docs/a"), ContextEntry::text("note", "text", "static:a"))
+                    .with_context(id("docs/b"), ContextEntry::text("note", "text", "static:b"))
                     .with_template(ResourceTemplate::new("ctx://docs/{name}", "docs")),
             )
         }

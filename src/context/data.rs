@@ -125,7 +125,7 @@ impl ContextLabels {
 /// A context as a source returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Context {
+pub struct ContextEntry {
     /// The payload.
     pub data: ContextData,
     /// A version that changes whenever the content does; used as the ETag.
@@ -159,7 +159,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     hex
 }
 
-impl Context {
+impl ContextEntry {
     /// A context with this content; the version is derived from the content and the MIME
     /// type is guessed from `format` (`json` -> `application/json`, `markdown`/`md`
     /// -> `text/markdown`, text -> `text/plain`, bytes -> `application/octet-stream`).

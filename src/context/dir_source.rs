@@ -11,8 +11,8 @@ use bytes::Bytes;
 use super::id::ContextId;
 use super::static_source::page_after;
 use super::{
-    Content, Context, ContextMeta, ContextSource, ListRequest, Page, SourceError, SourceRequest,
-    content_version,
+    Content, ContextEntry, ContextMeta, ContextSource, ListRequest, Page, SourceError,
+    SourceRequest, content_version,
 };
 use crate::error::ConfigError;
 
@@ -128,7 +128,7 @@ impl DirConfig {
         Ok((resolved, metadata))
     }
 
-    fn read(&self, id: &ContextId) -> Result<Context, SourceError> {
+    fn read(&self, id: &ContextId) -> Result<ContextEntry, SourceError> {
         let (path, metadata) = self.resolve(id)?;
         if metadata.len() > self.max_file_bytes {
             return Err(SourceError::TooLarge {
@@ -162,7 +162,7 @@ impl DirConfig {
             (Content::Text(_), "markdown") => "markdown",
             (Content::Text(_), _) => "text",
         };
-        let mut context = Context::new("file", format, content)
+        let mut context = ContextEntry::new("file", format, content)
             .with_mime_type(mime.essence_str())
             .with_version(version);
         if let Ok(modified) = metadata.modified() {
@@ -244,7 +244,11 @@ where
 }
 
 impl ContextSource for DirSource {
-    async fn get(&self, id: &ContextId, _request: &SourceRequest) -> Result<Context, SourceError> {
+    async fn get(
+        &self,
+        id: &ContextId,
+        _request: &SourceRequest,
+    ) -> Result<ContextEntry, SourceError> {
         let config = Arc::clone(&self.inner);
         let id = id.clone();
         blocking(move || config.read(&id)).await
@@ -265,7 +269,7 @@ mod tests {
         ContextId::parse(raw).unwrap()
     }
 
-    async fn get(source: &DirSource, raw: &str) -> Result<Context, SourceError> {
+    async fn get(source: &DirSource, raw: &str) -> Result<ContextEntry, SourceError> {
         source.get(&id(raw), &SourceRequest::default()).await
     }
 

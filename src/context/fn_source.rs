@@ -4,7 +4,9 @@ use std::fmt;
 use std::future::Future;
 
 use super::id::ContextId;
-use super::{Context, ContextMeta, ContextSource, ListRequest, Page, SourceError, SourceRequest};
+use super::{
+    ContextEntry, ContextMeta, ContextSource, ListRequest, Page, SourceError, SourceRequest,
+};
 
 /// A [`ContextSource`] whose `get` is a closure; it lists nothing.
 ///
@@ -26,12 +28,12 @@ impl<F> fmt::Debug for FnSource<F> {
 /// future it returns. The listing of such a source is always empty.
 ///
 /// ```
-/// use mcp_bastion::context::{source_fn, Context, ContextId, ContextSource, SourceError, SourceRequest};
+/// use mcp_bastion::context::{source_fn, ContextEntry, ContextId, ContextSource, SourceError, SourceRequest};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let source = source_fn(|id: ContextId, _request: SourceRequest| async move {
 ///     if id.starts_with("builds/") {
-///         Ok(Context::text("buildStatus", "json", r#"{"status":"green"}"#))
+///         Ok(ContextEntry::text("buildStatus", "json", r#"{"status":"green"}"#))
 ///     } else {
 ///         Err(SourceError::NotFound)
 ///     }
@@ -43,7 +45,7 @@ impl<F> fmt::Debug for FnSource<F> {
 pub fn source_fn<F, Fut>(get: F) -> FnSource<F>
 where
     F: Fn(ContextId, SourceRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Context, SourceError>> + Send,
+    Fut: Future<Output = Result<ContextEntry, SourceError>> + Send,
 {
     FnSource { get }
 }
@@ -51,13 +53,13 @@ where
 impl<F, Fut> ContextSource for FnSource<F>
 where
     F: Fn(ContextId, SourceRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Context, SourceError>> + Send,
+    Fut: Future<Output = Result<ContextEntry, SourceError>> + Send,
 {
     fn get(
         &self,
         id: &ContextId,
         request: &SourceRequest,
-    ) -> impl Future<Output = Result<Context, SourceError>> + Send {
+    ) -> impl Future<Output = Result<ContextEntry, SourceError>> + Send {
         (self.get)(id.clone(), request.clone())
     }
 

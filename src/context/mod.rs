@@ -3,12 +3,12 @@
 //! type-erased form for sources chosen at run time ([`BoxContextSource`]).
 //!
 //! ```
-//! use mcp_bastion::context::{Context, ContextId, ResourceUriMapping, StaticSource};
+//! use mcp_bastion::context::{ContextEntry, ContextId, ResourceUriMapping, StaticSource};
 //!
 //! let id = ContextId::parse("public-docs/getting-started")?;
 //! let source = StaticSource::new().with_context(
 //!     id.clone(),
-//!     Context::text("markdown", "text", "# Getting Started"),
+//!     ContextEntry::text("markdown", "text", "# Getting Started"),
 //! );
 //! assert_eq!(ResourceUriMapping::default().to_uri(&id), "ctx://public-docs/getting-started");
 //! # let _ = source;
@@ -28,7 +28,7 @@ mod uri;
 pub use boxed::BoxContextSource;
 pub(crate) use data::to_hex;
 pub use data::{
-    CacheHint, CacheScope, Content, Context, ContextData, ContextLabels, ContextMeta,
+    CacheHint, CacheScope, Content, ContextData, ContextEntry, ContextLabels, ContextMeta,
     ResourceTemplate, content_version,
 };
 pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::boxed::BoxContextSource;
-use super::data::{Context, ContextMeta, ResourceTemplate};
+use super::data::{ContextEntry, ContextMeta, ResourceTemplate};
 use super::id::ContextId;
 use crate::error::BoxError;
 use crate::principal::Principal;
@@ -20,11 +20,11 @@ use crate::principal::Principal;
 /// clients only wrapped in an opaque token.
 ///
 /// ```
-/// use mcp_bastion::context::{Context, ContextId, ContextSource, SourceError, SourceRequest, StaticSource};
+/// use mcp_bastion::context::{ContextEntry, ContextId, ContextSource, SourceError, SourceRequest, StaticSource};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let source = StaticSource::new()
-///     .with_context(ContextId::parse("docs/hello").unwrap(), Context::text("markdown", "text", "# Hi"));
+///     .with_context(ContextId::parse("docs/hello").unwrap(), ContextEntry::text("markdown", "text", "# Hi"));
 /// let found = source.get(&ContextId::parse("docs/hello").unwrap(), &SourceRequest::default()).await;
 /// assert_eq!(found.unwrap().data.content.as_text(), Some("# Hi"));
 /// let missing = source.get(&ContextId::parse("docs/nope").unwrap(), &SourceRequest::default()).await;
@@ -37,7 +37,7 @@ pub trait ContextSource: Send + Sync + 'static {
         &self,
         id: &ContextId,
         request: &SourceRequest,
-    ) -> impl Future<Output = Result<Context, SourceError>> + Send;
+    ) -> impl Future<Output = Result<ContextEntry, SourceError>> + Send;
 
     /// Lists context metadata in ascending id order, one page at a time.
     fn list(
@@ -71,7 +71,7 @@ impl<S: ContextSource> ContextSource for Arc<S> {
         &self,
         id: &ContextId,
         request: &SourceRequest,
-    ) -> impl Future<Output = Result<Context, SourceError>> + Send {
+    ) -> impl Future<Output = Result<ContextEntry, SourceError>> + Send {
         (**self).get(id, request)
     }
 

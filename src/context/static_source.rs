@@ -5,19 +5,19 @@ use std::ops::Bound;
 
 use super::id::ContextId;
 use super::{
-    Context, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate, SourceError,
+    ContextEntry, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate, SourceError,
     SourceRequest,
 };
 
 /// Contexts held in memory, listed in id order.
 ///
 /// ```
-/// use mcp_bastion::context::{Context, ContextId, ContextSource, ListRequest, StaticSource};
+/// use mcp_bastion::context::{ContextEntry, ContextId, ContextSource, ListRequest, StaticSource};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let source = StaticSource::new()
-///     .with_context(ContextId::parse("a/1").unwrap(), Context::text("note", "text", "one"))
-///     .with_context(ContextId::parse("a/2").unwrap(), Context::text("note", "text", "two"));
+///     .with_context(ContextId::parse("a/1").unwrap(), ContextEntry::text("note", "text", "one"))
+///     .with_context(ContextId::parse("a/2").unwrap(), ContextEntry::text("note", "text", "two"));
 /// let page = source.list(&ListRequest::new(1)).await.unwrap();
 /// assert_eq!(page.items[0].id.as_str(), "a/1");
 /// let next = source.list(&ListRequest::new(1).with_cursor(page.next_cursor.unwrap())).await.unwrap();
@@ -27,7 +27,7 @@ use super::{
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct StaticSource {
-    contexts: BTreeMap<ContextId, Context>,
+    contexts: BTreeMap<ContextId, ContextEntry>,
     templates: Vec<ResourceTemplate>,
 }
 
@@ -39,7 +39,7 @@ impl StaticSource {
 
     /// Adds (or replaces) a context.
     #[must_use]
-    pub fn with_context(mut self, id: ContextId, context: Context) -> Self {
+    pub fn with_context(mut self, id: ContextId, context: ContextEntry) -> Self {
         self.contexts.insert(id, context);
         self
     }
@@ -63,7 +63,11 @@ impl StaticSource {
 }
 
 impl ContextSource for StaticSource {
-    async fn get(&self, id: &ContextId, _request: &SourceRequest) -> Result<Context, SourceError> {
+    async fn get(
+        &self,
+        id: &ContextId,
+        _request: &SourceRequest,
+    ) -> Result<ContextEntry, SourceError> {
         self.contexts.get(id).cloned().ok_or(SourceError::NotFound)
     }
 

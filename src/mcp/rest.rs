@@ -19,7 +19,7 @@ use super::wire::{
 };
 use crate::context::timestamp::{http_date, rfc3339_millis};
 use crate::context::{
-    CacheScope, Content, Context, ContextId, ContextLabels, ContextSource, ListRequest,
+    CacheScope, Content, ContextEntry, ContextId, ContextLabels, ContextSource, ListRequest,
     SourceRequest,
 };
 use crate::error::{FullBody, Rejection};
@@ -87,7 +87,7 @@ pub(super) async fn read<S: ContextSource>(
 }
 
 /// The seed's envelope: `{"contextId","version","timestamp","data":{"type","format","content"}}`.
-pub(crate) fn envelope<'c>(id: &'c ContextId, context: &'c Context) -> ContextEnvelope<'c> {
+pub(crate) fn envelope<'c>(id: &'c ContextId, context: &'c ContextEntry) -> ContextEnvelope<'c> {
     let timestamp = context.last_modified.unwrap_or_else(SystemTime::now);
     let (content, encoding) = match &context.data.content {
         Content::Text(text) => (Cow::Borrowed(text.as_str()), None),
@@ -112,7 +112,7 @@ fn etag(version: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("\"{version}\"")).ok()
 }
 
-fn cache_control(context: &Context) -> HeaderValue {
+fn cache_control(context: &ContextEntry) -> HeaderValue {
     let max_age = context.cache.ttl.map_or(0, |ttl| ttl.as_secs());
     let value = match context.cache.scope {
         CacheScope::NoStore => return HeaderValue::from_static("no-store"),
@@ -136,7 +136,7 @@ fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
 
 fn context_response(
     id: &ContextId,
-    context: &Context,
+    context: &ContextEntry,
     headers: &HeaderMap,
     head: bool,
 ) -> Response<FullBody> {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 pub mod pki;
 
-use mcp_bastion::context::{Context, ContextId, StaticSource};
+use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::McpService;
 use tokio::sync::oneshot;
@@ -21,11 +21,11 @@ pub fn seed_source() -> StaticSource {
     StaticSource::new()
         .with_context(
             ContextId::parse("project-alpha/dependency-graph").unwrap(),
-            Context::text("dependencyGraph", "json", GRAPH).with_version("1.0.0"),
+            ContextEntry::text("dependencyGraph", "json", GRAPH).with_version("1.0.0"),
         )
         .with_context(
             ContextId::parse("public-docs/getting-started").unwrap(),
-            Context::text("markdown", "text", GETTING_STARTED).with_version("1.0.0"),
+            ContextEntry::text("markdown", "text", GETTING_STARTED).with_version("1.0.0"),
         )
 }
 
