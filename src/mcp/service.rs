@@ -29,14 +29,14 @@ use crate::principal::Principal;
 /// ```
 /// use http::Request;
 /// use http_body_util::{BodyExt, Full};
-/// use mcp_bastion::context::{Context, ContextId, StaticSource};
+/// use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};
 /// use mcp_bastion::mcp::McpService;
 /// use tower::ServiceExt;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let source = StaticSource::new().with_context(
 ///     ContextId::parse("public-docs/getting-started")?,
-///     Context::text("markdown", "text", "# Getting Started"),
+///     ContextEntry::text("markdown", "text", "# Getting Started"),
 /// );
 /// let service = McpService::new(source);
 /// let request = Request::get("/context/public-docs/getting-started").body(Full::<bytes::Bytes>::default())?;
