@@ -181,9 +181,14 @@ async fn bad_tokens_get_401_with_the_challenge() {
     let valid = sign(Algorithm::HS256, None, &claims());
     let (head, rest) = valid.split_once('.').unwrap();
     let (payload, signature) = rest.split_once('.').unwrap();
-    let mut tampered_signature = signature.to_owned();
-    let last = tampered_signature.pop().unwrap();
-    tampered_signature.push(if last == 'A' { 'B' } else { 'A' });
+    // Change the first character: the last one of a 32-byte signature carries padding bits,
+    // and some replacements of it are not canonical base64 (a different error, 1 run in 16).
+    let first = signature.chars().next().unwrap();
+    let tampered_signature = format!(
+        "{}{}",
+        if first == 'A' { 'B' } else { 'A' },
+        &signature[1..]
+    );
 
     // RS256 -> HS256 confusion: an HMAC token keyed with the RSA public key's bytes.
     let confused = encode(
