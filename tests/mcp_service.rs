@@ -900,3 +900,66 @@ async fn a_classification_from_a_layer_in_front_is_used_not_redone() {
     let reply = send(seed(), request).await.json();
     assert!(reply["result"]["resources"].is_array(), "{reply}");
 }
+
+// ---------------------------------------------------------------- batches are bounded
+
+fn read_call(id: i64) -> Value {
+    rpc(
+        id,
+        "resources/read",
+        json!({"uri": "ctx://project-alpha/dependency-graph"}),
+    )
+}
+
+#[tokio::test]
+async fn json_rpc_batches_refuse_shared_ids_and_too_many_calls() {
+    let shared_id = json!([rpc(1, "resources/list", json!({})), read_call(1)]);
+    let reply = send(seed(), legacy_with(&shared_id, None)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["error"]["code"], -32600);
+    // `1` and `"1"` are different ids.
+    let distinct = json!([read_call(1), {"jsonrpc":"2.0","id":"1","method":"resources/list"}]);
+    let reply = send(seed(), legacy_with(&distinct, None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json().as_array().unwrap().len(), 2);
+
+    let many: Vec<Value> = (0..65).map(read_call).collect();
+    let reply = send(seed(), legacy_with(&Value::Array(many), None)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let error = &reply.json()["error"];
+    assert_eq!(error["code"], -32600);
+    assert!(
+        error["message"].as_str().unwrap().contains("at most 64"),
+        "{error}"
+    );
+    let most: Vec<Value> = (0..64).map(read_call).collect();
+    let reply = send(seed(), legacy_with(&Value::Array(most), None)).await;
+    assert_eq!(reply.json().as_array().unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn batch_answers_stop_at_the_response_budget() {
+    let endpoint = Endpoint::builder().max_batch_response(600).build().unwrap();
+    let service = McpService::with_endpoint(common::seed_source(), endpoint);
+    let calls: Vec<Value> = (0..6).map(read_call).collect();
+    let reply = send(service.clone(), legacy_with(&Value::Array(calls), None)).await;
+    let answers = reply.json();
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), 6, "every call is answered");
+    assert!(answers[0]["result"].is_object());
+    let last = &answers[5];
+    assert_eq!(last["id"], 5);
+    assert_eq!(last["error"]["data"]["code"], "PAYLOAD_TOO_LARGE", "{last}");
+    assert!(reply.body.len() < 1500, "{}", reply.body.len());
+
+    let ids = json!({"ids": vec!["project-alpha/dependency-graph"; 6]});
+    let request = Request::post("/context")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::to_vec(&ids).unwrap()))
+        .unwrap();
+    let reply = send(service, request).await.json();
+    let results = reply["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], 200);
+    assert_eq!(results[5]["status"], 413);
+    assert_eq!(results[5]["error"]["code"], "PAYLOAD_TOO_LARGE");
+}

@@ -5,9 +5,10 @@
 //! The layer takes the peer address from [`serve`](crate::server::serve) /
 //! `tls::serve_tls` (which record the connection's peer) or from axum's `ConnectInfo`
 //! (feature `axum`). When that peer is a configured trusted proxy, the client is the
-//! right-most address of `Forwarded` (RFC 7239) or `X-Forwarded-For` that is not itself a
-//! trusted proxy; headers from anyone else are ignored, so a client cannot name its own
-//! address. Without a peer address the request has no `ClientAddr`: policies then fail
+//! right-most address of the forwarding header those proxies write (`X-Forwarded-For` by
+//! default, or `Forwarded`, RFC 7239) that is not itself a trusted proxy. Only that one header
+//! is read: a proxy passes the other one through as the client sent it. Headers from anyone
+//! but a trusted proxy are ignored, so a client cannot name its own address. Without a peer address the request has no `ClientAddr`: policies then fail
 //! closed on `client_ip` conditions (see [`policy`](crate::policy)).
 //!
 //! ```
@@ -42,10 +43,22 @@ mod cidr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// The proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
+/// The proxies whose forwarding header is believed, and which header they write.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies {
     blocks: Arc<[Cidr]>,
+    header: ForwardingHeader,
+}
+
+/// The header trusted proxies record the client in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (the default; what most proxies write).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
 }
 
 impl TrustedProxies {
@@ -65,7 +78,15 @@ impl TrustedProxies {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             blocks: blocks.into(),
+            header: ForwardingHeader::default(),
         })
+    }
+
+    /// Reads `header` (default `X-Forwarded-For`) and only that one.
+    #[must_use]
+    pub fn header(mut self, header: ForwardingHeader) -> Self {
+        self.header = header;
+        self
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
@@ -79,7 +100,7 @@ impl TrustedProxies {
             return peer;
         }
         let mut client = peer;
-        for hop in forwarded_hops(headers).into_iter().rev() {
+        for hop in forwarded_hops(headers, self.header).into_iter().rev() {
             let Some(ip) = hop else { break };
             client = SocketAddr::new(ip, 0);
             if !self.trusts(ip) {
@@ -90,9 +111,9 @@ impl TrustedProxies {
     }
 }
 
-/// The `for=` hops of `Forwarded`, or else the entries of `X-Forwarded-For`, first to last
-/// across every header line; `None` for a hop that is not an address (`unknown`, obfuscated).
-fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+/// The hops of `header`, first to last across every header line; `None` for a hop that is
+/// not an address (`unknown`, obfuscated).
+fn forwarded_hops(headers: &HeaderMap, header: ForwardingHeader) -> Vec<Option<IpAddr>> {
     let lines = |name| {
         headers
             .get_all(name)
@@ -102,9 +123,8 @@ fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
             .map(str::trim)
             .collect::<Vec<_>>()
     };
-    let forwarded = lines("forwarded");
-    if !forwarded.is_empty() {
-        return forwarded
+    if header == ForwardingHeader::Forwarded {
+        return lines("forwarded")
             .into_iter()
             .map(|element| {
                 element
@@ -230,6 +250,14 @@ mod tests {
         assert_eq!(proxies.client(proxy, &xff).ip().to_string(), "198.51.100.7");
         // A client that is not a proxy cannot name its address.
         assert_eq!(proxies.client(stranger, &xff), stranger);
+        // Only the header the proxies write counts: a client-sent `Forwarded` passed through
+        // by an X-Forwarded-For proxy names nobody.
+        let both = headers(&[
+            ("forwarded", "for=10.0.0.5"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(proxies.client(proxy, &both).ip().to_string(), "203.0.113.9");
+        let rfc = proxies.clone().header(ForwardingHeader::Forwarded);
         let forwarded = headers(&[
             (
                 "forwarded",
@@ -238,12 +266,12 @@ mod tests {
             ("x-forwarded-for", "9.9.9.9"),
         ]);
         assert_eq!(
-            proxies.client(proxy, &forwarded).ip().to_string(),
+            rfc.client(proxy, &forwarded).ip().to_string(),
             "2001:db8::1"
         );
         // An obfuscated hop stops the walk: the last trusted proxy is all we know.
         let hidden = headers(&[("forwarded", "for=192.0.2.60, for=_hidden")]);
-        assert_eq!(proxies.client(proxy, &hidden), proxy);
+        assert_eq!(rfc.client(proxy, &hidden), proxy);
         // Several lines are one list.
         let split = headers(&[("x-forwarded-for", "192.0.2.1"), ("x-forwarded-for", "::1")]);
         assert_eq!(proxies.client(proxy, &split).ip().to_string(), "192.0.2.1");

@@ -20,6 +20,11 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
 /// Most ids one REST batch read may name.
 pub const DEFAULT_MAX_BATCH: usize = 100;
+/// Most messages one JSON-RPC batch (protocol 2025-03-26) may hold.
+pub const DEFAULT_MAX_RPC_BATCH: usize = 64;
+/// Most bytes of answers one batch (REST or JSON-RPC) may produce; the calls past it are
+/// answered with an error instead.
+pub const DEFAULT_MAX_BATCH_RESPONSE: usize = 8 * 1024 * 1024;
 
 /// What the endpoint is: its MCP path and REST prefix, how resource URIs map to context ids,
 /// body, page and batch limits, the hosts and origins it answers, its RFC 9728 resource
@@ -52,6 +57,8 @@ pub struct Endpoint {
     pub(crate) empty_tools_and_prompts: bool,
     pub(crate) page_size: usize,
     pub(crate) max_batch: usize,
+    pub(crate) max_rpc_batch: usize,
+    pub(crate) max_batch_response: usize,
     pub(crate) uri_mapping: ResourceUriMapping,
     pub(crate) server_name: String,
     pub(crate) server_version: String,
@@ -73,6 +80,8 @@ impl Default for Endpoint {
             empty_tools_and_prompts: false,
             page_size: DEFAULT_PAGE_SIZE,
             max_batch: DEFAULT_MAX_BATCH,
+            max_rpc_batch: DEFAULT_MAX_RPC_BATCH,
+            max_batch_response: DEFAULT_MAX_BATCH_RESPONSE,
             uri_mapping: ResourceUriMapping::default(),
             server_name: "mcp-bastion".to_owned(),
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -126,6 +135,16 @@ impl Endpoint {
     /// Most ids one REST batch read may name.
     pub fn max_batch(&self) -> usize {
         self.max_batch
+    }
+
+    /// Most messages one JSON-RPC batch may hold.
+    pub fn max_rpc_batch(&self) -> usize {
+        self.max_rpc_batch
+    }
+
+    /// Most bytes of answers one batch may produce.
+    pub fn max_batch_response(&self) -> usize {
+        self.max_batch_response
     }
 
     /// The request body limit in bytes.
@@ -283,6 +302,19 @@ impl EndpointBuilder {
         self
     }
 
+    /// Most messages in one JSON-RPC batch (default 64); larger batches get 400 (-32600).
+    pub fn max_rpc_batch(mut self, size: usize) -> Self {
+        self.config.max_rpc_batch = size;
+        self
+    }
+
+    /// Most bytes of answers one batch may produce (default 8 MiB); the calls past it are
+    /// answered with an error naming the limit.
+    pub fn max_batch_response(mut self, bytes: usize) -> Self {
+        self.config.max_batch_response = bytes;
+        self
+    }
+
     /// How resource URIs map to context ids.
     pub fn uri_mapping(mut self, mapping: ResourceUriMapping) -> Self {
         self.config.uri_mapping = mapping;
@@ -338,8 +370,15 @@ impl EndpointBuilder {
                 self.config.page_size
             )));
         }
-        if self.config.max_batch == 0 {
-            return Err(ConfigError::new("max_batch must be at least 1"));
+        if self.config.max_batch == 0 || self.config.max_rpc_batch == 0 {
+            return Err(ConfigError::new(
+                "max_batch and max_rpc_batch must be at least 1",
+            ));
+        }
+        if self.config.max_batch_response == 0 {
+            return Err(ConfigError::new(
+                "max_batch_response must be at least 1 byte",
+            ));
         }
         if let Some(origins) = self.origins.take() {
             for origin in &origins {

@@ -244,10 +244,27 @@ pub(super) async fn batch<S: ContextSource>(
         .iter()
         .map(|raw| batch_item(shared, raw, &source_request));
     let mut labels = ContextLabels::default();
+    let budget = shared.endpoint.max_batch_response();
+    let mut spent = 0;
     let results = futures_util::future::join_all(reads)
         .await
         .into_iter()
         .map(|(result, id, item_labels)| {
+            // A batch pays for what it makes the server send: past the budget, items are
+            // answered with an error instead of their content.
+            spent += serde_json::to_vec(&result).map_or(0, |bytes| bytes.len());
+            if spent > budget {
+                let rejection = Rejection::new(
+                    crate::error::ErrorCode::PayloadTooLarge,
+                    format!("the answers to this batch exceed {budget} bytes; ask for fewer ids"),
+                );
+                return BatchResult {
+                    context_id: result.context_id,
+                    status: rejection.status().as_u16(),
+                    context: None,
+                    error: Some(rejection.rest_body(None)),
+                };
+            }
             if let Some(id) = id {
                 labels.add(&id, &item_labels);
             }

@@ -101,11 +101,30 @@ pub(super) async fn exchange<S: ContextSource>(
         response
     };
     if rpc.batch {
+        let budget = shared.endpoint.max_batch_response();
+        let mut spent = 0;
         let bodies: Vec<Value> = replies
             .into_iter()
-            .map(|reply| match reply {
-                Ok((id, result)) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-                Err(rejection) => rejection.json_rpc_body(None),
+            .map(|reply| {
+                let body = match reply {
+                    Ok((id, result)) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+                    Err(rejection) => rejection.json_rpc_body(None),
+                };
+                // A batch pays for what it makes the server send: past the budget, calls are
+                // answered with an error instead of their result.
+                spent += serde_json::to_vec(&body).map_or(0, |bytes| bytes.len());
+                if spent <= budget {
+                    return body;
+                }
+                let id = body.get("id").cloned().unwrap_or(Value::Null);
+                rpc_rejection(
+                    StatusCode::OK,
+                    id,
+                    jsonrpc::INVALID_REQUEST,
+                    format!("Response too large: the answers to this batch exceed {budget} bytes; send fewer calls per batch"),
+                    Some(json!({ "code": "PAYLOAD_TOO_LARGE" })),
+                )
+                .json_rpc_body(None)
             })
             .collect();
         return Ok(labelled(json_response(

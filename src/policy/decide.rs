@@ -73,9 +73,14 @@ pub(crate) fn plan(classified: &McpRequest, method: &Method, path: &str) -> Plan
     }
 }
 
-/// The request facts conditions test: the client address and the HTTP method (JSON-RPC
-/// calls replace the method with theirs).
+/// The request facts conditions test: the client address and the HTTP method, HEAD counted
+/// as the GET it abbreviates (JSON-RPC calls replace the method with theirs).
 pub(crate) fn attributes(extensions: &Extensions, method: &Method) -> RequestAttributes {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     RequestAttributes {
         client_ip: extensions.get::<ClientAddr>().map(|addr| addr.0.ip()),
         method: Some(method.as_str().to_owned()),

@@ -175,17 +175,25 @@ fn check_host_and_origin(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<(), Rejection> {
-    let host = headers
-        .get(header::HOST)
-        .map(HeaderValue::as_bytes)
-        .or_else(|| uri.authority().map(|a| a.as_str().as_bytes()));
-    if let Some(host) = host
-        && !std::str::from_utf8(host).is_ok_and(|host| endpoint.hosts().allows(host))
-    {
-        return Err(Rejection::new(
-            ErrorCode::Forbidden,
-            "Forbidden: host not allowed",
+    // RFC 9112 §3.2: more than one Host is a bad request (which one would a proxy use?).
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = hosts.next().map(HeaderValue::as_bytes);
+    if hosts.next().is_some() {
+        return Err(Rejection::bad_request(
+            "Bad Request: more than one Host header",
         ));
+    }
+    // An absolute-form target names the host too; every name given must be allowed.
+    let named = host
+        .into_iter()
+        .chain(uri.authority().map(|a| a.as_str().as_bytes()));
+    for host in named {
+        if !std::str::from_utf8(host).is_ok_and(|host| endpoint.hosts().allows(host)) {
+            return Err(Rejection::new(
+                ErrorCode::Forbidden,
+                "Forbidden: host not allowed",
+            ));
+        }
     }
     if let Some(origin) = headers.get(header::ORIGIN)
         && !origin
@@ -253,9 +261,19 @@ where
         .await
         .map_err(|err| body_rejection(err, limit, json_rpc).into_response(dialect))?;
     let operation = if json_rpc {
-        Operation::JsonRpc(
-            classify_rpc(&parts.headers, &bytes).map_err(|r| r.into_response(dialect))?,
-        )
+        let rpc = classify_rpc(&parts.headers, &bytes).map_err(|r| r.into_response(dialect))?;
+        let max = endpoint.max_rpc_batch();
+        if rpc.messages.len() > max {
+            return Err(rpc_rejection(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                format!("Invalid Request: a batch holds at most {max} messages"),
+                None,
+            )
+            .into_response(dialect));
+        }
+        Operation::JsonRpc(rpc)
     } else {
         Operation::BatchRead(
             parse_batch(&bytes, endpoint.max_batch()).map_err(|r| r.into_response(dialect))?,

@@ -277,6 +277,20 @@ fn classify_batch(
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Each answer is matched to its call by id (and filtered by what that call asked for):
+    // two calls with one id would make that match ambiguous.
+    let mut seen = std::collections::HashSet::new();
+    for message in &messages {
+        if let RpcMessage::Call(RpcCall { id: Some(id), .. }) = message
+            && !seen.insert(id.to_string())
+        {
+            return Err(bad_request(
+                Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                format!("Invalid Request: the id {id} is used by more than one call in the batch"),
+            ));
+        }
+    }
     Ok(RpcRequest {
         era: Era::Legacy,
         version,

@@ -156,6 +156,19 @@ async fn hosts_and_origins_are_checked_on_served_paths_only() {
             assert_eq!(status, 403, "{name} on {path}: {body}");
         }
     }
+    let mut two_hosts = request("GET", "/context/a", "");
+    two_hosts
+        .headers_mut()
+        .append(header::HOST, HeaderValue::from_static("127.0.0.1"));
+    two_hosts
+        .headers_mut()
+        .append(header::HOST, HeaderValue::from_static("evil.example"));
+    assert_eq!(classified(&endpoint, two_hosts).await.unwrap_err().0, 400);
+    let mut absolute = request("GET", "http://evil.example/context/a", "");
+    absolute
+        .headers_mut()
+        .insert(header::HOST, HeaderValue::from_static("127.0.0.1"));
+    assert_eq!(classified(&endpoint, absolute).await.unwrap_err().0, 403);
     // Paths the endpoint does not serve are not its to defend.
     let mut elsewhere = request("GET", "/health", "");
     elsewhere
