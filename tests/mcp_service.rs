@@ -963,3 +963,89 @@ async fn batch_answers_stop_at_the_response_budget() {
     assert_eq!(results[5]["status"], 413);
     assert_eq!(results[5]["error"]["code"], "PAYLOAD_TOO_LARGE");
 }
+
+// ---------------------------------------------------------------- cursors
+
+fn as_user(mut request: Request<Body>, subject: &str) -> Request<Body> {
+    request
+        .extensions_mut()
+        .insert(Principal::new(subject, AuthMethod::ApiKey));
+    request
+}
+
+#[tokio::test]
+async fn cursors_are_opaque_and_refused_when_forged_or_foreign() {
+    let service = seed();
+    let first = send(service.clone(), as_user(get("/context?limit=2"), "guest"))
+        .await
+        .json();
+    let cursor = first["nextCursor"].as_str().unwrap().to_owned();
+    // The position (the last id of the page) does not show in the token.
+    let hidden = "project-alpha/dependency-graph";
+    use base64::Engine;
+    for engine in [
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+    ] {
+        let encoded = engine.encode(hidden);
+        assert!(!cursor.contains(&encoded[..12]), "{cursor}");
+    }
+    let page = |subject: &'static str, cursor: String| {
+        let service = service.clone();
+        async move {
+            send(
+                service,
+                as_user(get(&format!("/context?limit=2&cursor={cursor}")), subject),
+            )
+            .await
+        }
+    };
+    assert_eq!(page("guest", cursor.clone()).await.status, StatusCode::OK);
+    // Another caller, a crafted cursor, the pre-HMAC form: all 400.
+    let foreign = page("admin", cursor.clone()).await;
+    assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
+    assert_eq!(foreign.json()["code"], "BAD_REQUEST");
+    let crafted = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hidden);
+    assert_eq!(page("guest", crafted).await.status, StatusCode::BAD_REQUEST);
+    let mut tampered = cursor.clone().into_bytes();
+    tampered[20] = if tampered[20] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(
+        page("guest", tampered).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // A REST cursor is not a resources/list cursor.
+    let reply = send(
+        service.clone(),
+        as_user(
+            legacy(&rpc(9, "resources/list", json!({"cursor": cursor}))),
+            "guest",
+        ),
+    )
+    .await;
+    assert_eq!(reply.json()["error"]["code"], -32602);
+}
+
+#[tokio::test]
+async fn instances_sharing_a_cursor_secret_accept_each_others_cursors() {
+    let secret = [42u8; 32];
+    let instance = || {
+        let endpoint = Endpoint::builder()
+            .cursor_secret(secret)
+            .page_size(1)
+            .build()
+            .unwrap();
+        McpService::with_endpoint(common::seed_source(), endpoint)
+    };
+    let first = send(instance(), get("/context")).await.json();
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let second = send(instance(), get(&format!("/context?cursor={cursor}"))).await;
+    assert_eq!(second.status, StatusCode::OK);
+    let other = McpService::with_endpoint(
+        common::seed_source(),
+        Endpoint::builder().page_size(1).build().unwrap(),
+    );
+    let refused = send(other, get(&format!("/context?cursor={cursor}"))).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(Endpoint::builder().cursor_secret(b"short").build().is_err());
+}

@@ -2,6 +2,7 @@
 //! hosts and origins, resource metadata) that [`McpService`](super::McpService) and every
 //! layer take. Each default of the crate's HTTP surface is written here and nowhere else.
 
+use super::cursor::CursorKeys;
 use super::metadata::{Challenge, ResourceMetadata};
 use super::origin::{HostPolicy, OriginPolicy};
 use crate::context::ResourceUriMapping;
@@ -66,6 +67,7 @@ pub struct Endpoint {
     pub(crate) resource_metadata: Option<ResourceMetadata>,
     pub(crate) detector: DialectDetector,
     pub(crate) challenge: Challenge,
+    pub(crate) cursor_keys: CursorKeys,
 }
 
 impl Default for Endpoint {
@@ -89,6 +91,7 @@ impl Default for Endpoint {
             resource_metadata: None,
             detector: DialectDetector::new(DEFAULT_MCP_PATH, DEFAULT_REST_PREFIX),
             challenge: Challenge::default(),
+            cursor_keys: CursorKeys::default(),
         }
     }
 }
@@ -98,6 +101,7 @@ impl Endpoint {
     pub fn builder() -> EndpointBuilder {
         EndpointBuilder {
             config: Self::default(),
+            cursor_keys: None,
             origins: None,
             hosts: None,
             sessions: false,
@@ -185,6 +189,8 @@ pub const DEFAULT_SESSION_IDLE_TIMEOUT: std::time::Duration = std::time::Duratio
 #[must_use]
 pub struct EndpointBuilder {
     config: Endpoint,
+    /// Keys from a configured secret (never the secret itself: the builder is `Debug`).
+    cursor_keys: Option<Result<CursorKeys, ConfigError>>,
     origins: Option<Vec<String>>,
     hosts: Option<Vec<String>>,
     sessions: bool,
@@ -339,6 +345,14 @@ impl EndpointBuilder {
         self
     }
 
+    /// The secret that seals pagination cursors (at least 32 bytes). Give every instance
+    /// behind one balancer the same secret so that a cursor from one is valid on the others;
+    /// by default each process draws a random one.
+    pub fn cursor_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.cursor_keys = Some(CursorKeys::from_secret(secret.as_ref()));
+        self
+    }
+
     /// Validates and returns the description.
     pub fn build(mut self) -> Result<Endpoint, ConfigError> {
         for (what, path) in [
@@ -416,6 +430,9 @@ impl EndpointBuilder {
                 max_sessions,
                 idle_timeout: self.session_idle_timeout,
             });
+        }
+        if let Some(keys) = self.cursor_keys.take() {
+            self.config.cursor_keys = keys?;
         }
         self.config.detector = DialectDetector::new(path.clone(), prefix.clone());
         self.config.challenge = Challenge::new(self.config.resource_metadata.as_ref());

@@ -51,6 +51,7 @@ pub use classify::{
     McpRequest, Operation, RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers,
     classify, classify_rpc,
 };
+pub use cursor::MIN_CURSOR_SECRET;
 pub use endpoint::{
     DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_BATCH_RESPONSE, DEFAULT_MAX_RPC_BATCH,
     DEFAULT_MAX_SESSIONS, DEFAULT_MCP_PATH, DEFAULT_PAGE_SIZE, DEFAULT_REST_PREFIX,

@@ -200,9 +200,16 @@ pub(super) async fn list<S: ContextSource>(
     let mut list_request = ListRequest::new(limit);
     list_request.principal = source_request(&request.headers, &request.extensions).principal;
     list_request.prefix = query.get("prefix").cloned();
+    let keys = &shared.endpoint.cursor_keys;
+    let scope = cursor::scope(
+        "rest",
+        list_request.principal.as_deref(),
+        list_request.prefix.as_deref(),
+    );
     if let Some(token) = query.get("cursor") {
-        list_request.cursor =
-            Some(cursor::decode(token).ok_or_else(|| Rejection::bad_request("invalid cursor"))?);
+        list_request.cursor = Some(keys.open(&scope, token).ok_or_else(|| {
+            Rejection::bad_request("invalid cursor: not one this server issued for this listing")
+        })?);
     }
     let page = shared
         .source
@@ -227,7 +234,10 @@ pub(super) async fn list<S: ContextSource>(
         .collect();
     let listing = ContextListing {
         items,
-        next_cursor: page.next_cursor.as_deref().map(cursor::encode),
+        next_cursor: page
+            .next_cursor
+            .as_deref()
+            .and_then(|position| keys.seal(&scope, position)),
     };
     let mut response = crate::error::json_bytes_response(StatusCode::OK, to_bytes(&listing));
     labels.attach(&mut response);

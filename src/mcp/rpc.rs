@@ -314,10 +314,17 @@ fn discover<S>(shared: &Shared<S>) -> MethodResult {
     MethodResult::public(result)
 }
 
-fn cursor_param(call: &RpcCall) -> Result<Option<String>, Rejection> {
+fn cursor_param<S>(
+    shared: &Shared<S>,
+    call: &RpcCall,
+    scope: &str,
+) -> Result<Option<String>, Rejection> {
     match call.params.get("cursor") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(token)) => cursor::decode(token)
+        Some(Value::String(token)) => shared
+            .endpoint
+            .cursor_keys
+            .open(scope, token)
             .map(Some)
             .ok_or_else(|| invalid_params("Invalid params: unknown cursor")),
         Some(_) => Err(invalid_params("Invalid params: cursor must be a string")),
@@ -331,7 +338,8 @@ async fn list_resources<S: ContextSource>(
     labels: &mut ContextLabels,
 ) -> Result<MethodResult, Rejection> {
     let mut list_request = ListRequest::new(shared.endpoint.page_size);
-    list_request.cursor = cursor_param(call)?;
+    let scope = cursor::scope("rpc", request.principal.as_deref(), None);
+    list_request.cursor = cursor_param(shared, call, &scope)?;
     list_request.principal.clone_from(&request.principal);
     let page = shared
         .source
@@ -357,7 +365,10 @@ async fn list_resources<S: ContextSource>(
         .collect();
     let result = ResourceList {
         resources,
-        next_cursor: page.next_cursor.as_deref().map(cursor::encode),
+        next_cursor: page
+            .next_cursor
+            .as_deref()
+            .and_then(|position| shared.endpoint.cursor_keys.seal(&scope, position)),
         other: Map::new(),
     };
     Ok(serde_json::to_value(result)
