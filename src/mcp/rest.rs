@@ -74,11 +74,16 @@ pub(super) async fn read<S: ContextSource>(
         .get(&id, &source_request)
         .await
         .map_err(|err| source_rejection(&err, id.as_str()))?;
+    let authenticated = source_request
+        .principal
+        .as_deref()
+        .is_some_and(|principal| !principal.is_anonymous());
     let mut response = context_response(
         &id,
         &context,
         &request.headers,
         request.method == Method::HEAD,
+        authenticated,
     );
     let mut labels = ContextLabels::default();
     labels.add(&id, &context.labels);
@@ -112,12 +117,14 @@ fn etag(version: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("\"{version}\"")).ok()
 }
 
-fn cache_control(context: &ContextEntry) -> HeaderValue {
+/// `Cache-Control` for a context: `private` whenever the request was authenticated, since
+/// what a caller may read depends on who they are (a shared cache must not keep it).
+fn cache_control(context: &ContextEntry, authenticated: bool) -> HeaderValue {
     let max_age = context.cache.ttl.map_or(0, |ttl| ttl.as_secs());
     let value = match context.cache.scope {
         CacheScope::NoStore => return HeaderValue::from_static("no-store"),
-        CacheScope::Public => format!("public, max-age={max_age}"),
-        CacheScope::Private => format!("private, max-age={max_age}"),
+        CacheScope::Public if !authenticated => format!("public, max-age={max_age}"),
+        CacheScope::Public | CacheScope::Private => format!("private, max-age={max_age}"),
     };
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("no-store"))
 }
@@ -139,6 +146,7 @@ fn context_response(
     context: &ContextEntry,
     headers: &HeaderMap,
     head: bool,
+    authenticated: bool,
 ) -> Response<FullBody> {
     let etag = etag(&context.version);
     let mut response = if etag
@@ -170,7 +178,8 @@ fn context_response(
     if let Some(etag) = etag {
         headers.insert(header::ETAG, etag);
     }
-    headers.insert(header::CACHE_CONTROL, cache_control(context));
+    headers.insert(header::CACHE_CONTROL, cache_control(context, authenticated));
+
     if let Some(modified) = context.last_modified
         && let Some(date) = http_date(modified)
         && let Ok(value) = HeaderValue::from_str(&date)

@@ -33,7 +33,9 @@ pub(super) fn transport<S>(
             .headers
             .get(HEADER_SESSION_ID)
             .map(HeaderValue::as_bytes);
-        sessions.end(id).map_err(session_rejection)?;
+        sessions
+            .end(id, session_owner(&parts.extensions))
+            .map_err(session_rejection)?;
         let mut response = Response::new(FullBody::default());
         *response.status_mut() = StatusCode::NO_CONTENT;
         return Ok(response);
@@ -70,7 +72,9 @@ pub(super) async fn exchange<S: ContextSource>(
                 .headers
                 .get(HEADER_SESSION_ID)
                 .map(HeaderValue::as_bytes);
-            sessions.touch(id).map_err(session_rejection)?;
+            sessions
+                .touch(id, session_owner(&parts.extensions))
+                .map_err(session_rejection)?;
         }
     }
     let source_request = source_request(&parts.headers, &parts.extensions);
@@ -139,10 +143,12 @@ pub(super) async fn exchange<S: ContextSource>(
                 &json!({ "jsonrpc": "2.0", "id": id, "result": result }),
             );
             if let Some(sessions) = opens_session {
-                let id = sessions.start().ok_or_else(|| {
-                    tracing::error!("system random source failed; cannot issue a session id");
-                    Rejection::internal()
-                })?;
+                let id = sessions
+                    .start(session_owner(&parts.extensions))
+                    .ok_or_else(|| {
+                        tracing::error!("system random source failed; cannot issue a session id");
+                        Rejection::internal()
+                    })?;
                 let id = HeaderValue::from_str(&id).map_err(|_| Rejection::internal())?;
                 response.headers_mut().insert(HEADER_SESSION_ID, id);
             }
@@ -151,6 +157,13 @@ pub(super) async fn exchange<S: ContextSource>(
         Some(Err(rejection)) => Err(rejection),
         None => Err(Rejection::internal()),
     }
+}
+
+/// Who owns the sessions a request opens or uses: its principal's subject.
+fn session_owner(extensions: &http::Extensions) -> &str {
+    extensions
+        .get::<crate::principal::Principal>()
+        .map_or("", |principal| principal.subject.as_str())
 }
 
 /// Whether the request is a lone `initialize` (never part of a batch).

@@ -1,6 +1,10 @@
 //! `Mcp-Session-Id` sessions of the stateful protocol era: issued on `initialize`, required on
 //! every later request, ended by DELETE or after an idle timeout. Bounded: when the store is
 //! full the least recently used session ends (its client gets 404 and initializes again).
+//!
+//! A session belongs to the principal that opened it (its subject; empty without
+//! authentication): anyone else who learns the id gets the same 404 as for an unknown id, so
+//! a leaked id can be neither used nor ended, nor confirmed to exist.
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
@@ -18,10 +22,17 @@ pub(crate) enum SessionError {
     Unknown,
 }
 
+/// One live session: who opened it and when it was last used.
+#[derive(Debug)]
+struct Session {
+    owner: String,
+    last_seen: Instant,
+}
+
 /// The live sessions, least recently used first out.
 #[derive(Debug)]
 pub(crate) struct SessionStore {
-    sessions: Mutex<LruCache<String, Instant>>,
+    sessions: Mutex<LruCache<String, Session>>,
     idle_timeout: Duration,
 }
 
@@ -33,7 +44,7 @@ impl SessionStore {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Session>> {
         // A panic while holding the lock cannot leave the map inconsistent: keep serving.
         self.sessions
             .lock()
@@ -42,23 +53,30 @@ impl SessionStore {
 
     /// Starts a session and returns its id (128 random bits, hex), or `None` when the system
     /// random source fails.
-    pub(crate) fn start(&self) -> Option<String> {
+    pub(crate) fn start(&self, owner: &str) -> Option<String> {
         let mut bytes = [0u8; 16];
         getrandom::getrandom(&mut bytes).ok()?;
         let id = crate::context::to_hex(&bytes);
-        self.lock().push(id.clone(), Instant::now());
+        let session = Session {
+            owner: owner.to_owned(),
+            last_seen: Instant::now(),
+        };
+        self.lock().push(id.clone(), session);
         Some(id)
     }
 
-    /// Checks the session named by a request and marks it used.
-    pub(crate) fn touch(&self, id: Option<&[u8]>) -> Result<(), SessionError> {
+    /// Checks the session named by a request of `owner` and marks it used.
+    pub(crate) fn touch(&self, id: Option<&[u8]>, owner: &str) -> Result<(), SessionError> {
         let id = id.ok_or(SessionError::Missing)?;
         let id = std::str::from_utf8(id).map_err(|_| SessionError::Unknown)?;
         let mut sessions = self.lock();
         let now = Instant::now();
-        match sessions.get_mut(id) {
-            Some(last_seen) if now.duration_since(*last_seen) <= self.idle_timeout => {
-                *last_seen = now;
+        match sessions.peek_mut(id) {
+            // Someone else's session is answered like an unknown one (and not refreshed).
+            Some(session) if session.owner != owner => Err(SessionError::Unknown),
+            Some(session) if now.duration_since(session.last_seen) <= self.idle_timeout => {
+                session.last_seen = now;
+                sessions.promote(id);
                 Ok(())
             }
             Some(_) => {
@@ -69,9 +87,9 @@ impl SessionStore {
         }
     }
 
-    /// Ends a session.
-    pub(crate) fn end(&self, id: Option<&[u8]>) -> Result<(), SessionError> {
-        self.touch(id)?;
+    /// Ends a session of `owner`.
+    pub(crate) fn end(&self, id: Option<&[u8]>, owner: &str) -> Result<(), SessionError> {
+        self.touch(id, owner)?;
         let id = id.and_then(|id| std::str::from_utf8(id).ok()).unwrap_or("");
         self.lock().pop(id);
         Ok(())
@@ -95,38 +113,66 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn lifecycle_and_idle_expiry() {
         let store = store(10);
-        let id = store.start().unwrap();
+        let mallory = store.start("mallory").unwrap();
+        // Another principal's session is unknown to alice, and hers to him.
+        assert_eq!(
+            store.touch(Some(mallory.as_bytes()), "alice"),
+            Err(SessionError::Unknown)
+        );
+        assert_eq!(
+            store.end(Some(mallory.as_bytes()), "alice"),
+            Err(SessionError::Unknown)
+        );
+        assert!(store.touch(Some(mallory.as_bytes()), "mallory").is_ok());
+        assert_eq!(store.end(Some(mallory.as_bytes()), "mallory"), Ok(()));
+
+        let id = store.start("alice").unwrap();
         assert_eq!(id.len(), 32);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(store.touch(Some(id.as_bytes())), Ok(()));
-        assert_eq!(store.touch(None), Err(SessionError::Missing));
-        assert_eq!(store.touch(Some(b"nope")), Err(SessionError::Unknown));
+        assert_eq!(store.touch(Some(id.as_bytes()), "alice"), Ok(()));
+        assert_eq!(store.touch(None, "alice"), Err(SessionError::Missing));
+        assert_eq!(
+            store.touch(Some(b"nope"), "alice"),
+            Err(SessionError::Unknown)
+        );
         tokio::time::advance(Duration::from_secs(59)).await;
         assert_eq!(
-            store.touch(Some(id.as_bytes())),
+            store.touch(Some(id.as_bytes()), "alice"),
             Ok(()),
             "use renews the session"
         );
         tokio::time::advance(Duration::from_secs(61)).await;
-        assert_eq!(store.touch(Some(id.as_bytes())), Err(SessionError::Unknown));
+        assert_eq!(
+            store.touch(Some(id.as_bytes()), "alice"),
+            Err(SessionError::Unknown)
+        );
         assert_eq!(store.len(), 0);
 
-        let id = store.start().unwrap();
-        assert_eq!(store.end(Some(id.as_bytes())), Ok(()));
-        assert_eq!(store.touch(Some(id.as_bytes())), Err(SessionError::Unknown));
-        assert_eq!(store.end(Some(id.as_bytes())), Err(SessionError::Unknown));
+        let id = store.start("alice").unwrap();
+        assert_eq!(store.end(Some(id.as_bytes()), "alice"), Ok(()));
+        assert_eq!(
+            store.touch(Some(id.as_bytes()), "alice"),
+            Err(SessionError::Unknown)
+        );
+        assert_eq!(
+            store.end(Some(id.as_bytes()), "alice"),
+            Err(SessionError::Unknown)
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn bounded_by_evicting_the_least_recently_used() {
         let store = store(2);
-        let a = store.start().unwrap();
-        let b = store.start().unwrap();
-        store.touch(Some(a.as_bytes())).unwrap();
-        let c = store.start().unwrap();
+        let a = store.start("alice").unwrap();
+        let b = store.start("alice").unwrap();
+        store.touch(Some(a.as_bytes()), "alice").unwrap();
+        let c = store.start("alice").unwrap();
         assert_eq!(store.len(), 2);
-        assert_eq!(store.touch(Some(b.as_bytes())), Err(SessionError::Unknown));
-        assert!(store.touch(Some(a.as_bytes())).is_ok());
-        assert!(store.touch(Some(c.as_bytes())).is_ok());
+        assert_eq!(
+            store.touch(Some(b.as_bytes()), "alice"),
+            Err(SessionError::Unknown)
+        );
+        assert!(store.touch(Some(a.as_bytes()), "alice").is_ok());
+        assert!(store.touch(Some(c.as_bytes()), "alice").is_ok());
     }
 }
