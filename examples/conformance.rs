@@ -22,17 +22,19 @@ use mcp_bastion::mcp::Endpoint;
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::stack::Stack;
 
-/// Everyone (anonymous included) may read and list everything the fixtures hold.
+/// Everyone (anonymous included) may read and list everything the fixtures hold, and use
+/// the MCP path itself (DELETE ends a session, other methods are calls of the endpoint).
 const OPEN_POLICY: &str = r#"
 [[rules]]
 id = "conformance-open"
 effect = "allow"
 roles = ["*"]
-actions = ["read", "list", "call"]
+actions = ["read", "list", "call", "write"]
 contexts = ["**"]
 resources = ["**"]
 tools = ["**"]
 prompts = ["**"]
+paths = ["/mcp"]
 "#;
 
 /// A 1x1 PNG image.

@@ -65,5 +65,6 @@ pub use metadata::{
 pub use origin::{HostPolicy, OriginPolicy};
 pub use service::{McpService, ResponseFuture};
 pub(crate) use wire::{
-    BatchResults, ContextListing, PromptList, ResourceList, ToolList, to_bytes as wire_bytes,
+    BatchResults, ContextListing, PromptList, ResourceList, TemplateList, ToolList,
+    to_bytes as wire_bytes,
 };

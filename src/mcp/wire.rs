@@ -108,6 +108,26 @@ pub(crate) struct Resource {
     pub(crate) other: Map<String, Value>,
 }
 
+/// A `resources/templates/list` result.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TemplateList {
+    pub(crate) resource_templates: Vec<Template>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<String>,
+    #[serde(flatten)]
+    pub(crate) other: Map<String, Value>,
+}
+
+/// A resource template: its URI template, and the rest as it came.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Template {
+    pub(crate) uri_template: String,
+    #[serde(flatten)]
+    pub(crate) other: Map<String, Value>,
+}
+
 /// A `tools/list` result.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ToolList {

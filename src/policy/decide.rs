@@ -64,7 +64,11 @@ pub(crate) fn plan(classified: &McpRequest, method: &Method, path: &str) -> Plan
         Operation::BatchRead(_) => Plan::RestListing { batch: true },
         Operation::JsonRpc(_) => Plan::JsonRpc,
         Operation::Grpc => Plan::Decide(Action::Call, OwnedTarget::Grpc(path.to_owned())),
-        Operation::McpTransport | Operation::ResourceMetadata => Plan::PassThrough,
+        // The RFC 9728 document is public by definition (clients read it to learn how to
+        // authenticate): the one request that passes undecided.
+        Operation::ResourceMetadata => Plan::PassThrough,
+        // GET (a server-sent stream the layer cannot filter) and DELETE on the MCP path, and
+        // any other path: decided as a read or write of that path, default deny.
         _ => {
             let read = method == Method::GET || method == Method::HEAD;
             let action = if read { Action::Read } else { Action::Write };
@@ -184,8 +188,54 @@ impl Recheck {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Listing {
     Resources,
+    Templates,
     Tools,
     Prompts,
+}
+
+impl Listing {
+    /// The listing a method asks for, if it is one.
+    fn of(method: &str) -> Option<Self> {
+        match method {
+            "resources/list" => Some(Self::Resources),
+            "resources/templates/list" => Some(Self::Templates),
+            "tools/list" => Some(Self::Tools),
+            "prompts/list" => Some(Self::Prompts),
+            _ => None,
+        }
+    }
+}
+
+/// Protocol plumbing: methods that only set up or keep up the exchange and reveal nothing
+/// but what the server says about itself. They pass without a decision; every other method
+/// is decided (a method without a target as a `call` of the MCP path, with the method in
+/// the request attributes, so `paths = ["/mcp"]` plus `when.methods` grants it).
+pub const PROTOCOL_METHODS: [&str; 7] = [
+    "initialize",
+    "ping",
+    "server/discover",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+];
+
+/// Whether a listing entry is visible: a `list` rule decides when one matches; without one
+/// the entry is visible to whoever may use it (`read`, or `call` for tools).
+pub(crate) fn may_list(
+    policy: &Policy,
+    principal: &Principal,
+    use_action: Action,
+    target: Target<'_>,
+    attributes: &RequestAttributes,
+) -> bool {
+    let listed = policy.decide(principal, Action::List, target, attributes);
+    if listed.rule.is_some() {
+        return listed.is_allowed();
+    }
+    policy
+        .decide(principal, use_action, target, attributes)
+        .is_allowed()
 }
 
 /// What the JSON-RPC calls of one request were allowed to do, to check the answer against.
@@ -207,6 +257,7 @@ pub(crate) fn decide_rpc(
     principal: &Principal,
     rpc: &RpcRequest,
     base: &RequestAttributes,
+    mcp_path: &str,
 ) -> Result<RpcChecks, Response<FullBody>> {
     let mut checks = RpcChecks::default();
     for message in &rpc.messages {
@@ -222,18 +273,16 @@ pub(crate) fn decide_rpc(
             }
             Some(RpcTarget::Tool(name)) => (Action::Call, Target::Tool(name)),
             Some(RpcTarget::Prompt(name)) => (Action::Read, Target::Prompt(name)),
-            None => {
-                let listing = match call.method.as_str() {
-                    "resources/list" => Some(Listing::Resources),
-                    "tools/list" => Some(Listing::Tools),
-                    "prompts/list" => Some(Listing::Prompts),
-                    _ => None,
-                };
-                if let (Some(listing), Some(id)) = (listing, &call.id) {
+            None if PROTOCOL_METHODS.contains(&call.method.as_str()) => continue,
+            None => match (Listing::of(&call.method), &call.id) {
+                (Some(listing), Some(id)) => {
                     checks.listings.push((id.clone(), listing));
+                    continue;
                 }
-                continue;
-            }
+                // Anything else (completion, logging, custom methods, notifications that
+                // are not plumbing) is a call of the endpoint itself.
+                _ => (Action::Call, Target::Path(mcp_path)),
+            },
         };
         let decision = policy.decide(principal, action, target, &attributes);
         log(&decision);

@@ -10,13 +10,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::decide::{Listing, labels_or_empty};
+use super::decide::{Listing, labels_or_empty, may_list};
 use super::layer::PolicyShared;
 use super::model::{Action, Policy, RequestAttributes, Target};
 use super::sse::filter_event_stream;
 use crate::context::{ContextId, ContextLabels};
 use crate::error::{BodyOrEnvelope, BoxError, Dialect, ErrorCode, FullBody, Rejection};
-use crate::mcp::{BatchResults, ContextListing, PromptList, ResourceList, ToolList, wire_bytes};
+use crate::mcp::{
+    BatchResults, ContextListing, PromptList, ResourceList, TemplateList, ToolList, wire_bytes,
+};
 use crate::principal::Principal;
 
 /// Reads a response body for filtering; `None` when it is too large or fails.
@@ -146,12 +148,17 @@ impl RpcFilter<'_> {
                 list.prompts
                     .retain(|prompt| self.may_use(listing, &prompt.name));
             }),
+            Listing::Templates => retain::<TemplateList>(result, |list| {
+                list.resource_templates
+                    .retain(|template| self.may_use(listing, &template.uri_template));
+            }),
         }
     }
 
     fn may_use(&self, listing: Listing, name: &str) -> bool {
         let method = match listing {
             Listing::Resources => "resources/list",
+            Listing::Templates => "resources/templates/list",
             Listing::Tools => "tools/list",
             Listing::Prompts => "prompts/list",
         };
@@ -160,15 +167,15 @@ impl RpcFilter<'_> {
         let mut mapped = None;
         let (action, target) = match listing {
             Listing::Resources => (Action::Read, self.shared.resource_target(name, &mut mapped)),
+            // A template is a pattern, not a resource: it is judged as the URI it spells.
+            Listing::Templates => (Action::Read, Target::Resource(name)),
             Listing::Tools => (Action::Call, Target::Tool(name)),
             Listing::Prompts => (Action::Read, Target::Prompt(name)),
         };
         if let Target::Context(id) = target {
             attributes.resource_labels = labels_or_empty(self.labels, id);
         }
-        self.policy
-            .decide(self.principal, action, target, &attributes)
-            .is_allowed()
+        may_list(self.policy, self.principal, action, target, &attributes)
     }
 }
 

@@ -70,15 +70,35 @@
 //!
 //! # What is checked
 //!
-//! - REST: `GET /context/{id}` (read); `GET /context` and `POST /context` (batch): the
-//!   endpoint answers, then items the caller may not read are removed or replaced by 403.
-//! - MCP JSON-RPC (both eras; the body is read once, classified with
-//!   [`classify_rpc`](crate::mcp::classify_rpc), so 2026-07-28 header checks come first):
-//!   `resources/read` (read, by mapped context id or URI), `tools/call` (call),
-//!   `prompts/get` (read); `resources/list`, `tools/list` and `prompts/list` results of any
-//!   inner server (JSON or SSE) are filtered.
-//! - gRPC (`application/grpc`): call, by method path. Other paths: read for GET/HEAD, write
-//!   otherwise.
+//! Every request that reaches the inner service is decided, except the RFC 9728 metadata
+//! document (public by definition) and the MCP protocol plumbing ([`PROTOCOL_METHODS`]:
+//! `initialize`, `ping`, `server/discover` and the lifecycle notifications). The request is
+//! classified once ([`classify`](crate::mcp::classify), shared with the endpoint), so
+//! 2026-07-28 header checks come first.
+//!
+//! - REST: `GET`/`HEAD {rest}/{id}` is a `read` of the context; other methods there are 405
+//!   before any decision. `GET {rest}` and `POST {rest}` (batch read): the endpoint answers,
+//!   then listed items the caller may not list are removed and batch items it may not read
+//!   are replaced by 403 entries.
+//! - MCP JSON-RPC (both eras): `resources/read`, `resources/subscribe` and
+//!   `resources/unsubscribe` (`read`, by mapped context id or URI), `tools/call` (`call`),
+//!   `prompts/get` (`read`). The `resources/list`, `resources/templates/list`, `tools/list`
+//!   and `prompts/list` results of any inner server (JSON or SSE) are filtered. Any other
+//!   method (completion, logging, custom methods, other notifications) is a `call` of the
+//!   MCP path with the method in the request attributes: grant it with
+//!   `paths = ["/mcp"]` and, to name methods, `when.methods`. A batch (2025-03-26) is refused
+//!   whole when any call in it is denied.
+//! - Listings: a `list` rule decides whether an entry is shown; without one, an entry is
+//!   shown to whoever may use it (`read`, or `call` for tools).
+//! - `GET` (a server-sent event stream, which cannot be filtered) and `DELETE` (ending a
+//!   session) on the MCP path: a `read` / `write` of that path, denied unless a rule names it.
+//! - gRPC (`application/grpc`): `call`, by method path. Other paths: `read` for GET/HEAD,
+//!   `write` otherwise.
+//! - Conditions see the client address ([`ClientAddr`](crate::client_addr::ClientAddr);
+//!   unknown: `client_ip` allow rules do not apply, `client_ip` deny rules do) and the method:
+//!   the JSON-RPC method, or the HTTP method with HEAD counted as GET. A method-scoped deny
+//!   must name every way to the target (`GET`, `POST` for REST batch reads,
+//!   `resources/read`).
 //!
 //! A refusal is 401 (with the auth challenge) for anonymous callers, 403
 //! `insufficient_scope` when only scopes are missing, 403 `FORBIDDEN` otherwise. Every
@@ -96,6 +116,7 @@ mod model;
 mod service;
 mod sse;
 
+pub use decide::PROTOCOL_METHODS;
 pub use future::ResponseFuture;
 pub use handle::PolicyHandle;
 pub use layer::{DEFAULT_LIST_RESPONSE_LIMIT, PolicyLayer, PolicyLayerBuilder};

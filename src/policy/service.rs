@@ -213,7 +213,8 @@ where
     else {
         return refused(Rejection::internal().into_response(Dialect::JsonRpc));
     };
-    let checks = match decide_rpc(&shared, &policy, &principal, rpc, &base) {
+    let mcp_path = shared.endpoint.mcp_path();
+    let checks = match decide_rpc(&shared, &policy, &principal, rpc, &base, mcp_path) {
         Ok(checks) => checks,
         Err(refusal) => return refused(refusal),
     };

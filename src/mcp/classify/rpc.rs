@@ -372,7 +372,9 @@ fn is_valid_id(id: &Value) -> bool {
 fn target_of(method: &str, params: &Map<String, Value>) -> Option<RpcTarget> {
     let named = |key: &str| params.get(key).and_then(Value::as_str).map(str::to_owned);
     match method {
-        "resources/read" => named("uri").map(RpcTarget::Resource),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            named("uri").map(RpcTarget::Resource)
+        }
         "tools/call" => named("name").map(RpcTarget::Tool),
         "prompts/get" => named("name").map(RpcTarget::Prompt),
         _ => None,
