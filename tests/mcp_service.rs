@@ -975,6 +975,7 @@ fn as_user(mut request: Request<Body>, subject: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn cursors_are_opaque_and_refused_when_forged_or_foreign() {
+    use base64::Engine;
     let service = seed();
     let first = send(service.clone(), as_user(get("/context?limit=2"), "guest"))
         .await
@@ -982,7 +983,6 @@ async fn cursors_are_opaque_and_refused_when_forged_or_foreign() {
     let cursor = first["nextCursor"].as_str().unwrap().to_owned();
     // The position (the last id of the page) does not show in the token.
     let hidden = "project-alpha/dependency-graph";
-    use base64::Engine;
     for engine in [
         base64::engine::general_purpose::URL_SAFE_NO_PAD,
         base64::engine::general_purpose::STANDARD_NO_PAD,
