@@ -25,6 +25,7 @@ use mcp_bastion::context::{CacheScope, ContextEntry, ContextId, StaticSource};
 use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::principal::{AuthMethod, Principal};
+use mcp_bastion::server::ServerConfig;
 use mcp_bastion::stack::Stack;
 use tracing_subscriber::EnvFilter;
 
@@ -257,6 +258,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .auth(auth(&args)?)
         .policy(policy(&args)?)
         .serve_source(seed_contexts()?)?;
+    // Connection limits: header, body and idle timeouts, HTTP/2 pings, a connection cap
+    // (the safe defaults, spelled out so they are easy to find and change).
+    let limits = ServerConfig::builder()
+        .header_read_timeout(mcp_bastion::server::DEFAULT_HEADER_READ_TIMEOUT)
+        .body_read_timeout(mcp_bastion::server::DEFAULT_BODY_READ_TIMEOUT)
+        .idle_timeout(mcp_bastion::server::DEFAULT_IDLE_TIMEOUT)
+        .max_connections(mcp_bastion::server::DEFAULT_MAX_CONNECTIONS)
+        .build()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let shutdown = async {
@@ -273,7 +282,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             tracing::info!(addr = %local, mtls = args.client_ca.is_some(), "mcp-bastion demo server listening (TLS)");
             println!("MCP server running on https://{local} (REST under /context, MCP at /mcp)");
-            mcp_bastion::tls::serve_tls(listener, tls.build()?, service, shutdown).await?;
+            mcp_bastion::tls::serve_tls_with(listener, tls.build()?, service, &limits, shutdown)
+                .await?;
             return Ok(());
         }
         #[cfg(not(feature = "tls"))]
@@ -287,6 +297,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     tracing::info!(addr = %local, "mcp-bastion demo server listening");
     println!("MCP server running on http://{local} (REST under /context, MCP at /mcp)");
-    mcp_bastion::server::serve(listener, service, shutdown).await?;
+    mcp_bastion::server::serve_with(listener, service, &limits, shutdown).await?;
     Ok(())
 }

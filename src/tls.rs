@@ -22,16 +22,14 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Request;
-use hyper::body::Incoming;
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
+use crate::client_addr::ClientAddr;
 use crate::error::ConfigError;
 use crate::server::{Connections, HttpBody, HttpService};
 
@@ -222,10 +220,8 @@ impl PeerCertificate {
     }
 }
 
-/// Serves `service` over TLS on `listener` until `shutdown` completes. Handshakes run on the
-/// connection's own task (a slow client never blocks accepting others) and are bounded by
-/// [`HANDSHAKE_TIMEOUT`]; a verified client certificate is attached to every request of
-/// its connection as a [`PeerCertificate`].
+/// Serves `service` over TLS on `listener` with the default
+/// [`ServerConfig`](crate::server::ServerConfig); see [`serve_tls_with`].
 pub async fn serve_tls<S, B>(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
@@ -236,13 +232,35 @@ where
     S: HttpService<B>,
     B: HttpBody,
 {
+    let limits = crate::server::ServerConfig::default();
+    serve_tls_with(listener, config, service, &limits, shutdown).await
+}
+
+/// Serves `service` over TLS on `listener` until `shutdown` completes, within `limits` (as
+/// [`serve_with`](crate::server::serve_with)). Handshakes run on the connection's own task (a
+/// slow client never blocks accepting others) and are bounded by [`HANDSHAKE_TIMEOUT`]; a
+/// verified client certificate is attached to every request of its connection as a
+/// [`PeerCertificate`].
+pub async fn serve_tls_with<S, B>(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    service: S,
+    limits: &crate::server::ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: HttpService<B>,
+    B: HttpBody,
+{
     let acceptor = TlsAcceptor::from(config);
-    let connections = Connections::new();
+    let connections = Connections::new(limits);
     tokio::pin!(shutdown);
-    while let Some((stream, peer)) = crate::server::accept(&listener, &mut shutdown).await {
+    while let Some((stream, peer, slot)) =
+        crate::server::accept(&listener, &connections, &mut shutdown).await
+    {
         let acceptor = acceptor.clone();
         let service = service.clone();
-        let connection = connections.connection();
+        let connection = connections.connection(slot);
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
@@ -255,19 +273,18 @@ where
                     return;
                 }
             };
-            let certificate = tls
+            let mut extensions = http::Extensions::new();
+            extensions.insert(ClientAddr(peer));
+            if let Some(certificate) = tls
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|chain| chain.first())
-                .and_then(|leaf| PeerCertificate::from_der(leaf).ok());
-            let service = service.map_request(move |mut request: Request<Incoming>| {
-                if let Some(certificate) = &certificate {
-                    request.extensions_mut().insert(certificate.clone());
-                }
-                request
-            });
-            connection.serve(tls, service, peer).await;
+                .and_then(|leaf| PeerCertificate::from_der(leaf).ok())
+            {
+                extensions.insert(certificate);
+            }
+            connection.serve(tls, service, extensions).await;
         });
     }
     drop(listener);

@@ -393,7 +393,6 @@ mod common;
 #[cfg(feature = "jwks")]
 mod over_http {
     use super::*;
-    use hyper::body::Incoming;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -409,7 +408,7 @@ mod over_http {
         let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (count, fail) = (Arc::clone(&fetches), Arc::clone(&failing));
         let body = Bytes::from(document.to_string());
-        let service = service_fn(move |_req: Request<Incoming>| {
+        let service = service_fn(move |_req: Request<mcp_bastion::server::TimedBody>| {
             count.fetch_add(1, Ordering::SeqCst);
             let mut response = Response::new(Full::new(body.clone()));
             if fail.load(Ordering::SeqCst) {
@@ -549,7 +548,7 @@ mod over_http {
         .build()
         .unwrap();
         let body = Bytes::from(json!({"keys": [ec_jwk("ec-1")]}).to_string());
-        let service = service_fn(move |_req: Request<Incoming>| {
+        let service = service_fn(move |_req: Request<mcp_bastion::server::TimedBody>| {
             let body = body.clone();
             async move { Ok::<_, Infallible>(Response::new(Full::new(body))) }
         });

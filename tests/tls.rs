@@ -52,14 +52,16 @@ async fn server(ca: &Authority, mode: ClientCertificates) -> (SocketAddr, onesho
         .authenticator(certificates)
         .build()
         .unwrap();
-    let echo = service_fn(|request: Request<hyper::body::Incoming>| async move {
-        let principal = request.extensions().get::<Principal>().cloned().unwrap();
-        let body = format!(
-            "{} {:?} {}",
-            principal.subject, principal.auth_method, principal.attributes["cert.matched"]
-        );
-        Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body)))
-    });
+    let echo = service_fn(
+        |request: Request<mcp_bastion::server::TimedBody>| async move {
+            let principal = request.extensions().get::<Principal>().cloned().unwrap();
+            let body = format!(
+                "{} {:?} {}",
+                principal.subject, principal.auth_method, principal.attributes["cert.matched"]
+            );
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body)))
+        },
+    );
     let service = ServiceBuilder::new()
         .layer(ErrorEnvelopeLayer::new())
         .layer(auth)

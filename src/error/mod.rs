@@ -348,6 +348,20 @@ impl std::error::Error for Rejection {}
 /// A body held whole in memory: every envelope, and every answer [`McpService`](crate::mcp::McpService) builds.
 pub type FullBody = http_body_util::Full<bytes::Bytes>;
 
+/// A request body that did not arrive whole within the server's body read timeout
+/// ([`ServerConfig`](crate::server::ServerConfig)); the layers that read bodies answer it
+/// with 408.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyReadTimeout;
+
+impl fmt::Display for BodyReadTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the request body did not arrive within the body read timeout")
+    }
+}
+
+impl std::error::Error for BodyReadTimeout {}
+
 /// A boxed error, as tower uses.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

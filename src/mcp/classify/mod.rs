@@ -286,10 +286,28 @@ where
 /// Why a body could not be read.
 pub(crate) enum BodyError {
     TooLarge,
+    /// The body did not arrive within the server's body read timeout.
+    TimedOut,
     Unreadable,
 }
 
 fn body_rejection(err: BodyError, limit: usize, json_rpc: bool) -> Rejection {
+    if let BodyError::TimedOut = err {
+        let rejection = Rejection::new(
+            ErrorCode::Timeout,
+            "Request Timeout: the body did not arrive in time",
+        )
+        .with_status(StatusCode::REQUEST_TIMEOUT);
+        return if json_rpc {
+            rejection.with_json_rpc(crate::error::JsonRpcError {
+                id: Value::Null,
+                code: jsonrpc::INVALID_REQUEST,
+                data: None,
+            })
+        } else {
+            rejection
+        };
+    }
     match (err, json_rpc) {
         (BodyError::TooLarge, true) => rpc_rejection(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -298,7 +316,7 @@ fn body_rejection(err: BodyError, limit: usize, json_rpc: bool) -> Rejection {
             format!("Payload Too Large: the body exceeds {limit} bytes"),
             None,
         ),
-        (BodyError::Unreadable, true) => rpc_rejection(
+        (BodyError::Unreadable | BodyError::TimedOut, true) => rpc_rejection(
             StatusCode::BAD_REQUEST,
             Value::Null,
             jsonrpc::PARSE_ERROR,
@@ -309,7 +327,9 @@ fn body_rejection(err: BodyError, limit: usize, json_rpc: bool) -> Rejection {
             ErrorCode::PayloadTooLarge,
             format!("the body exceeds {limit} bytes"),
         ),
-        (BodyError::Unreadable, false) => Rejection::bad_request("the body could not be read"),
+        (BodyError::Unreadable | BodyError::TimedOut, false) => {
+            Rejection::bad_request("the body could not be read")
+        }
     }
 }
 
@@ -335,6 +355,13 @@ where
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Err(err)
+            if err
+                .downcast_ref::<crate::error::BodyReadTimeout>()
+                .is_some() =>
+        {
+            Err(BodyError::TimedOut)
+        }
         Err(_) => Err(BodyError::Unreadable),
     }
 }
