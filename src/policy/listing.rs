@@ -59,9 +59,14 @@ pub(crate) struct RestFilter<'a> {
 }
 
 impl RestFilter<'_> {
-    fn may_read(&self, id: &str) -> bool {
+    fn attributes(&self, id: &str) -> RequestAttributes {
         let mut attributes = self.attributes.clone();
         attributes.resource_labels = labels_or_empty(self.labels, id);
+        attributes
+    }
+
+    fn may_read(&self, id: &str) -> bool {
+        let attributes = self.attributes(id);
         self.policy
             .decide(
                 self.principal,
@@ -72,10 +77,20 @@ impl RestFilter<'_> {
             .is_allowed()
     }
 
-    /// A REST listing without the items the caller may not read; `None` if unreadable.
+    /// A REST listing without the items the caller may not list; `None` if unreadable.
     pub(crate) fn listing(&self, bytes: &[u8]) -> Option<Bytes> {
         let mut listing: ContextListing = serde_json::from_slice(bytes).ok()?;
-        listing.items.retain(|item| self.may_read(&item.context_id));
+        listing.items.retain(|item| {
+            let id = item.context_id.as_str();
+            let attributes = self.attributes(id);
+            may_list(
+                self.policy,
+                self.principal,
+                Action::Read,
+                Target::Context(id),
+                &attributes,
+            )
+        });
         Some(wire_bytes(&listing))
     }
 
