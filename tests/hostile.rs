@@ -90,7 +90,7 @@ fn get(addr: SocketAddr, path: &str, token: &str) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
-fn call(id: i64, method: &str, params: Value) -> Value {
+fn call(id: i64, method: &str, params: &Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 
@@ -99,8 +99,8 @@ fn call(id: i64, method: &str, params: Value) -> Value {
 async fn a_batch_whose_calls_share_an_id_is_refused() {
     let addr = demo(SEED_POLICY).await;
     let batch = json!([
-        call(1, "tools/list", json!({})),
-        call(1, "resources/list", json!({}))
+        call(1, "tools/list", &json!({})),
+        call(1, "resources/list", &json!({}))
     ]);
     let reply = send(rpc(addr, "user-guest-token", "2025-03-26", &batch)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
@@ -108,8 +108,8 @@ async fn a_batch_whose_calls_share_an_id_is_refused() {
     assert!(!reply.text.contains("project-alpha"), "{}", reply.text);
     // Distinct ids: the listing is filtered as it should be.
     let batch = json!([
-        call(1, "ping", json!({})),
-        call(2, "resources/list", json!({}))
+        call(1, "ping", &json!({})),
+        call(2, "resources/list", &json!({}))
     ]);
     let reply = send(rpc(addr, "user-guest-token", "2025-03-26", &batch)).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -126,7 +126,7 @@ async fn a_huge_batch_is_refused_before_any_work() {
             call(
                 id,
                 "resources/read",
-                json!({"uri": "ctx://public-docs/getting-started"}),
+                &json!({"uri": "ctx://public-docs/getting-started"}),
             )
         })
         .collect();
@@ -199,7 +199,7 @@ async fn every_request_that_reaches_the_endpoint_is_decided() {
             addr,
             "user-guest-token",
             "2025-11-25",
-            &call(3, method, json!({})),
+            &call(3, method, &json!({})),
         ))
         .await;
         assert_eq!(
@@ -214,7 +214,7 @@ async fn every_request_that_reaches_the_endpoint_is_decided() {
     let subscribe = call(
         4,
         "resources/subscribe",
-        json!({"uri": format!("ctx://{HIDDEN}")}),
+        &json!({"uri": format!("ctx://{HIDDEN}")}),
     );
     let reply = send(rpc(addr, "user-guest-token", "2025-11-25", &subscribe)).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -223,7 +223,7 @@ async fn every_request_that_reaches_the_endpoint_is_decided() {
         addr,
         "user-guest-token",
         "2025-11-25",
-        &call(5, "ping", json!({})),
+        &call(5, "ping", &json!({})),
     ))
     .await;
     assert_eq!(ping.status, StatusCode::OK);
@@ -248,7 +248,7 @@ async fn a_list_deny_hides_an_entry_the_caller_may_still_read() {
         addr,
         "user-guest-token",
         "2025-11-25",
-        &call(1, "resources/list", json!({})),
+        &call(1, "resources/list", &json!({})),
     ))
     .await;
     assert!(
@@ -287,7 +287,7 @@ async fn a_session_belongs_to_the_principal_that_opened_it() {
     let initialize = call(
         1,
         "initialize",
-        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        &json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
     );
     let opened = send(rpc(addr, "user-guest-token", "2025-11-25", &initialize)).await;
     assert_eq!(opened.status, StatusCode::OK);
@@ -296,7 +296,7 @@ async fn a_session_belongs_to_the_principal_that_opened_it() {
         .unwrap()
         .to_owned();
     let with_session = |token: &str| {
-        let mut request = rpc(addr, token, "2025-11-25", &call(2, "ping", json!({})));
+        let mut request = rpc(addr, token, "2025-11-25", &call(2, "ping", &json!({})));
         request
             .headers_mut()
             .insert("mcp-session-id", session.parse().unwrap());
