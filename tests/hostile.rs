@@ -323,3 +323,36 @@ async fn a_session_belongs_to_the_principal_that_opened_it() {
         StatusCode::OK
     );
 }
+
+/// Item 7: a source's `last_modified` outside 1970–9999 used to panic the date formatting.
+#[tokio::test]
+async fn out_of_range_source_dates_do_not_panic() {
+    use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let far_future = UNIX_EPOCH + Duration::from_secs(1_000_000_000_000);
+    let far_past = UNIX_EPOCH - Duration::from_secs(100_000_000_000);
+    for (name, when) in [
+        ("future", far_future),
+        ("past", far_past),
+        ("epoch", SystemTime::UNIX_EPOCH),
+    ] {
+        let source = StaticSource::new().with_context(
+            ContextId::parse("docs/a").unwrap(),
+            ContextEntry::text("note", "text", "x").with_last_modified(when),
+        );
+        let service = mcp_bastion::mcp::McpService::new(source);
+        let request = Request::get("/context/docs/a")
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(service, request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let envelope: Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            envelope["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{name}: {envelope}"
+        );
+    }
+}
