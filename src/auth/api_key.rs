@@ -164,6 +164,13 @@ impl ApiKeyStore {
 
 impl Authenticator for ApiKeyStore {
     fn authenticate(&self, credentials: &Credentials<'_>) -> Verdict {
+        // Two keys in the header are ambiguous (also when the store was added with
+        // `authenticator` rather than `api_keys`, so the layer does not know the header).
+        if credentials.repeats(&self.header) {
+            return Verdict::Reject(AuthError::InvalidRequest(
+                format!("more than one {} header", self.header).into(),
+            ));
+        }
         // The dedicated header is unambiguous: a wrong key there is refused outright.
         if let Some(value) = credentials.header(self.header.as_str()) {
             return match value.to_str().ok().and_then(|key| self.lookup(key.trim())) {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use http::header::{self, HeaderMap};
-use http::{Extensions, HeaderValue};
+use http::{Extensions, HeaderName, HeaderValue};
 
 use super::error::AuthError;
 use crate::principal::Principal;
@@ -38,9 +38,15 @@ impl<'a> Credentials<'a> {
         self.bearer
     }
 
-    /// A request header.
+    /// A request header (its first value; the layer refuses a request that repeats a
+    /// credential header).
     pub fn header(&self, name: &str) -> Option<&'a HeaderValue> {
         self.headers.get(name)
+    }
+
+    /// Whether the request repeats this header.
+    pub(crate) fn repeats(&self, name: &HeaderName) -> bool {
+        self.headers.get_all(name).iter().nth(1).is_some()
     }
 
     /// The request extensions.

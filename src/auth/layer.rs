@@ -154,6 +154,13 @@ impl AuthShared {
         check_query(request.uri().query())?;
         let headers = request.headers();
         let authorization = authorization(headers)?;
+        for name in &self.credential_headers {
+            if headers.get_all(name).iter().nth(1).is_some() {
+                return Err(AuthError::InvalidRequest(
+                    format!("more than one {name} header").into(),
+                ));
+            }
+        }
         let bearer = match authorization {
             Authorization::Bearer(token) => Some(token),
             Authorization::None | Authorization::Other => None,

@@ -284,3 +284,69 @@ fn insufficient_scope_rejection() {
         "Bearer error=\"insufficient_scope\", resource_metadata=\"http://127.0.0.1:3000/.well-known/oauth-protected-resource/mcp\", scope=\"context:read context:admin\""
     );
 }
+
+/// The challenge of a refusal and its status.
+async fn refusal(layer: &AuthLayer, headers: Headers<'_>) -> (StatusCode, String) {
+    let (status, response_headers, body, seen) = run(layer, request("/context/a", headers)).await;
+    assert!(seen.principal.is_none(), "{headers:?} was let through");
+    assert!(
+        !body.to_string().contains("-token"),
+        "credential echoed: {body}"
+    );
+    let challenge = response_headers
+        .get(header::WWW_AUTHENTICATE)
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, challenge)
+}
+
+#[tokio::test]
+async fn repeated_credential_headers_are_invalid_requests() {
+    let unregistered = AuthLayer::builder().authenticator(keys()).build().unwrap();
+    let custom = AuthLayer::builder()
+        .api_keys(keys())
+        .credential_header(http::HeaderName::from_static("x-session"))
+        .authenticator(|_: &Credentials<'_>| Verdict::NotMine)
+        .build()
+        .unwrap();
+    let cases: [(&AuthLayer, Headers<'_>); 5] = [
+        (
+            &layer(),
+            &[
+                ("x-api-key", "user-dev-token"),
+                ("x-api-key", "user-dev-token"),
+            ],
+        ),
+        (
+            &layer(),
+            &[
+                ("x-api-key", "user-dev-token"),
+                ("x-api-key", "user-guest-token"),
+            ],
+        ),
+        (
+            &layer(),
+            &[
+                ("x-api-key", "user-dev-tokeN"),
+                ("x-api-key", "user-dev-token"),
+            ],
+        ),
+        (
+            &unregistered,
+            &[
+                ("x-api-key", "user-guest-token"),
+                ("x-api-key", "user-dev-token"),
+            ],
+        ),
+        (&custom, &[("x-session", "one"), ("x-session", "two")]),
+    ];
+    for (layer, headers) in cases {
+        let (status, challenge) = refusal(layer, headers).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{headers:?}");
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_request\""),
+            "{headers:?}: {challenge}"
+        );
+        assert!(challenge.contains("more than one"), "{challenge}");
+    }
+}
