@@ -261,7 +261,8 @@ async fn bad_tokens_get_401_with_the_challenge() {
                 "{}.{payload}.{signature}",
                 URL_SAFE_NO_PAD.encode(b"not json")
             ),
-            "malformed",
+            // Not a JWT at all, so no authenticator recognises it.
+            "not recognised",
         ),
         (
             "payload not JSON",
@@ -352,11 +353,18 @@ async fn kid_selects_the_key_and_inline_jwks_works() {
 #[tokio::test]
 async fn api_keys_and_jwt_side_by_side() {
     use mcp_bastion::auth::{ApiKey, ApiKeyStore};
-    let keys = ApiKeyStore::new([ApiKey::new(
-        "user-dev-token",
-        Principal::new("devUser", mcp_bastion::principal::AuthMethod::ApiKey),
-    )
-    .unwrap()])
+    let keys = ApiKeyStore::new([
+        ApiKey::new(
+            "user-dev-token",
+            Principal::new("devUser", mcp_bastion::principal::AuthMethod::ApiKey),
+        )
+        .unwrap(),
+        ApiKey::new(
+            "dotted.api.key",
+            Principal::new("dotted", mcp_bastion::principal::AuthMethod::ApiKey),
+        )
+        .unwrap(),
+    ])
     .unwrap();
     let layer = AuthLayer::builder()
         .api_keys(keys)
@@ -385,6 +393,16 @@ async fn api_keys_and_jwt_side_by_side() {
     assert_eq!(
         call(&layer, "Bearer not-a-key-not-a-jwt").await.0,
         StatusCode::UNAUTHORIZED
+    );
+    // Every authenticator is asked; a key with two dots is not a JWT, so the JWT
+    // authenticator leaves it alone instead of refusing it.
+    assert_eq!(
+        call(&layer, "Bearer dotted.api.key")
+            .await
+            .2
+            .unwrap()
+            .subject,
+        "dotted"
     );
 }
 

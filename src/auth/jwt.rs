@@ -213,6 +213,21 @@ fn looks_like_jwt(token: &str) -> bool {
     parts == 3
 }
 
+/// Whether a bearer token is a JWT this authenticator owns: the shape of a compact JWS whose
+/// header is a JSON object. Anything else (an API key that happens to hold two dots) is left
+/// to the other authenticators, so that both never claim the same token.
+fn is_jwt(token: &str) -> bool {
+    use base64::Engine;
+    looks_like_jwt(token)
+        && token.split('.').next().is_some_and(|header| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .is_ok_and(|json| {
+                    serde_json::from_slice::<serde_json::Map<String, Value>>(&json).is_ok()
+                })
+        })
+}
+
 /// Why one key did not verify a token.
 enum KeyOutcome {
     /// This key does not fit: try another.
@@ -330,7 +345,7 @@ impl JwtShared {
 
 impl Authenticator for JwtAuthenticator {
     fn authenticate(&self, credentials: &Credentials<'_>) -> Verdict {
-        let Some(token) = credentials.bearer().filter(|t| looks_like_jwt(t)) else {
+        let Some(token) = credentials.bearer().filter(|t| is_jwt(t)) else {
             return Verdict::NotMine;
         };
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
@@ -392,6 +407,12 @@ mod tests {
         assert!(!looks_like_jwt("a.b.c.d"));
         assert!(!looks_like_jwt("a..c"));
         assert!(!looks_like_jwt("a.b+c.d"));
+        assert!(
+            is_jwt("eyJhbGciOiJIUzI1NiJ9.e30.c2ln"),
+            "a header of {{\"alg\":\"HS256\"}}"
+        );
+        assert!(!is_jwt("user.dev.token"), "an API key with two dots");
+        assert!(!is_jwt("bm90IGpzb24.e30.c2ln"), "a header that is not JSON");
     }
 
     #[test]

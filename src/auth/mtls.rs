@@ -56,7 +56,15 @@ fn under_prefix(uri: &str, prefix: &str) -> bool {
 /// [`serve_tls`](crate::tls::serve_tls)) to a principal by configured rules, first match
 /// wins. The principal gets the certificate's identities as attributes (`cert.cn`,
 /// `cert.dns`, `cert.uris`, `cert.matched`). A certificate no rule maps is refused (401);
-/// a connection without a certificate is left to the next authenticator.
+/// a connection without a certificate is left to the other authenticators.
+///
+/// A request with a mapped certificate **and** a credential header (`Authorization`, an API
+/// key header, …) presents two identities and is refused (400 `invalid_request`, "more than
+/// one credential"); when that header credential is invalid or unknown, the refusal is 401
+/// `invalid_token`, so a garbage token never rides in on a valid certificate. To use client
+/// certificates only as a transport check (mutual TLS required by
+/// [`TlsConfig::with_client_ca`](crate::tls::TlsConfig::with_client_ca)) while tokens name
+/// the caller, do not add a `CertificateAuthenticator`.
 ///
 /// ```
 /// use mcp_bastion::auth::{CertMatch, CertificateAuthenticator};
@@ -95,6 +103,13 @@ impl Authenticator for CertificateAuthenticator {
         };
         for (matcher, principal) in &self.rules {
             if let Some(matched) = matcher.find(cert) {
+                if credentials.has_header_credential() {
+                    // Never accept next to another credential: that one may be garbage.
+                    return Verdict::Reject(AuthError::InvalidRequest(
+                        "more than one credential (a client certificate and a credential header)"
+                            .into(),
+                    ));
+                }
                 let mut principal = principal.clone();
                 principal.auth_method = AuthMethod::MutualTls;
                 let attributes = &mut principal.attributes;
