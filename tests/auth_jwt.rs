@@ -298,6 +298,47 @@ async fn bad_tokens_get_401_with_the_challenge() {
     );
 }
 
+#[tokio::test]
+async fn huge_times_in_signed_tokens_never_panic() {
+    let layer = layer(all_keys());
+    let with = |patch: Value| {
+        let mut c = claims();
+        for (k, v) in patch.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        sign(Algorithm::HS256, None, &c)
+    };
+    // 9999-12-31T23:59:59Z: the last expiry accepted, twice (the second from the cache).
+    let last = with(json!({"exp": 253_402_300_799u64}));
+    for _ in 0..2 {
+        let (status, challenge, _) = call(&layer, &format!("Bearer {last}")).await;
+        assert_eq!(status, StatusCode::OK, "{challenge}");
+    }
+    for exp in [
+        json!(u64::MAX),
+        json!(i64::MAX),
+        json!(1_000_000_000_000_000_000u64),
+        json!(1e18),
+        json!(253_402_300_800u64),
+    ] {
+        let token = with(json!({ "exp": exp }));
+        let (status, challenge, principal) = call(&layer, &format!("Bearer {token}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "exp {exp}");
+        assert!(challenge.contains("exp is out of range"), "{challenge}");
+        assert!(principal.is_none());
+    }
+    // nbf far in the future is simply not yet valid; iat is not read.
+    let token = with(json!({"nbf": u64::MAX}));
+    let (status, challenge, _) = call(&layer, &format!("Bearer {token}")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("nbf"), "{challenge}");
+    let token = with(json!({"iat": u64::MAX}));
+    assert_eq!(
+        call(&layer, &format!("Bearer {token}")).await.0,
+        StatusCode::OK
+    );
+}
+
 fn layer_rsa_only() -> AuthLayer {
     layer(
         JwtAuthenticator::builder()
