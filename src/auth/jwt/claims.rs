@@ -94,22 +94,21 @@ impl ClaimMapping {
 
 /// The last instant a token may name: 9999-12-31T23:59:59Z. A time past it is no real
 /// expiry, and it is representable as a `SystemTime` on every platform.
-pub(super) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 
 /// The `exp` claim as a time, read as `jsonwebtoken` validated it (seconds since the epoch,
 /// an integer, or a fraction rounded). A time past [`MAX_NUMERIC_DATE`] is refused rather
 /// than clamped: a token that says it never expires is not one we accept.
 fn expiry(exp: &Value) -> Result<SystemTime, AuthError> {
-    let seconds = match exp.as_u64() {
-        Some(seconds) => Some(seconds),
+    let since_epoch = match exp.as_u64() {
+        Some(seconds) => Some(Duration::from_secs(seconds)),
         None => exp
             .as_f64()
-            .filter(|secs| secs.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(secs))
-            .map(|secs| secs.round() as u64),
+            .and_then(|seconds| Duration::try_from_secs_f64(seconds.round()).ok()),
     };
-    seconds
-        .filter(|seconds| *seconds <= MAX_NUMERIC_DATE)
-        .and_then(|seconds| UNIX_EPOCH.checked_add(Duration::from_secs(seconds)))
+    since_epoch
+        .filter(|since_epoch| since_epoch.as_secs() <= MAX_NUMERIC_DATE)
+        .and_then(|since_epoch| UNIX_EPOCH.checked_add(since_epoch))
         .ok_or_else(|| AuthError::invalid_token("exp is out of range"))
 }
 
