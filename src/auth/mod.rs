@@ -104,13 +104,16 @@ pub use future::ResponseFuture;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jsonwebtoken::Algorithm;
-/// A JSON Web Key, from `jsonwebtoken`: the input of [`JwtKey::from_jwk`].
+/// A JSON Web Key, from `jsonwebtoken`: the input of [`JwtKey::from_jwk`] (public keys only;
+/// shared secrets go through [`JwtKey::hmac`]).
 ///
 /// ```
 /// use mcp_bastion::auth::{Jwk, JwtKey};
 ///
 /// let jwk: Jwk = serde_json::from_str(
-///     r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"YW4taG1hYy1zZWNyZXQtb2YtYXQtbGVhc3QtMzItYnl0ZXMh"}"#,
+///     r#"{"kty":"EC","crv":"P-256","alg":"ES256","kid":"ec-1",
+///         "x":"M0yjKShAerO4SzfYaEgx8g8oR55v-iciivHooImVi3o",
+///         "y":"R8LF87y9zYYlK1SWmlzwfDp8k5fWwGyFUZ7kzEVTWX4"}"#,
 /// )?;
 /// let key = JwtKey::from_jwk(&jwk)?;
 /// # let _ = key;
