@@ -497,6 +497,23 @@ async fn custom_credential_headers_count_as_credentials() {
         challenge.contains("more than one credential"),
         "{challenge}"
     );
+    // A store the layer was not told about (`authenticator`, not `api_keys`) cannot count
+    // its header, but still never lets a garbage token in next to a valid key (401), nor
+    // takes two keys (refused; 400 needs `api_keys`, which registers the header).
+    let store_only = AuthLayer::builder().authenticator(keys()).build().unwrap();
+    let garbage = [
+        ("x-api-key", "user-dev-token"),
+        ("authorization", "Bearer garbage-garbage"),
+    ];
+    assert_eq!(
+        refusal(&store_only, &garbage).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let two_keys = [
+        ("x-api-key", "user-dev-token"),
+        ("authorization", "Bearer user-guest-token"),
+    ];
+    assert!(refusal(&store_only, &two_keys).await.0.is_client_error());
 }
 
 #[tokio::test]
