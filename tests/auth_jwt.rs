@@ -261,7 +261,8 @@ async fn bad_tokens_get_401_with_the_challenge() {
                 "{}.{payload}.{signature}",
                 URL_SAFE_NO_PAD.encode(b"not json")
             ),
-            "malformed",
+            // Not a JWT at all, so no authenticator recognises it.
+            "not recognised",
         ),
         (
             "payload not JSON",
@@ -297,6 +298,47 @@ async fn bad_tokens_get_401_with_the_challenge() {
     );
 }
 
+#[tokio::test]
+async fn huge_times_in_signed_tokens_never_panic() {
+    let layer = layer(all_keys());
+    let with = |patch: Value| {
+        let mut c = claims();
+        for (k, v) in patch.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        sign(Algorithm::HS256, None, &c)
+    };
+    // 9999-12-31T23:59:59Z: the last expiry accepted, twice (the second from the cache).
+    let last = with(json!({"exp": 253_402_300_799u64}));
+    for _ in 0..2 {
+        let (status, challenge, _) = call(&layer, &format!("Bearer {last}")).await;
+        assert_eq!(status, StatusCode::OK, "{challenge}");
+    }
+    for exp in [
+        json!(u64::MAX),
+        json!(i64::MAX),
+        json!(1_000_000_000_000_000_000u64),
+        json!(1e18),
+        json!(253_402_300_800u64),
+    ] {
+        let token = with(json!({ "exp": exp }));
+        let (status, challenge, principal) = call(&layer, &format!("Bearer {token}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "exp {exp}");
+        assert!(challenge.contains("exp is out of range"), "{challenge}");
+        assert!(principal.is_none());
+    }
+    // nbf far in the future is simply not yet valid; iat is not read.
+    let token = with(json!({"nbf": u64::MAX}));
+    let (status, challenge, _) = call(&layer, &format!("Bearer {token}")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("nbf"), "{challenge}");
+    let token = with(json!({"iat": u64::MAX}));
+    assert_eq!(
+        call(&layer, &format!("Bearer {token}")).await.0,
+        StatusCode::OK
+    );
+}
+
 fn layer_rsa_only() -> AuthLayer {
     layer(
         JwtAuthenticator::builder()
@@ -308,10 +350,30 @@ fn layer_rsa_only() -> AuthLayer {
     )
 }
 
+fn ec_jwk(kid: &str) -> Value {
+    // The EC P-256 public key of the fixtures, as a JWK.
+    let pem = String::from_utf8(fixture("ec256_public.pem")).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(
+            pem.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .unwrap();
+    let point = &der[der.len() - 65..];
+    json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256",
+           "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])})
+}
+
+/// The shared secret of the HS* tokens, as an `oct` JWK anyone reading the set could use.
+fn oct_jwk(kid: &str) -> Value {
+    json!({"kty": "oct", "kid": kid, "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(SECRET)})
+}
+
 #[tokio::test]
 async fn kid_selects_the_key_and_inline_jwks_works() {
     let jwks = json!({"keys": [
-        {"kty": "oct", "kid": "hmac-1", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(SECRET)},
+        ec_jwk("ec-1"),
         {"kty": "oct", "kid": "enc", "use": "enc", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(b"x")}
     ]});
     let jwt = JwtAuthenticator::builder()
@@ -321,42 +383,82 @@ async fn kid_selects_the_key_and_inline_jwks_works() {
         .build()
         .unwrap();
     let layer = layer(jwt);
+    let bearer = |kid| format!("Bearer {}", sign(Algorithm::ES256, Some(kid), &claims()));
+    assert_eq!(call(&layer, &bearer("ec-1")).await.0, StatusCode::OK);
     assert_eq!(
-        call(
-            &layer,
-            &format!(
-                "Bearer {}",
-                sign(Algorithm::HS256, Some("hmac-1"), &claims())
-            )
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        call(
-            &layer,
-            &format!(
-                "Bearer {}",
-                sign(Algorithm::HS256, Some("hmac-2"), &claims())
-            )
-        )
-        .await
-        .0,
+        call(&layer, &bearer("ec-2")).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert!(JwksSource::inline("{\"keys\": []}").is_err());
     assert!(JwksSource::inline("not json").is_err());
 }
 
+/// An HS256 token signed with an `oct` key of a set, and an ES256 token of the same set.
+async fn oct_keys_never_verify(jwt: JwtAuthenticator) {
+    let layer = layer(jwt);
+    for kid in [Some("hmac-1"), None] {
+        let forged = sign(Algorithm::HS256, kid, &claims());
+        let (status, challenge, principal) = call(&layer, &format!("Bearer {forged}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{kid:?}");
+        assert!(challenge.contains("invalid_token"), "{challenge}");
+        assert!(principal.is_none());
+    }
+    let genuine = sign(Algorithm::ES256, Some("ec-1"), &claims());
+    assert_eq!(
+        call(&layer, &format!("Bearer {genuine}")).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn shared_secrets_in_inline_and_file_key_sets_are_ignored() {
+    let set = json!({"keys": [oct_jwk("hmac-1"), ec_jwk("ec-1")]}).to_string();
+    let inline = JwtAuthenticator::builder()
+        .jwks(JwksSource::inline(&set).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    oct_keys_never_verify(inline).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    std::fs::write(&path, &set).unwrap();
+    let file = JwtAuthenticator::builder()
+        .jwks(JwksSource::file(&path).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    oct_keys_never_verify(file).await;
+
+    // A set of shared secrets only holds no usable key; the error does not echo the secret.
+    let secrets = json!({"keys": [oct_jwk("hmac-1")]}).to_string();
+    let err = JwksSource::inline(&secrets).unwrap_err().to_string();
+    assert!(err.contains("no usable signing key"), "{err}");
+    assert!(!err.contains(&URL_SAFE_NO_PAD.encode(SECRET)), "{err}");
+    std::fs::write(&path, &secrets).unwrap();
+    assert!(JwksSource::file(&path).is_err());
+    // Nor does a single JWK make an HMAC key: secrets go through JwtKey::hmac.
+    let jwk = serde_json::from_value(oct_jwk("hmac-1")).unwrap();
+    assert!(JwtKey::from_jwk(&jwk).is_err());
+}
+
 #[tokio::test]
 async fn api_keys_and_jwt_side_by_side() {
     use mcp_bastion::auth::{ApiKey, ApiKeyStore};
-    let keys = ApiKeyStore::new([ApiKey::new(
-        "user-dev-token",
-        Principal::new("devUser", mcp_bastion::principal::AuthMethod::ApiKey),
-    )
-    .unwrap()])
+    let keys = ApiKeyStore::new([
+        ApiKey::new(
+            "user-dev-token",
+            Principal::new("devUser", mcp_bastion::principal::AuthMethod::ApiKey),
+        )
+        .unwrap(),
+        ApiKey::new(
+            "dotted.api.key",
+            Principal::new("dotted", mcp_bastion::principal::AuthMethod::ApiKey),
+        )
+        .unwrap(),
+    ])
     .unwrap();
     let layer = AuthLayer::builder()
         .api_keys(keys)
@@ -385,6 +487,16 @@ async fn api_keys_and_jwt_side_by_side() {
     assert_eq!(
         call(&layer, "Bearer not-a-key-not-a-jwt").await.0,
         StatusCode::UNAUTHORIZED
+    );
+    // Every authenticator is asked; a key with two dots is not a JWT, so the JWT
+    // authenticator leaves it alone instead of refusing it.
+    assert_eq!(
+        call(&layer, "Bearer dotted.api.key")
+            .await
+            .2
+            .unwrap()
+            .subject,
+        "dotted"
     );
 }
 
@@ -428,21 +540,6 @@ mod over_http {
             fetches,
             failing,
         }
-    }
-
-    fn ec_jwk(kid: &str) -> Value {
-        // The EC P-256 public key of the fixtures, as a JWK.
-        let pem = String::from_utf8(fixture("ec256_public.pem")).unwrap();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(
-                pem.lines()
-                    .filter(|l| !l.starts_with("-----"))
-                    .collect::<String>(),
-            )
-            .unwrap();
-        let point = &der[der.len() - 65..];
-        json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256",
-               "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])})
     }
 
     #[tokio::test]
@@ -490,6 +587,35 @@ mod over_http {
             call(&layer, &format!("Bearer {token}")).await.0,
             StatusCode::OK
         );
+    }
+
+    #[tokio::test]
+    async fn shared_secrets_in_a_fetched_key_set_are_ignored() {
+        let server = jwks_server(json!({"keys": [oct_jwk("hmac-1"), ec_jwk("ec-1")]})).await;
+        let jwt = JwtAuthenticator::builder()
+            .jwks(JwksSource::url(&server.url).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        oct_keys_never_verify(jwt).await;
+        assert!(server.fetches.load(Ordering::SeqCst) >= 1);
+    }
+
+    #[test]
+    fn jwks_urls_need_https_except_on_loopback() {
+        for url in ["http://idp.example/jwks.json", "http://192.0.2.1/jwks.json"] {
+            let err = JwksSource::url(url).err().unwrap().to_string();
+            assert!(err.contains("https is required"), "{url}: {err}");
+        }
+        for url in [
+            "https://idp.example/jwks.json",
+            "http://127.0.0.1:8080/jwks.json",
+            "http://[::1]:8080/jwks.json",
+            "http://localhost:8080/jwks.json",
+        ] {
+            assert!(JwksSource::url(url).is_ok(), "{url}");
+        }
     }
 
     #[tokio::test]

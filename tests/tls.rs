@@ -13,7 +13,7 @@ use common::pki::{Authority, Identity, authority, leaf};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
-use mcp_bastion::auth::{AuthLayer, CertMatch, CertificateAuthenticator};
+use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, CertMatch, CertificateAuthenticator};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::principal::{AuthMethod, Principal};
 use mcp_bastion::tls::{ClientCertificates, TlsConfig, serve_tls};
@@ -28,6 +28,15 @@ const SPIFFE_ID: &str = "spiffe://example.org/ns/prod/sa/indexer";
 
 /// A server echoing the principal it was handed, behind the envelope and auth layers.
 async fn server(ca: &Authority, mode: ClientCertificates) -> (SocketAddr, oneshot::Sender<()>) {
+    server_with_keys(ca, mode, None).await
+}
+
+/// The same server, also accepting these API keys.
+async fn server_with_keys(
+    ca: &Authority,
+    mode: ClientCertificates,
+    keys: Option<ApiKeyStore>,
+) -> (SocketAddr, oneshot::Sender<()>) {
     let server_identity = leaf(
         ca,
         &["localhost", "127.0.0.1"],
@@ -48,16 +57,25 @@ async fn server(ca: &Authority, mode: ClientCertificates) -> (SocketAddr, onesho
         CertMatch::Uri(SPIFFE_ID.into()),
         Principal::new("indexer", AuthMethod::MutualTls).with_role("developer"),
     );
-    let auth = AuthLayer::builder()
-        .authenticator(certificates)
-        .build()
-        .unwrap();
+    let auth = AuthLayer::builder().authenticator(certificates);
+    let auth = match keys {
+        Some(keys) => auth.api_keys(keys),
+        None => auth,
+    }
+    .build()
+    .unwrap();
     let echo = service_fn(
         |request: Request<mcp_bastion::server::TimedBody>| async move {
             let principal = request.extensions().get::<Principal>().cloned().unwrap();
             let body = format!(
                 "{} {:?} {}",
-                principal.subject, principal.auth_method, principal.attributes["cert.matched"]
+                principal.subject,
+                principal.auth_method,
+                principal
+                    .attributes
+                    .get("cert.matched")
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             );
             Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body)))
         },
@@ -79,6 +97,16 @@ async fn get(
     addr: SocketAddr,
     ca: &Authority,
     client: Option<&Identity>,
+) -> Result<(StatusCode, String), mcp_bastion::error::BoxError> {
+    get_with(addr, ca, client, None).await
+}
+
+/// `get`, with an `Authorization` header.
+async fn get_with(
+    addr: SocketAddr,
+    ca: &Authority,
+    client: Option<&Identity>,
+    authorization: Option<&str>,
 ) -> Result<(StatusCode, String), mcp_bastion::error::BoxError> {
     let mut roots = RootCertStore::empty();
     roots.add(CertificateDer::from_pem_slice(ca.cert_pem.as_bytes())?)?;
@@ -103,9 +131,11 @@ async fn get(
         .await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
     tokio::spawn(connection);
-    let request = Request::get("/whoami")
-        .header(header::HOST, "localhost")
-        .body(Empty::<Bytes>::new())?;
+    let mut request = Request::get("/whoami").header(header::HOST, "localhost");
+    if let Some(authorization) = authorization {
+        request = request.header(header::AUTHORIZATION, authorization);
+    }
+    let request = request.body(Empty::<Bytes>::new())?;
     let response = sender.send_request(request).await?;
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();
@@ -169,6 +199,48 @@ async fn optional_client_certificates_fall_back_to_other_credentials() {
     let (status, body) = get(addr, &ca, Some(&unmapped)).await.unwrap();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("not mapped"), "{body}");
+    let _ = stop.send(());
+}
+
+#[tokio::test]
+async fn a_client_certificate_never_carries_an_invalid_token() {
+    let ca = authority("mcp-bastion test CA");
+    let keys = ApiKeyStore::new([ApiKey::new(
+        "user-dev-token",
+        Principal::new("devUser", AuthMethod::ApiKey),
+    )
+    .unwrap()])
+    .unwrap();
+    let (addr, stop) = server_with_keys(&ca, ClientCertificates::Optional, Some(keys)).await;
+    let client = leaf(
+        &ca,
+        &[],
+        "indexer",
+        Some(SPIFFE_ID),
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let (status, body) = get_with(addr, &ca, Some(&client), None).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A valid certificate and a garbage (or wrong) token: the token is invalid, 401.
+    for token in ["Bearer garbage", "Bearer user-dev-tokeN", "Bearer a.b.c"] {
+        let (status, body) = get_with(addr, &ca, Some(&client), Some(token))
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}: {body}");
+        assert!(!body.contains("indexer"), "{body}");
+    }
+    // A valid certificate and a valid key name two callers: 400.
+    let (status, body) = get_with(addr, &ca, Some(&client), Some("Bearer user-dev-token"))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("more than one credential"), "{body}");
+    // Without a certificate the key alone is fine.
+    let (status, body) = get_with(addr, &ca, None, Some("Bearer user-dev-token"))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
     let _ = stop.send(());
 }
 

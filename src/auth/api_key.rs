@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use http::HeaderName;
+use http::{HeaderName, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -101,6 +101,10 @@ fn table(keys: impl IntoIterator<Item = ApiKey>) -> Result<KeyTable, ConfigError
 /// Presented keys are hashed and looked up by hash, and the hashes compared in constant time,
 /// so neither the lookup nor the comparison depends on the secret's bytes.
 ///
+/// Add a store with [`AuthLayerBuilder::api_keys`](super::AuthLayerBuilder::api_keys): the
+/// layer then knows its header, strips it, and refuses a request that also carries another
+/// credential (400). A key in the header next to an `Authorization` header is never accepted.
+///
 /// ```
 /// use mcp_bastion::auth::{ApiKey, ApiKeyStore};
 /// use mcp_bastion::principal::{AuthMethod, Principal};
@@ -164,8 +168,22 @@ impl ApiKeyStore {
 
 impl Authenticator for ApiKeyStore {
     fn authenticate(&self, credentials: &Credentials<'_>) -> Verdict {
+        // Two keys in the header are ambiguous (also when the store was added with
+        // `authenticator` rather than `api_keys`, so the layer does not know the header).
+        if credentials.repeats(&self.header) {
+            return Verdict::Reject(AuthError::InvalidRequest(
+                format!("more than one {} header", self.header).into(),
+            ));
+        }
         // The dedicated header is unambiguous: a wrong key there is refused outright.
         if let Some(value) = credentials.header(self.header.as_str()) {
+            // Next to an `Authorization` header it is a second credential (the layer says so
+            // first when the store came in through `api_keys`).
+            if credentials.header(header::AUTHORIZATION.as_str()).is_some() {
+                return Verdict::Reject(AuthError::InvalidRequest(
+                    "more than one credential".into(),
+                ));
+            }
             return match value.to_str().ok().and_then(|key| self.lookup(key.trim())) {
                 Some(principal) => Verdict::Accept((*principal).clone()),
                 None => Verdict::Reject(AuthError::invalid_token("unknown API key")),

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use http::header::{self, HeaderMap};
-use http::{Extensions, HeaderValue};
+use http::{Extensions, HeaderName, HeaderValue};
 
 use super::error::AuthError;
 use crate::principal::Principal;
@@ -17,6 +17,7 @@ pub struct Credentials<'a> {
     bearer: Option<&'a str>,
     headers: &'a HeaderMap,
     extensions: &'a Extensions,
+    header_credential: bool,
 }
 
 impl<'a> Credentials<'a> {
@@ -30,7 +31,27 @@ impl<'a> Credentials<'a> {
             bearer,
             headers,
             extensions,
+            header_credential: headers.contains_key(header::AUTHORIZATION),
         }
+    }
+
+    /// Whether any credential header is present (the layer counts every one it knows:
+    /// `Authorization`, the API-key header, [`credential_header`](super::AuthLayerBuilder::credential_header)s).
+    pub(crate) fn with_header_credential(mut self, present: bool) -> Self {
+        self.header_credential = present;
+        self
+    }
+
+    /// Whether the request carries a credential in a header (`Authorization`, whatever its
+    /// scheme, an API-key header, or another header registered with
+    /// [`AuthLayerBuilder::credential_header`](super::AuthLayerBuilder::credential_header)).
+    ///
+    /// An authenticator of a transport identity, such as a client certificate, uses it to
+    /// tell a request that presents two credentials: it must then not accept, or a garbage
+    /// token would ride in on a valid certificate. `CertificateAuthenticator` (feature `tls`)
+    /// refuses such a request (400 `invalid_request`).
+    pub fn has_header_credential(&self) -> bool {
+        self.header_credential
     }
 
     /// The token of `Authorization: Bearer <token>`, if any.
@@ -38,9 +59,15 @@ impl<'a> Credentials<'a> {
         self.bearer
     }
 
-    /// A request header.
+    /// A request header (its first value; the layer refuses a request that repeats a
+    /// credential header).
     pub fn header(&self, name: &str) -> Option<&'a HeaderValue> {
         self.headers.get(name)
+    }
+
+    /// Whether the request repeats this header.
+    pub(crate) fn repeats(&self, name: &HeaderName) -> bool {
+        self.headers.get_all(name).iter().nth(1).is_some()
     }
 
     /// The request extensions.
@@ -55,11 +82,13 @@ pub type PendingAuth = Pin<Box<dyn Future<Output = Result<Principal, AuthError>>
 /// An authenticator's answer.
 #[non_exhaustive]
 pub enum Verdict {
-    /// No credential of this authenticator's kind: ask the next one.
+    /// No credential of this authenticator's kind.
     NotMine,
-    /// The credential is valid.
+    /// The credential is valid. If another authenticator accepts too, the request presented
+    /// more than one credential and is refused (400 `invalid_request`).
     Accept(Principal),
-    /// The credential is of this kind and invalid: the request is refused.
+    /// The credential is of this kind and invalid: the request is refused, whatever the other
+    /// authenticators say.
     Reject(AuthError),
     /// The credential is of this kind; the decision needs I/O.
     Pending(PendingAuth),
@@ -78,6 +107,13 @@ impl fmt::Debug for Verdict {
 
 /// Turns credentials into a [`Principal`]. Implemented by the shipped authenticators and by
 /// any `Fn(&Credentials) -> Verdict` closure.
+///
+/// [`AuthLayer`](super::AuthLayer) asks every authenticator, so the order they are added in
+/// does not matter: one `Reject` with [`AuthError::InvalidToken`] refuses the request (401),
+/// whatever the others answer; two `Accept`s are two credentials (400); a credential header
+/// that no authenticator accepts is refused (401). An authenticator must therefore answer
+/// `NotMine` for a credential it does not own (the API-key store does so for a bearer token
+/// it does not know, which may be a JWT).
 ///
 /// ```
 /// use mcp_bastion::auth::{Credentials, Verdict};

@@ -1,5 +1,7 @@
 //! JSON Web Key Sets: inline, from a file, or from a URL (feature `jwks`), cached with a TTL,
 //! refreshed on an unknown `kid` at most once per interval, last good set kept on failure.
+//! Only public keys are taken from a set: shared-secret (`oct`) keys are ignored with a
+//! warning, so HS* tokens verify only with secrets given to [`JwtKey::hmac`].
 
 use std::fmt;
 use std::path::PathBuf;
@@ -7,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, PublicKeyUse};
 use tokio::time::Instant;
 
 use super::error::AuthError;
@@ -30,7 +32,8 @@ pub enum JwksSource {
     Inline(Arc<[JwtKey]>),
     /// A file, read at start and again after each TTL.
     File(PathBuf),
-    /// An `https://` (or `http://`) URL, fetched with hyper-util (feature `jwks`).
+    /// An `https://` URL (or `http://` to a loopback host), fetched with hyper-util
+    /// (feature `jwks`).
     #[cfg(feature = "jwks")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
     Url(JwksUrl),
@@ -48,7 +51,7 @@ impl fmt::Debug for JwksSource {
 }
 
 impl JwksSource {
-    /// A fixed key set from its JSON.
+    /// A fixed key set from its JSON (public keys; `oct` keys are ignored with a warning).
     pub fn inline(json: &str) -> Result<Self, ConfigError> {
         Ok(Self::Inline(parse_jwks(json.as_bytes())?.into()))
     }
@@ -64,7 +67,9 @@ impl JwksSource {
     }
 
     /// A key set fetched from a URL (feature `jwks`). `https://` URLs are verified against
-    /// the Mozilla root certificates (webpki-roots).
+    /// the Mozilla root certificates (webpki-roots). Plain `http://` is refused unless the
+    /// host is loopback (`127.0.0.1` or another `127.*` address, `[::1]`, `localhost`), for
+    /// tests and local development: anywhere else the key set could be swapped in transit.
     #[cfg(feature = "jwks")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
     pub fn url(url: &str) -> Result<Self, ConfigError> {
@@ -97,10 +102,25 @@ impl JwksSource {
         let uri: http::Uri = url
             .parse()
             .map_err(|err| ConfigError::new(format!("JWKS URL {url:?}: {err}")))?;
-        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.authority().is_none() {
+        let Some(host) = uri.host() else {
             return Err(ConfigError::new(format!(
-                "JWKS URL {url:?} must be an absolute https:// (or http://) URL"
+                "JWKS URL {url:?} must be an absolute https:// URL"
             )));
+        };
+        match uri.scheme_str() {
+            Some("https") => {}
+            Some("http") if is_loopback(host) => {}
+            Some("http") => {
+                return Err(ConfigError::new(format!(
+                    "JWKS URL {url:?}: https is required (plain http only to a loopback host: \
+                     127.0.0.1, ::1, localhost)"
+                )));
+            }
+            _ => {
+                return Err(ConfigError::new(format!(
+                    "JWKS URL {url:?} must be an absolute https:// URL"
+                )));
+            }
         }
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -128,8 +148,9 @@ impl JwksSource {
     }
 }
 
-/// The signing keys of a JWKS document; encryption keys are skipped, and a set with no
-/// usable key is an error.
+/// The public signing keys of a JWKS document; encryption keys are skipped, shared-secret
+/// (`oct`) keys ignored with a warning naming their `kid`, and a set with no usable key is an
+/// error.
 fn parse_jwks(bytes: &[u8]) -> Result<Vec<JwtKey>, ConfigError> {
     if bytes.len() > MAX_JWKS_BYTES {
         return Err(ConfigError::new("JWKS document is larger than 1 MiB"));
@@ -139,6 +160,14 @@ fn parse_jwks(bytes: &[u8]) -> Result<Vec<JwtKey>, ConfigError> {
     let mut keys = Vec::with_capacity(set.keys.len());
     for jwk in &set.keys {
         if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+            continue;
+        }
+        if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) {
+            // Whoever can read the set could sign with a shared secret: never use one.
+            tracing::warn!(
+                kid = ?jwk.common.key_id,
+                "ignoring a shared-secret ('oct') key in a JWKS; configure HMAC secrets with JwtKey::hmac"
+            );
             continue;
         }
         match JwtKey::from_jwk(jwk) {
@@ -152,6 +181,20 @@ fn parse_jwks(bytes: &[u8]) -> Result<Vec<JwtKey>, ConfigError> {
         return Err(ConfigError::new("JWKS holds no usable signing key"));
     }
     Ok(keys)
+}
+
+/// Whether a URL host is this machine: `localhost` or a loopback address (`127.0.0.0/8`,
+/// `::1`), where plain http cannot be intercepted on the network.
+#[cfg(feature = "jwks")]
+fn is_loopback(host: &str) -> bool {
+    let address = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || address
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A JWKS URL and the TLS configuration its fetches use.
@@ -297,5 +340,89 @@ impl JwksCache {
         }
         let current = self.current.load();
         shared.verify_with(token, shared.static_keys().iter().chain(&current.keys))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const SECRET_B64: &str = "YW4taG1hYy1zZWNyZXQtb2YtYXQtbGVhc3QtMzItYnl0ZXMh";
+
+    fn oct(kid: &str) -> serde_json::Value {
+        serde_json::json!({"kty": "oct", "kid": kid, "alg": "HS256", "k": SECRET_B64})
+    }
+
+    fn ec(kid: &str) -> serde_json::Value {
+        serde_json::json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256",
+            "x": "M0yjKShAerO4SzfYaEgx8g8oR55v-iciivHooImVi3o",
+            "y": "R8LF87y9zYYlK1SWmlzwfDp8k5fWwGyFUZ7kzEVTWX4"})
+    }
+
+    #[test]
+    fn shared_secrets_in_a_key_set_are_ignored_and_named_by_kid_only() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let set = serde_json::json!({"keys": [oct("hmac-1"), ec("ec-1")]}).to_string();
+        let keys =
+            tracing::subscriber::with_default(subscriber, || parse_jwks(set.as_bytes())).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kid(), Some("ec-1"));
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logs.contains("WARN"), "{logs}");
+        assert!(logs.contains("hmac-1"), "{logs}");
+        assert!(!logs.contains(SECRET_B64), "the secret was logged: {logs}");
+
+        let only_secrets = serde_json::json!({"keys": [oct("hmac-1")]}).to_string();
+        let err = parse_jwks(only_secrets.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("no usable signing key"), "{err}");
+        assert!(!err.contains(SECRET_B64), "{err}");
+    }
+
+    #[cfg(feature = "jwks")]
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for url in [
+            "http://127.0.0.1:8080/jwks",
+            "http://127.1.2.3/jwks",
+            "http://[::1]:8080/jwks",
+            "http://localhost/jwks",
+            "http://LOCALHOST:9000/jwks",
+            "https://idp.example/jwks",
+        ] {
+            assert!(JwksSource::url(url).is_ok(), "{url}");
+        }
+        for url in [
+            "http://idp.example/jwks",
+            "http://10.0.0.1/jwks",
+            "http://localhost.idp.example/jwks",
+            "http://127.0.0.1.nip.io/jwks",
+            "http://[::ffff:10.0.0.1]/jwks",
+        ] {
+            let err = JwksSource::url(url).unwrap_err().to_string();
+            assert!(err.contains("https is required"), "{url}: {err}");
+        }
+        assert!(JwksSource::url("ftp://idp.example/jwks").is_err());
+        assert!(JwksSource::url("/jwks").is_err());
     }
 }

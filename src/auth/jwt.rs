@@ -26,6 +26,9 @@ use crate::principal::Principal;
 /// Default number of verified tokens remembered.
 pub const DEFAULT_TOKEN_CACHE: usize = 10_000;
 
+/// Largest clock leeway accepted (also keeps `now ± leeway` far from overflow).
+const MAX_LEEWAY: Duration = Duration::from_secs(3600);
+
 /// A verified token, remembered until it expires.
 struct CachedToken {
     principal: Arc<Principal>,
@@ -46,7 +49,9 @@ pub(crate) struct JwtShared {
 /// EdDSA, each only with keys configured for it. Checks `exp`, `nbf`, `iss` and `aud`
 /// (the server's canonical URI, RFC 8707) with a leeway, and maps claims to a
 /// [`Principal`]. A verified token is remembered (keyed by its SHA-256) until its `exp`, so
-/// repeating it costs no signature check.
+/// repeating it costs no signature check. A token whose `exp` lies past the year 9999
+/// (e.g. `u64::MAX`) is refused, however well signed: it would never expire. `iat` is not
+/// read.
 ///
 /// ```
 /// use mcp_bastion::auth::{Algorithm, AuthLayer, JwtAuthenticator, JwtKey};
@@ -146,7 +151,7 @@ impl JwtAuthenticatorBuilder {
         self
     }
 
-    /// Clock skew allowed on `exp` and `nbf` (default 30 s).
+    /// Clock skew allowed on `exp` and `nbf` (default 30 s, at most 1 hour).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -166,6 +171,11 @@ impl JwtAuthenticatorBuilder {
 
     /// Validates the configuration.
     pub fn build(self) -> Result<JwtAuthenticator, ConfigError> {
+        if self.leeway > MAX_LEEWAY {
+            return Err(ConfigError::new(
+                "JWT leeway must be at most one hour (it widens exp and nbf)",
+            ));
+        }
         if self.keys.is_empty() && self.jwks.is_none() {
             return Err(ConfigError::new("JWT authenticator needs a key or a JWKS"));
         }
@@ -211,6 +221,21 @@ fn looks_like_jwt(token: &str) -> bool {
         }
     }
     parts == 3
+}
+
+/// Whether a bearer token is a JWT this authenticator owns: the shape of a compact JWS whose
+/// header is a JSON object. Anything else (an API key that happens to hold two dots) is left
+/// to the other authenticators, so that both never claim the same token.
+fn is_jwt(token: &str) -> bool {
+    use base64::Engine;
+    looks_like_jwt(token)
+        && token.split('.').next().is_some_and(|header| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .is_ok_and(|json| {
+                    serde_json::from_slice::<serde_json::Map<String, Value>>(&json).is_ok()
+                })
+        })
 }
 
 /// Why one key did not verify a token.
@@ -330,7 +355,7 @@ impl JwtShared {
 
 impl Authenticator for JwtAuthenticator {
     fn authenticate(&self, credentials: &Credentials<'_>) -> Verdict {
-        let Some(token) = credentials.bearer().filter(|t| looks_like_jwt(t)) else {
+        let Some(token) = credentials.bearer().filter(|t| is_jwt(t)) else {
             return Verdict::NotMine;
         };
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
@@ -392,6 +417,12 @@ mod tests {
         assert!(!looks_like_jwt("a.b.c.d"));
         assert!(!looks_like_jwt("a..c"));
         assert!(!looks_like_jwt("a.b+c.d"));
+        assert!(
+            is_jwt("eyJhbGciOiJIUzI1NiJ9.e30.c2ln"),
+            "a header of {{\"alg\":\"HS256\"}}"
+        );
+        assert!(!is_jwt("user.dev.token"), "an API key with two dots");
+        assert!(!is_jwt("bm90IGpzb24.e30.c2ln"), "a header that is not JSON");
     }
 
     #[test]
@@ -450,5 +481,11 @@ mod tests {
                 .to_string()
                 .contains("audience")
         );
+        let builder = JwtAuthenticator::builder()
+            .key(JwtKey::hmac(&[7; 32], &[Algorithm::HS256]).unwrap())
+            .issuer("i")
+            .audience("a")
+            .leeway(Duration::MAX);
+        assert!(builder.build().unwrap_err().to_string().contains("leeway"));
     }
 }

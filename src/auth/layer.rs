@@ -76,15 +76,19 @@ impl AuthLayerBuilder {
     }
 
     /// Adds API keys (and treats their header as a credential: never logged, never forwarded).
-    pub fn api_keys(mut self, store: ApiKeyStore) -> Self {
-        self.credential_headers.push(store.header().clone());
-        self.authenticator(store)
+    pub fn api_keys(self, store: ApiKeyStore) -> Self {
+        let header = store.header().clone();
+        self.credential_header(header).authenticator(store)
     }
 
     /// Treats another header as a credential of a custom authenticator: marked sensitive,
-    /// removed before the request goes on.
+    /// removed before the request goes on, refused when repeated, and counted: a request
+    /// presenting two credential headers is refused (400 `invalid_request`). Register every
+    /// header a custom authenticator reads; the layer counts only the credentials it knows.
     pub fn credential_header(mut self, name: HeaderName) -> Self {
-        self.credential_headers.push(name);
+        if !self.credential_headers.contains(&name) {
+            self.credential_headers.push(name);
+        }
         self
     }
 
@@ -154,29 +158,104 @@ impl AuthShared {
         check_query(request.uri().query())?;
         let headers = request.headers();
         let authorization = authorization(headers)?;
+        for name in &self.credential_headers {
+            if headers.get_all(name).iter().nth(1).is_some() {
+                return Err(AuthError::InvalidRequest(
+                    format!("more than one {name} header").into(),
+                ));
+            }
+        }
+        let mut presented = self
+            .credential_headers
+            .iter()
+            .filter(|name| headers.contains_key(*name));
+        let header_credential = presented.next().is_some();
+        if presented.next().is_some() {
+            return Err(AuthError::InvalidRequest(MORE_THAN_ONE.into()));
+        }
         let bearer = match authorization {
             Authorization::Bearer(token) => Some(token),
             Authorization::None | Authorization::Other => None,
         };
-        let credentials = Credentials::new(bearer, headers, request.extensions());
+        let credentials = Credentials::new(bearer, headers, request.extensions())
+            .with_header_credential(header_credential);
+        let mut decision = Decision {
+            accepted: None,
+            accepts: 0,
+            refused: None,
+            header_credential,
+            anonymous: self.anonymous,
+        };
+        let mut pending = Vec::new();
         for authenticator in &self.authenticators {
             match authenticator.authenticate(&credentials) {
                 Verdict::NotMine => {}
-                Verdict::Accept(principal) => return Ok(AuthOutcome::Now(Ok(principal))),
-                Verdict::Reject(err) => return Err(err),
-                Verdict::Pending(pending) => return Ok(AuthOutcome::Later(pending)),
+                // An invalid credential is refused whatever the other authenticators say.
+                Verdict::Reject(err @ AuthError::InvalidToken(_)) => return Err(err),
+                Verdict::Accept(principal) => decision.add(Ok(principal)),
+                Verdict::Reject(err) => decision.add(Err(err)),
+                Verdict::Pending(later) => pending.push(later),
             }
         }
-        let presented = self
-            .credential_headers
-            .iter()
-            .any(|name| headers.contains_key(name));
-        if presented {
-            Err(AuthError::invalid_token("credential not recognised"))
-        } else if self.anonymous {
-            Ok(AuthOutcome::Now(Ok(Principal::anonymous())))
-        } else {
-            Err(AuthError::Missing)
+        if pending.is_empty() {
+            return Ok(AuthOutcome::Now(decision.finish()));
+        }
+        Ok(AuthOutcome::Later(Box::pin(async move {
+            for outcome in futures_util::future::join_all(pending).await {
+                if let Err(err @ AuthError::InvalidToken(_)) = outcome {
+                    return Err(err);
+                }
+                decision.add(outcome);
+            }
+            decision.finish()
+        })))
+    }
+}
+
+/// Why a request presenting two credentials is refused.
+const MORE_THAN_ONE: &str = "more than one credential";
+
+/// The verdicts of every authenticator, short of an invalid credential (which is refused at
+/// once).
+struct Decision {
+    /// The first principal accepted.
+    accepted: Option<Principal>,
+    /// How many authenticators accepted.
+    accepts: usize,
+    /// The first refusal other than an invalid credential.
+    refused: Option<AuthError>,
+    /// Whether a credential header was presented.
+    header_credential: bool,
+    anonymous: bool,
+}
+
+impl Decision {
+    fn add(&mut self, outcome: Result<Principal, AuthError>) {
+        match outcome {
+            Ok(principal) => {
+                self.accepts += 1;
+                self.accepted.get_or_insert(principal);
+            }
+            Err(err) => {
+                self.refused.get_or_insert(err);
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Principal, AuthError> {
+        if self.header_credential && self.accepts == 0 {
+            // A credential header no authenticator recognised is an invalid credential, and
+            // that beats any other refusal (e.g. a certificate next to a garbage token).
+            return Err(AuthError::invalid_token("credential not recognised"));
+        }
+        if let Some(err) = self.refused {
+            return Err(err);
+        }
+        match (self.accepted, self.accepts) {
+            (Some(principal), 1) => Ok(principal),
+            (Some(_), _) => Err(AuthError::InvalidRequest(MORE_THAN_ONE.into())),
+            (None, _) if self.anonymous => Ok(Principal::anonymous()),
+            (None, _) => Err(AuthError::Missing),
         }
     }
 }

@@ -1,10 +1,15 @@
 //! [`AuthLayer`]: authenticate every caller and hand a [`Principal`](crate::principal::Principal)
 //! to everything downstream.
 //!
-//! Authenticators are asked in order; the first that recognises the credential decides. A
-//! credential that is present but invalid is refused (401 `invalid_token`) and never falls
-//! through to anonymous access, which is off unless enabled. Malformed requests (two
-//! `Authorization` headers, an `access_token` in the query string) get 400 `invalid_request`.
+//! Every authenticator is asked, so their order does not matter. A credential that is
+//! present but invalid is refused (401 `invalid_token`), even when another credential of the
+//! request is valid, and never falls through to anonymous access, which is off unless
+//! enabled. Malformed requests get 400 `invalid_request`: an `access_token` in the query
+//! string, a repeated credential header (two `Authorization` or two `X-API-Key`), and a
+//! request presenting more than one credential (an `Authorization` header and an API-key
+//! header; a client certificate mapped by a `CertificateAuthenticator` and a valid token).
+//! A client certificate next to an invalid token is 401: the certificate never carries the
+//! token in.
 //! With [`ResourceMetadata`] in its [`Endpoint`](crate::mcp::Endpoint), the layer serves the RFC 9728 document at
 //! `/.well-known/oauth-protected-resource` (and the path-inserted form) without
 //! authentication, and every 401 carries
@@ -99,13 +104,16 @@ pub use future::ResponseFuture;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jsonwebtoken::Algorithm;
-/// A JSON Web Key, from `jsonwebtoken`: the input of [`JwtKey::from_jwk`].
+/// A JSON Web Key, from `jsonwebtoken`: the input of [`JwtKey::from_jwk`] (public keys only;
+/// shared secrets go through [`JwtKey::hmac`]).
 ///
 /// ```
 /// use mcp_bastion::auth::{Jwk, JwtKey};
 ///
 /// let jwk: Jwk = serde_json::from_str(
-///     r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"YW4taG1hYy1zZWNyZXQtb2YtYXQtbGVhc3QtMzItYnl0ZXMh"}"#,
+///     r#"{"kty":"EC","crv":"P-256","alg":"ES256","kid":"ec-1",
+///         "x":"M0yjKShAerO4SzfYaEgx8g8oR55v-iciivHooImVi3o",
+///         "y":"R8LF87y9zYYlK1SWmlzwfDp8k5fWwGyFUZ7kzEVTWX4"}"#,
 /// )?;
 /// let key = JwtKey::from_jwk(&jwk)?;
 /// # let _ = key;

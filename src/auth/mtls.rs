@@ -18,8 +18,11 @@ pub enum CertMatch {
     /// A URI subject alternative name, exactly (e.g. a SPIFFE ID
     /// `spiffe://example.org/ns/prod/sa/indexer`).
     Uri(String),
-    /// A URI subject alternative name starting with this prefix (e.g. every workload of
-    /// `spiffe://example.org/ns/prod/`).
+    /// A URI subject alternative name under this prefix, on a path-segment boundary (e.g.
+    /// every workload of `spiffe://example.org/ns/prod/`). The URI must equal the prefix, or
+    /// the prefix must end with `/`, or the URI must continue with `/` right after it: so
+    /// `spiffe://example.org/ns/prod` matches `spiffe://example.org/ns/prod/sa/indexer` but
+    /// not `spiffe://example.org/ns/prod-evil/sa/indexer`.
     UriPrefix(String),
 }
 
@@ -37,17 +40,31 @@ impl CertMatch {
             Self::UriPrefix(prefix) => cert
                 .uris()
                 .iter()
-                .find(|u| u.starts_with(prefix.as_str()))
+                .find(|u| under_prefix(u, prefix))
                 .map(String::as_str),
         }
     }
+}
+
+/// Whether `uri` is `prefix` or lies under it, on a path-segment boundary.
+fn under_prefix(uri: &str, prefix: &str) -> bool {
+    uri.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'))
 }
 
 /// Maps the verified client certificate of a mutual-TLS connection (see
 /// [`serve_tls`](crate::tls::serve_tls)) to a principal by configured rules, first match
 /// wins. The principal gets the certificate's identities as attributes (`cert.cn`,
 /// `cert.dns`, `cert.uris`, `cert.matched`). A certificate no rule maps is refused (401);
-/// a connection without a certificate is left to the next authenticator.
+/// a connection without a certificate is left to the other authenticators.
+///
+/// A request with a mapped certificate **and** a credential header (`Authorization`, an API
+/// key header, …) presents two identities and is refused (400 `invalid_request`, "more than
+/// one credential"); when that header credential is invalid or unknown, the refusal is 401
+/// `invalid_token`, so a garbage token never rides in on a valid certificate. To use client
+/// certificates only as a transport check (mutual TLS required by
+/// [`TlsConfig::with_client_ca`](crate::tls::TlsConfig::with_client_ca)) while tokens name
+/// the caller, do not add a `CertificateAuthenticator`.
 ///
 /// ```
 /// use mcp_bastion::auth::{CertMatch, CertificateAuthenticator};
@@ -86,6 +103,13 @@ impl Authenticator for CertificateAuthenticator {
         };
         for (matcher, principal) in &self.rules {
             if let Some(matched) = matcher.find(cert) {
+                if credentials.has_header_credential() {
+                    // Never accept next to another credential: that one may be garbage.
+                    return Verdict::Reject(AuthError::InvalidRequest(
+                        "more than one credential (a client certificate and a credential header)"
+                            .into(),
+                    ));
+                }
                 let mut principal = principal.clone();
                 principal.auth_method = AuthMethod::MutualTls;
                 let attributes = &mut principal.attributes;
@@ -101,5 +125,53 @@ impl Authenticator for CertificateAuthenticator {
         Verdict::Reject(AuthError::invalid_token(
             "client certificate is not mapped to a principal",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(uris: &[&str]) -> PeerCertificate {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        for uri in uris {
+            params
+                .subject_alt_names
+                .push(rcgen::SanType::URI((*uri).try_into().unwrap()));
+        }
+        let cert = params.self_signed(&key).unwrap();
+        PeerCertificate::from_der(cert.der()).unwrap()
+    }
+
+    #[test]
+    fn uri_prefixes_match_on_a_segment_boundary() {
+        let cases = [
+            ("spiffe://x/ns/prod", "spiffe://x/ns/prod", true),
+            ("spiffe://x/ns/prod", "spiffe://x/ns/prod/sa/indexer", true),
+            ("spiffe://x/ns/prod/", "spiffe://x/ns/prod/sa/indexer", true),
+            (
+                "spiffe://x/ns/prod",
+                "spiffe://x/ns/prod-evil/sa/indexer",
+                false,
+            ),
+            ("spiffe://x/ns/prod", "spiffe://x/ns/production", false),
+            ("spiffe://x/ns/prod/", "spiffe://x/ns/prod", false),
+            ("spiffe://x/ns/prod", "spiffe://x/ns", false),
+        ];
+        for (prefix, uri, matches) in cases {
+            let rule = CertMatch::UriPrefix(prefix.into());
+            assert_eq!(
+                rule.find(&certificate(&[uri])).is_some(),
+                matches,
+                "{prefix} vs {uri}"
+            );
+        }
+        // The first URI under the prefix is the one matched.
+        let cert = certificate(&["spiffe://x/ns/prod-evil/sa/a", "spiffe://x/ns/prod/sa/b"]);
+        assert_eq!(
+            CertMatch::UriPrefix("spiffe://x/ns/prod".into()).find(&cert),
+            Some("spiffe://x/ns/prod/sa/b")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! [`ClaimMapping`]: how verified claims become a [`Principal`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -85,11 +85,31 @@ impl ClaimMapping {
             .iter()
             .filter_map(|path| lookup(claims, path).map(|v| (path.clone(), v.clone())))
             .collect::<BTreeMap<_, _>>();
-        if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
-            principal.expires_at = Some(UNIX_EPOCH + Duration::from_secs(exp));
+        if let Some(exp) = claims.get("exp") {
+            principal.expires_at = Some(expiry(exp)?);
         }
         Ok(principal)
     }
+}
+
+/// The last instant a token may name: 9999-12-31T23:59:59Z. A time past it is no real
+/// expiry, and it is representable as a `SystemTime` on every platform.
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// The `exp` claim as a time, read as `jsonwebtoken` validated it (seconds since the epoch,
+/// an integer, or a fraction rounded). A time past [`MAX_NUMERIC_DATE`] is refused rather
+/// than clamped: a token that says it never expires is not one we accept.
+fn expiry(exp: &Value) -> Result<SystemTime, AuthError> {
+    let since_epoch = match exp.as_u64() {
+        Some(seconds) => Some(Duration::from_secs(seconds)),
+        None => exp
+            .as_f64()
+            .and_then(|seconds| Duration::try_from_secs_f64(seconds.round()).ok()),
+    };
+    since_epoch
+        .filter(|since_epoch| since_epoch.as_secs() <= MAX_NUMERIC_DATE)
+        .and_then(|since_epoch| UNIX_EPOCH.checked_add(since_epoch))
+        .ok_or_else(|| AuthError::invalid_token("exp is out of range"))
 }
 
 fn lookup<'v>(claims: &'v Value, path: &str) -> Option<&'v Value> {
@@ -145,5 +165,37 @@ mod tests {
                 .principal(&serde_json::json!({"sub": ""}))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn expiry_never_overflows() {
+        let mapping = ClaimMapping::default();
+        let expires = |exp: Value| {
+            mapping
+                .principal(&serde_json::json!({"sub": "a", "exp": exp}))
+                .map(|principal| principal.expires_at)
+        };
+        assert_eq!(
+            expires(Value::from(MAX_NUMERIC_DATE)).unwrap(),
+            Some(UNIX_EPOCH + Duration::from_secs(MAX_NUMERIC_DATE))
+        );
+        assert_eq!(
+            expires(serde_json::json!(2_000_000_000.4)).unwrap(),
+            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000))
+        );
+        for exp in [
+            Value::from(u64::MAX),
+            Value::from(MAX_NUMERIC_DATE + 1),
+            Value::from(1_000_000_000_000_000_000u64),
+            serde_json::json!(1e18),
+            serde_json::json!(1.8e19),
+            serde_json::json!(-1),
+            serde_json::json!("2000000000"),
+        ] {
+            assert!(
+                matches!(expires(exp.clone()), Err(AuthError::InvalidToken(_))),
+                "{exp}"
+            );
+        }
     }
 }

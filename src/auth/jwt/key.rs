@@ -59,6 +59,10 @@ const RSA: [Algorithm; 6] = [
 const EC: [Algorithm; 2] = [Algorithm::ES256, Algorithm::ES384];
 const ED: [Algorithm; 1] = [Algorithm::EdDSA];
 
+/// Why a shared-secret JWK is refused.
+const SHARED_SECRET_JWK: &str =
+    "JWK: shared-secret ('oct') keys are not taken from JWKs; configure them with JwtKey::hmac";
+
 impl JwtKey {
     /// An HMAC secret (at least 32 bytes) for HS256/384/512.
     pub fn hmac(secret: &[u8], algorithms: &[Algorithm]) -> Result<Self, ConfigError> {
@@ -89,7 +93,12 @@ impl JwtKey {
         Ok(Self::new(key, &ED))
     }
 
-    /// A key from a JWK; the algorithm is the JWK's `alg`, or every algorithm of its key type.
+    /// A public key from a JWK (`RSA`, `EC` P-256/P-384, `OKP` Ed25519); the algorithm is the
+    /// JWK's `alg`, or every algorithm of its key type.
+    ///
+    /// A shared-secret (`oct`) JWK is refused: a key set is meant to be read by anyone, and
+    /// whoever can read a shared secret can sign tokens with it. HMAC secrets are configured
+    /// with [`JwtKey::hmac`] only.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, ConfigError> {
         let family: &[Algorithm] = match &jwk.algorithm {
             AlgorithmParameters::RSA(_) => &RSA,
@@ -99,15 +108,11 @@ impl JwtKey {
                 _ => return Err(ConfigError::new("JWK: unsupported elliptic curve")),
             },
             AlgorithmParameters::OctetKeyPair(_) => &ED,
-            AlgorithmParameters::OctetKey(_) => &HMAC,
+            AlgorithmParameters::OctetKey(_) => return Err(ConfigError::new(SHARED_SECRET_JWK)),
             _ => return Err(ConfigError::new("JWK: unsupported key type")),
         };
         let algorithms = match jwk.common.key_algorithm {
             Some(alg) => vec![Algorithm::try_from(alg).map_err(|err| key_error("JWK alg", &err))?],
-            // A symmetric key in a key set must name its algorithm.
-            None if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) => {
-                return Err(ConfigError::new("JWK: an 'oct' key must state its 'alg'"));
-            }
             None => family.to_vec(),
         };
         check_family(&algorithms, family, "JWK")?;
@@ -148,5 +153,16 @@ mod tests {
         assert!(JwtKey::hmac(&[7; 32], &[Algorithm::RS256]).is_err());
         assert!(JwtKey::hmac(&[7; 32], &[]).is_err());
         assert!(JwtKey::rsa_pem(b"not a pem", &[Algorithm::RS256]).is_err());
+    }
+
+    #[test]
+    fn shared_secret_jwks_are_refused() {
+        let jwk: Jwk = serde_json::from_str(
+            r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"YW4taG1hYy1zZWNyZXQtb2YtYXQtbGVhc3QtMzItYnl0ZXMh"}"#,
+        )
+        .unwrap();
+        let err = JwtKey::from_jwk(&jwk).unwrap_err().to_string();
+        assert!(err.contains("JwtKey::hmac"), "{err}");
+        assert!(!err.contains("YW4taG1h"), "{err}");
     }
 }
