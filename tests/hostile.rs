@@ -278,6 +278,11 @@ async fn authenticated_answers_are_private() {
     assert_eq!(reply.status, StatusCode::OK);
     let cache_control = reply.headers[header::CACHE_CONTROL].to_str().unwrap();
     assert!(cache_control.starts_with("private"), "{cache_control}");
+    let vary = reply.headers[header::VARY].to_str().unwrap();
+    assert!(
+        vary.contains("authorization") && vary.contains("x-api-key"),
+        "{vary}"
+    );
 }
 
 /// Item 11: anyone who learned a session id could use it, or end it.

@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response, header};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -36,15 +36,16 @@ pin_project! {
             shared: Arc<AuthShared>,
             dialect: Dialect,
         },
-        Calling { #[pin] future: S::Future },
+        Calling { #[pin] future: S::Future, vary: HeaderValue },
         Answered { response: Option<Response<FullBody>> },
     }
 }
 
 impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
-    pub(crate) fn calling(future: S::Future) -> Self {
+    /// The inner service's answer, marked as varying with the credential headers.
+    pub(crate) fn calling(future: S::Future, vary: HeaderValue) -> Self {
         Self {
-            state: State::Calling { future },
+            state: State::Calling { future, vary },
         }
     }
 
@@ -85,8 +86,11 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Calling { future } => {
-                    let response = ready!(future.poll(cx))?;
+                StateProj::Calling { future, vary } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    // What the inner service answered depends on who asked: a cache that
+                    // keeps it must key on the credential too.
+                    response.headers_mut().append(header::VARY, vary.clone());
                     return Poll::Ready(Ok(response.map(BodyOrEnvelope::inner)));
                 }
                 StateProj::Answered { response } => {
@@ -110,6 +114,7 @@ where
                             admit(shared, &mut request, principal);
                             State::Calling {
                                 future: inner.call(request),
+                                vary: shared.vary.clone(),
                             }
                         }
                         Err(err) => State::Answered {

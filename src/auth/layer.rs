@@ -1,7 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::{HeaderName, Request, header};
+use http::{HeaderName, HeaderValue, Request, header};
 use tower_layer::Layer;
 
 use super::api_key::ApiKeyStore;
@@ -118,9 +118,18 @@ impl AuthLayerBuilder {
         let metadata = endpoint
             .resource_metadata()
             .map(|metadata| (metadata.clone(), ResourceMetadataService::new(metadata)));
+        let vary = self
+            .credential_headers
+            .iter()
+            .map(HeaderName::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let vary = HeaderValue::from_str(&vary)
+            .map_err(|_| ConfigError::new("credential header names must be valid header names"))?;
         Ok(AuthLayer {
             shared: Arc::new(AuthShared {
                 authenticators: self.authenticators,
+                vary,
                 credential_headers: self.credential_headers,
                 anonymous: self.anonymous,
                 metadata,
@@ -135,6 +144,8 @@ impl AuthLayerBuilder {
 pub(crate) struct AuthShared {
     authenticators: Vec<Box<dyn Authenticator>>,
     pub(crate) credential_headers: Vec<HeaderName>,
+    /// `Vary` for every answer let through: the credential headers.
+    pub(crate) vary: HeaderValue,
     anonymous: bool,
     /// The metadata and the service answering its well-known routes.
     pub(crate) metadata: Option<(ResourceMetadata, ResourceMetadataService)>,

@@ -56,7 +56,7 @@ where
         match shared.decide(&request) {
             AuthOutcome::Now(Ok(principal)) => {
                 admit(shared, &mut request, principal);
-                ResponseFuture::calling(self.inner.call(request))
+                ResponseFuture::calling(self.inner.call(request), shared.vary.clone())
             }
             AuthOutcome::Now(Err(err)) => ResponseFuture::answered(reject(shared, &err, dialect)),
             AuthOutcome::Later(pending) => {
