@@ -361,3 +361,30 @@ async fn out_of_range_source_dates_do_not_panic() {
         );
     }
 }
+
+/// Item 10: duplicate and mixed credentials used to be resolved silently.
+#[tokio::test]
+async fn ambiguous_credentials_are_refused() {
+    let addr = demo(SEED_POLICY).await;
+    let path = format!("http://{addr}/context/{HIDDEN}");
+    let twice = Request::get(&path)
+        .header("x-api-key", "user-guest-token")
+        .header("x-api-key", "user-admin-token")
+        .body(Full::default())
+        .unwrap();
+    assert_eq!(send(twice).await.status, StatusCode::BAD_REQUEST);
+    let mixed = Request::get(&path)
+        .header(header::AUTHORIZATION, "Bearer user-guest-token")
+        .header("x-api-key", "user-admin-token")
+        .body(Full::default())
+        .unwrap();
+    let reply = send(mixed).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(!reply.text.contains("nodes"), "{}", reply.text);
+    let garbage_beside_a_key = Request::get(&path)
+        .header(header::AUTHORIZATION, "Bearer not-a-key")
+        .header("x-api-key", "user-admin-token")
+        .body(Full::default())
+        .unwrap();
+    assert!(send(garbage_beside_a_key).await.status.is_client_error());
+}
