@@ -1,7 +1,8 @@
 //! Policy decision cost as the number of rules grows (10 -> 10,000): the compiled tries keep
-//! it flat.
+//! it flat. And the cost of a pathological glob (several `**`) as the target id grows: it
+//! stays polynomial in the number of segments.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use mcp_bastion::policy::{Action, Policy, RequestAttributes, Target};
 use mcp_bastion::principal::{AuthMethod, Principal};
 
@@ -60,5 +61,50 @@ fn decisions(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decisions);
+/// A rule whose pattern has `globstars` `**` segments then `x`, against ids of `n` segments
+/// that end in `x` (allowed) or `y` (denied after trying every split).
+fn pathological_globs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("policy_glob_globstars");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    let attributes = RequestAttributes::default();
+    let reader = Principal::new("reader", AuthMethod::ApiKey).with_role("reader");
+    for globstars in [4usize, 6] {
+        let pattern = format!("{}x", "**/".repeat(globstars));
+        let policy = Policy::from_toml(&format!(
+            "roles = [\"reader\"]\n[[rules]]\nid = \"deep\"\neffect = \"allow\"\nroles = [\"reader\"]\nactions = [\"read\"]\ncontexts = [\"{pattern}\"]\n"
+        ))
+        .unwrap();
+        for n in [16usize, 64, 256, 512] {
+            let id = |last: &str| {
+                let mut parts: Vec<String> = (1..n).map(|i| format!("s{i}")).collect();
+                parts.push(last.to_owned());
+                parts.join("/")
+            };
+            let (hit, miss) = (id("x"), id("y"));
+            let name = format!("{globstars}x**");
+            group.bench_with_input(BenchmarkId::new(format!("{name}/match"), n), &n, |b, _| {
+                b.iter(|| {
+                    assert!(
+                        policy
+                            .decide(&reader, Action::Read, Target::Context(&hit), &attributes)
+                            .is_allowed()
+                    );
+                });
+            });
+            group.bench_with_input(BenchmarkId::new(format!("{name}/miss"), n), &n, |b, _| {
+                b.iter(|| {
+                    assert!(
+                        !policy
+                            .decide(&reader, Action::Read, Target::Context(&miss), &attributes)
+                            .is_allowed()
+                    );
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decisions, pathological_globs);
 criterion_main!(benches);
