@@ -594,3 +594,94 @@ async fn labels_from_the_source_are_enforced_too() {
     .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
 }
+
+/// An inner server's listing is filtered only when its answers name the calls exactly: an
+/// answer to id `1` sent as `1.0` or `"1"` would pass a loose client's matching unfiltered,
+/// so it fails closed; lone-CR event streams are read line by line like any client reads them.
+#[tokio::test]
+async fn listing_answers_must_name_their_call_exactly() {
+    let policy = PolicyHandle::new(
+        Policy::from_toml(
+            r#"
+        roles = ["developer"]
+        [[rules]]
+        id = "one-tool"
+        effect = "allow"
+        roles = ["developer"]
+        actions = ["call"]
+        tools = ["allowed"]
+    "#,
+        )
+        .unwrap(),
+    );
+    let answer = |body: &'static str, content_type: &'static str| {
+        let inner = service_fn(
+            move |_req: Request<mcp_bastion::mcp::RequestBody<Body>>| async move {
+                let mut response = Response::new(Body::from(body));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+                Ok::<_, Infallible>(response)
+            },
+        );
+        ServiceBuilder::new()
+            .layer(
+                AuthLayer::builder()
+                    .api_keys(common::seed_keys())
+                    .build()
+                    .unwrap(),
+            )
+            .layer(PolicyLayer::new(policy.clone()))
+            .service(inner)
+    };
+    let list = || {
+        Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header(header::AUTHORIZATION, "Bearer user-dev-token")
+            .body(Body::from(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+            ))
+            .unwrap()
+    };
+    let tools = r#"{"tools":[{"name":"allowed"},{"name":"secret"}]}"#;
+    for id in ["1.0", "\"1\""] {
+        let body: &'static str = Box::leak(
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{tools}}}"#).into_boxed_str(),
+        );
+        let response = answer(body, "application/json")
+            .oneshot(list())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "id {id}");
+        let text = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(!String::from_utf8_lossy(&text).contains("secret"));
+    }
+    let exact: &'static str =
+        Box::leak(format!(r#"{{"jsonrpc":"2.0","id":1,"result":{tools}}}"#).into_boxed_str());
+    let response = answer(exact, "application/json")
+        .oneshot(list())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.contains("allowed") && !text.contains("secret"),
+        "{text}"
+    );
+    let lone_cr: &'static str = Box::leak(
+        format!("event: message\rdata: {{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{tools}}}\r\r")
+            .into_boxed_str(),
+    );
+    let response = answer(lone_cr, "text/event-stream")
+        .oneshot(list())
+        .await
+        .unwrap();
+    let text = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.contains("allowed") && !text.contains("secret"),
+        "{text}"
+    );
+}

@@ -246,6 +246,8 @@ pub(crate) struct RpcChecks {
     pub(crate) reads: Vec<(Value, String)>,
     /// Listings to filter: (JSON-RPC id, kind).
     pub(crate) listings: Vec<(Value, Listing)>,
+    /// The id of every call, to refuse answers to anything else.
+    pub(crate) call_ids: Vec<Value>,
     /// The last allow, attached to the response.
     pub(crate) decision: Option<Decision>,
 }
@@ -264,6 +266,9 @@ pub(crate) fn decide_rpc(
         let RpcMessage::Call(call) = message else {
             continue;
         };
+        if let Some(id) = &call.id {
+            checks.call_ids.push(id.clone());
+        }
         let mut attributes = base.clone();
         attributes.method = Some(call.method.clone());
         let mut mapped = None;

@@ -121,6 +121,7 @@ pub(crate) struct RpcFilter<'a> {
     pub(crate) attributes: &'a RequestAttributes,
     pub(crate) labels: Option<&'a ContextLabels>,
     pub(crate) listings: &'a [(Value, Listing)],
+    pub(crate) call_ids: &'a [Value],
 }
 
 impl RpcFilter<'_> {
@@ -141,6 +142,18 @@ impl RpcFilter<'_> {
     /// Filters one message if it answers a listing; `false` when its result has not the
     /// shape of that listing (fail closed).
     fn message(&self, message: &mut Value) -> bool {
+        // An answer must answer a call that was made, by its exact id: one that names
+        // another (`1.0` for `1`, `"1"` for `1`) would slip past the filter for a client
+        // that compares ids loosely. Requests the server sends (they have a method) are not
+        // answers.
+        let is_answer = message.get("method").is_none()
+            && (message.get("result").is_some() || message.get("error").is_some());
+        if is_answer
+            && let Some(id) = message.get("id").filter(|id| !id.is_null())
+            && !self.call_ids.contains(id)
+        {
+            return false;
+        }
         let Some(listing) = message
             .get("id")
             .and_then(|id| self.listings.iter().find(|(listed, _)| listed == id))

@@ -246,6 +246,7 @@ where
         attributes: &base,
         labels: parts.extensions.get::<ContextLabels>(),
         listings: &checks.listings,
+        call_ids: &checks.call_ids,
     };
     let content_type = parts
         .headers

@@ -12,9 +12,7 @@ pub(crate) fn filter_event_stream(
 ) -> Option<Bytes> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches(['\r', '\n']);
-        let ending = &line[content.len()..];
+    for (content, ending) in lines(text) {
         match content
             .strip_prefix("data:")
             .map(str::trim_start)
@@ -29,10 +27,35 @@ pub(crate) fn filter_event_stream(
                 out.push_str(ending);
             }
             Some(Err(_)) if !content["data:".len()..].trim().is_empty() => return None,
-            _ => out.push_str(line),
+            _ => {
+                out.push_str(content);
+                out.push_str(ending);
+            }
         }
     }
     Some(Bytes::from(out))
+}
+
+/// The lines of an event stream and their endings: CRLF, LF or a lone CR all end a line
+/// (as every client reads them: a parser splitting on LF only would pass CR-separated
+/// `data:` lines through unread).
+fn lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
+        let ending_len = match rest.as_bytes().get(end..end + 2) {
+            Some(b"\r\n") => 2,
+            Some(_) => 1,
+            None => usize::from(end < rest.len()),
+        };
+        let (content, after) = rest.split_at(end);
+        let (ending, next) = after.split_at(ending_len);
+        rest = next;
+        Some((content, ending))
+    })
 }
 
 #[cfg(test)]
@@ -58,5 +81,21 @@ mod tests {
         assert!(filter_event_stream(&[0xff, 0xfe], |_| true).is_none());
         // A message the filter cannot judge refuses the whole stream.
         assert!(filter_event_stream(b"data: {\"id\":1}\n\n", |_| false).is_none());
+        // A lone CR ends a line too: the data line after it is filtered, not passed on.
+        let lone_cr = b"event: message\rdata:{\"id\":1,\"result\":{\"tools\":[1,2]}}\r\r";
+        let filtered = filter_event_stream(lone_cr, |message| {
+            message["result"]["tools"] = json!([1]);
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&filtered).unwrap(),
+            "event: message\rdata: {\"id\":1,\"result\":{\"tools\":[1]}}\r\r"
+        );
+        let endings: Vec<_> = lines("a\r\nb\nc\rd").collect();
+        assert_eq!(
+            endings,
+            [("a", "\r\n"), ("b", "\n"), ("c", "\r"), ("d", "")]
+        );
     }
 }
