@@ -1,9 +1,10 @@
 //! [`Stack`]: the recommended order of the layers, assembled from one [`Endpoint`].
 //!
-//! Outermost first: error envelope → client address → authentication → policy → your
-//! service (usually [`McpService`]). Observability, rate limits and the context cache join
-//! this order as they are built (observe first, rate limit after authentication, cache after
-//! the policy), so a context is never served from a cache the policy did not guard. Every
+//! Outermost first: error envelope → client address → authentication → policy → context
+//! cache (when configured) → your service (usually [`McpService`]). Observability and rate
+//! limits join this order as they are built (observe first, rate limit after
+//! authentication). The cache sits after the policy, so a context is never served from it to
+//! a request the policy did not allow. Every
 //! layer gets the same endpoint description; nothing is configured twice.
 //!
 //! ```
@@ -45,6 +46,7 @@
 use tower_layer::Layer;
 
 use crate::auth::{Auth, AuthLayer, AuthLayerBuilder};
+use crate::cache::{ContextCacheLayer, ContextCacheService};
 use crate::client_addr::{ClientAddrLayer, ClientAddrService, TrustedProxies};
 use crate::context::ContextSource;
 use crate::envelope::{ErrorEnvelope, ErrorEnvelopeLayer};
@@ -59,6 +61,7 @@ pub struct Stack {
     endpoint: Endpoint,
     auth: Option<AuthLayerBuilder>,
     policy: Option<PolicyHandle>,
+    cache: Option<ContextCacheLayer>,
     proxies: TrustedProxies,
 }
 
@@ -69,10 +72,12 @@ pub struct StackLayer {
     client_addr: ClientAddrLayer,
     auth: AuthLayer,
     policy: PolicyLayer,
+    cache: ContextCacheLayer,
 }
 
 /// A service wrapped by [`StackLayer`].
-pub type StackService<S> = ErrorEnvelope<ClientAddrService<Auth<PolicyService<S>>>>;
+pub type StackService<S> =
+    ErrorEnvelope<ClientAddrService<Auth<PolicyService<ContextCacheService<S>>>>>;
 
 impl Stack {
     /// A stack for `endpoint`.
@@ -81,6 +86,7 @@ impl Stack {
             endpoint,
             auth: None,
             policy: None,
+            cache: None,
             proxies: TrustedProxies::default(),
         }
     }
@@ -95,6 +101,13 @@ impl Stack {
     /// What each caller may do. Required: the policy denies what no rule allows.
     pub fn policy(mut self, policy: PolicyHandle) -> Self {
         self.policy = Some(policy);
+        self
+    }
+
+    /// Cache context reads behind the policy (default: no cache). Keep
+    /// [`ContextCacheLayer::handle`] to invalidate; the stack gives the cache its endpoint.
+    pub fn cache(mut self, cache: ContextCacheLayer) -> Self {
+        self.cache = Some(cache);
         self
     }
 
@@ -126,6 +139,10 @@ impl Stack {
             policy: PolicyLayer::builder(policy)
                 .endpoint(&self.endpoint)
                 .build()?,
+            cache: self.cache.map_or_else(
+                || ContextCacheLayer::disabled(&self.endpoint),
+                |cache| cache.with_endpoint(&self.endpoint),
+            ),
         })
     }
 
@@ -148,7 +165,8 @@ impl<S> Layer<S> for StackLayer {
     type Service = StackService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let policy = self.policy.layer(inner);
+        let cache = self.cache.layer(inner);
+        let policy = self.policy.layer(cache);
         let auth = self.auth.layer(policy);
         let client_addr = self.client_addr.layer(auth);
         self.envelope.layer(client_addr)

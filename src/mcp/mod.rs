@@ -34,6 +34,7 @@
 
 mod body;
 mod classify;
+mod conditional;
 mod cursor;
 mod endpoint;
 mod metadata;
@@ -51,6 +52,7 @@ pub use classify::{
     McpRequest, Operation, RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers,
     classify, classify_rpc,
 };
+pub(crate) use conditional::not_modified;
 pub use cursor::MIN_CURSOR_SECRET;
 pub use endpoint::{
     DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_BATCH_RESPONSE, DEFAULT_MAX_RPC_BATCH,

@@ -10,6 +10,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use serde_json::json;
 
+use super::conditional::not_modified;
 use super::cursor;
 use super::endpoint::MAX_PAGE_SIZE;
 use super::service::{Shared, source_rejection, source_request};
@@ -129,18 +130,6 @@ fn cache_control(context: &ContextEntry, authenticated: bool) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("no-store"))
 }
 
-/// Whether `If-None-Match` names the current ETag (weak comparison, RFC 9110 §13.1.2).
-fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let current = etag.as_bytes();
-    headers.get_all(header::IF_NONE_MATCH).iter().any(|value| {
-        value.as_bytes().split(|b| *b == b',').any(|candidate| {
-            let candidate = candidate.trim_ascii();
-            let candidate = candidate.strip_prefix(b"W/").unwrap_or(candidate);
-            candidate == b"*" || candidate == current
-        })
-    })
-}
-
 fn context_response(
     id: &ContextId,
     context: &ContextEntry,
@@ -149,10 +138,11 @@ fn context_response(
     authenticated: bool,
 ) -> Response<FullBody> {
     let etag = etag(&context.version);
-    let mut response = if etag
-        .as_ref()
-        .is_some_and(|etag| not_modified(headers, etag))
-    {
+    let last_modified = context
+        .last_modified
+        .and_then(http_date)
+        .and_then(|date| HeaderValue::from_str(&date).ok());
+    let mut response = if not_modified(headers, etag.as_ref(), last_modified.as_ref()) {
         let mut response = Response::new(FullBody::default());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
@@ -180,12 +170,11 @@ fn context_response(
     }
     headers.insert(header::CACHE_CONTROL, cache_control(context, authenticated));
 
-    if let Some(modified) = context.last_modified
-        && let Some(date) = http_date(modified)
-        && let Ok(value) = HeaderValue::from_str(&date)
-    {
+    if let Some(value) = last_modified {
         headers.insert(header::LAST_MODIFIED, value);
     }
+    // The source's own hint, for a cache in front (the headers are for the client).
+    response.extensions_mut().insert(context.cache);
     response
 }
 

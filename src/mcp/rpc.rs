@@ -80,13 +80,13 @@ pub(super) async fn exchange<S: ContextSource>(
     let source_request = source_request(&parts.headers, &parts.extensions);
 
     let mut replies = Vec::with_capacity(rpc.messages.len());
-    let mut labels = ContextLabels::default();
+    let mut facts = Facts::default();
     for message in &rpc.messages {
         let RpcMessage::Call(call) = message else {
             continue;
         };
         let Some(id) = &call.id else { continue };
-        let outcome = dispatch(shared, &rpc, call, &source_request, &mut labels).await;
+        let outcome = dispatch(shared, &rpc, call, &source_request, &mut facts).await;
         replies.push(
             outcome
                 .map_err(|rejection| rejection.with_json_rpc_id(id.clone()))
@@ -101,7 +101,11 @@ pub(super) async fn exchange<S: ContextSource>(
         return Ok(response);
     }
     let labelled = |mut response: Response<FullBody>| {
-        labels.clone().attach(&mut response);
+        facts.labels.clone().attach(&mut response);
+        // The source's hint for a cache in front, when one context was read.
+        if let (false, Some(hint)) = (rpc.batch, facts.hint) {
+            response.extensions_mut().insert(hint);
+        }
         response
     };
     if rpc.batch {
@@ -159,6 +163,15 @@ pub(super) async fn exchange<S: ContextSource>(
     }
 }
 
+/// What the source said while a request was answered, for the layers in front.
+#[derive(Default)]
+struct Facts {
+    /// Sensitivity labels of every context read or listed.
+    labels: ContextLabels,
+    /// The caching hint of the context read.
+    hint: Option<crate::context::CacheHint>,
+}
+
 /// Who owns the sessions a request opens or uses: its principal's subject.
 fn session_owner(extensions: &http::Extensions) -> &str {
     extensions
@@ -196,14 +209,14 @@ async fn dispatch<S: ContextSource>(
     rpc: &RpcRequest,
     call: &RpcCall,
     request: &SourceRequest,
-    labels: &mut ContextLabels,
+    facts: &mut Facts,
 ) -> Result<Value, Rejection> {
     let result = match (rpc.era, call.method.as_str()) {
         (Era::Legacy, "initialize") => initialize(shared, call),
         (Era::Legacy, "ping") => Ok(json!({}).into()),
         (Era::Modern, "server/discover") => Ok(discover(shared)),
-        (_, "resources/list") => list_resources(shared, call, request, labels).await,
-        (_, "resources/read") => read_resource(shared, rpc.era, call, request, labels).await,
+        (_, "resources/list") => list_resources(shared, call, request, facts).await,
+        (_, "resources/read") => read_resource(shared, rpc.era, call, request, facts).await,
         (_, "resources/templates/list") => Ok(list_templates(shared)),
         (_, "tools/list") if shared.endpoint.empty_tools_and_prompts => {
             Ok(MethodResult::public(json!({ "tools": [] })))
@@ -348,7 +361,7 @@ async fn list_resources<S: ContextSource>(
     shared: &Shared<S>,
     call: &RpcCall,
     request: &SourceRequest,
-    labels: &mut ContextLabels,
+    facts: &mut Facts,
 ) -> Result<MethodResult, Rejection> {
     let mut list_request = ListRequest::new(shared.endpoint.page_size);
     let scope = cursor::scope("rpc", request.principal.as_deref(), None);
@@ -364,7 +377,7 @@ async fn list_resources<S: ContextSource>(
         .items
         .into_iter()
         .map(|meta| {
-            labels.add(&meta.id, &meta.labels);
+            facts.labels.add(&meta.id, &meta.labels);
             Resource {
                 uri: mapping.to_uri(&meta.id),
                 name: meta.id.as_str().to_owned(),
@@ -403,7 +416,7 @@ async fn read_resource<S: ContextSource>(
     era: Era,
     call: &RpcCall,
     request: &SourceRequest,
-    labels: &mut ContextLabels,
+    facts: &mut Facts,
 ) -> Result<MethodResult, Rejection> {
     let uri = call
         .params
@@ -456,7 +469,8 @@ async fn read_resource<S: ContextSource>(
         CacheScope::Private => (ttl_ms, "private"),
         CacheScope::NoStore => (0, "private"),
     };
-    labels.add(&id, &context.labels);
+    facts.labels.add(&id, &context.labels);
+    facts.hint = Some(context.cache);
     Ok(MethodResult {
         value: json!({ "contents": [Value::Object(content)] }),
         ttl_ms,

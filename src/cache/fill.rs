@@ -1,0 +1,197 @@
+//! Turning the inner service's answer into an entry, when it may be stored.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Limited};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use super::entry::{Entry, Shape};
+use super::key::Lookup;
+use super::layer::CacheShared;
+use crate::context::{CacheHint, CacheScope, ContextLabels};
+use crate::error::{BodyOrEnvelope, BoxError, FullBody, Rejection};
+
+/// What became of an answer.
+pub(crate) enum Filled<B> {
+    /// Stored: answer from the entry.
+    Stored(Arc<Entry>),
+    /// Not stored: the answer as the inner service gave it (or rebuilt from its bytes).
+    Passed(Response<BodyOrEnvelope<B>>),
+}
+
+/// A JSON-RPC answer, its result left unparsed.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+    error: Option<IgnoredAny>,
+}
+
+/// The caching members of a result.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ResultHints {
+    result_type: Option<String>,
+    ttl_ms: Option<u64>,
+    cache_scope: Option<String>,
+}
+
+/// Stores `response` for `lookup` when it may be, and says how to answer.
+pub(crate) async fn fill<B>(
+    shared: &CacheShared,
+    lookup: &Lookup,
+    owner: &str,
+    response: Response<B>,
+) -> Filled<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let settings = &shared.settings;
+    let status = response.status();
+    let rest = lookup.rpc_id.is_none();
+    let not_found = rest && status == StatusCode::NOT_FOUND && settings.not_found_ttl.is_some();
+    let limit = settings.max_entry_bytes;
+    let fits = response
+        .body()
+        .size_hint()
+        .upper()
+        .is_some_and(|upper| upper <= limit as u64);
+    if !(status == StatusCode::OK || not_found)
+        || !fits
+        || !is_json(response.headers())
+        || no_store(response.headers())
+    {
+        return Filled::Passed(response.map(BodyOrEnvelope::inner));
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(collected) = Limited::new(body, limit).collect().await else {
+        tracing::warn!("an answer could not be read for the cache");
+        let failed = Rejection::new(
+            crate::error::ErrorCode::BadGateway,
+            "the answer could not be read",
+        );
+        return Filled::Passed(
+            failed
+                .into_response(crate::error::Dialect::Rest)
+                .map(BodyOrEnvelope::envelope),
+        );
+    };
+    let bytes = collected.to_bytes();
+    let passed = |parts: http::response::Parts, bytes: Bytes| {
+        Filled::Passed(Response::from_parts(
+            parts,
+            BodyOrEnvelope::envelope(FullBody::new(bytes)),
+        ))
+    };
+    let hint = parts.extensions.get::<CacheHint>().copied();
+    let (shape, stored, hint) = if rest {
+        let hint = hint.or_else(|| header_hint(&parts.headers));
+        (Shape::Rest, bytes.clone(), hint)
+    } else {
+        let Ok(answer) = serde_json::from_slice::<Answer<'_>>(&bytes) else {
+            return passed(parts, bytes);
+        };
+        let (Some(result), None) = (answer.result, answer.error) else {
+            return passed(parts, bytes); // errors are answers, never values
+        };
+        let hints: ResultHints = serde_json::from_str(result.get()).unwrap_or_default();
+        // A result that asks the client for input is one exchange's, never anyone else's.
+        if hints.result_type.as_deref() == Some("input_required") {
+            return passed(parts, bytes);
+        }
+        let shape = if lookup.modern {
+            Shape::ModernRpcResult
+        } else {
+            Shape::RpcResult
+        };
+        let hint = hint.or_else(|| result_hint(&hints));
+        (shape, Bytes::copy_from_slice(result.get().as_bytes()), hint)
+    };
+    let hint = hint.unwrap_or_default();
+    if hint.scope == CacheScope::NoStore {
+        return passed(parts, bytes);
+    }
+    let ttl = if not_found {
+        settings.not_found_ttl.unwrap_or_default()
+    } else {
+        hint.ttl.unwrap_or(settings.default_ttl)
+    };
+    let now = Instant::now();
+    let fresh_until = now + ttl;
+    let revalidate_until = fresh_until + settings.stale_while_revalidate;
+    let entry = Arc::new(Entry {
+        shape,
+        status,
+        body: stored,
+        content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+        etag: parts.headers.get(header::ETAG).cloned(),
+        last_modified: parts.headers.get(header::LAST_MODIFIED).cloned(),
+        labels: parts.extensions.get::<ContextLabels>().cloned(),
+        public: hint.scope == CacheScope::Public,
+        context_id: lookup.context_id.clone(),
+        fresh_until,
+        revalidate_until,
+        stale_if_error_until: revalidate_until.max(fresh_until + settings.stale_if_error),
+        refreshing: AtomicBool::new(false),
+    });
+    let key = lookup.key((!entry.public).then_some(owner));
+    if shared.store.insert(key, Arc::clone(&entry)) {
+        Filled::Stored(entry)
+    } else {
+        passed(parts, bytes)
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn cache_control(headers: &HeaderMap) -> impl Iterator<Item = String> + '_ {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|directive| directive.trim().to_ascii_lowercase())
+}
+
+fn no_store(headers: &HeaderMap) -> bool {
+    cache_control(headers).any(|directive| directive == "no-store")
+}
+
+/// The hint an inner service gives in `Cache-Control`: `public` or `private`, `max-age`.
+fn header_hint(headers: &HeaderMap) -> Option<CacheHint> {
+    let mut hint = None::<CacheHint>;
+    for directive in cache_control(headers) {
+        let hint = hint.get_or_insert_with(CacheHint::default);
+        if directive == "public" {
+            hint.scope = CacheScope::Public;
+        } else if let Some(seconds) = directive.strip_prefix("max-age=") {
+            hint.ttl = seconds.parse().ok().map(Duration::from_secs);
+        }
+    }
+    hint
+}
+
+/// The hint a 2026-07-28 result carries in `ttlMs` and `cacheScope`.
+fn result_hint(hints: &ResultHints) -> Option<CacheHint> {
+    let scope = match hints.cache_scope.as_deref()? {
+        "public" => CacheScope::Public,
+        _ => CacheScope::Private,
+    };
+    let ttl = hints.ttl_ms.filter(|ms| *ms > 0).map(Duration::from_millis);
+    Some(CacheHint { ttl, scope })
+}

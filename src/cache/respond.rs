@@ -1,0 +1,142 @@
+//! Writing answers from entries: REST bodies as stored, JSON-RPC results spliced under the
+//! caller's id, with `Cache-Control`, `Cache-Status` (RFC 9211) and 304s.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::entry::{Entry, Shape};
+use super::key::Lookup;
+use crate::error::{BodyOrEnvelope, FullBody};
+use crate::mcp::not_modified;
+
+/// `Cache-Status` values (RFC 9211), one per way an answer is made.
+pub(crate) mod status {
+    /// Served from a fresh entry.
+    pub(crate) const HIT: &str = "mcp-bastion; hit";
+    /// Fetched and stored.
+    pub(crate) const STORED: &str = "mcp-bastion; fwd=miss; stored";
+    /// Fetched, not stored.
+    pub(crate) const MISS: &str = "mcp-bastion; fwd=miss";
+    /// Served from a stale entry (revalidating, or the source failed).
+    pub(crate) const STALE: &str = "mcp-bastion; hit; fwd=stale";
+}
+
+/// Marks an answer with how the cache made it.
+pub(crate) fn mark<B>(response: &mut Response<B>, cache_status: &'static str) {
+    response
+        .headers_mut()
+        .insert("cache-status", HeaderValue::from_static(cache_status));
+}
+
+/// The answer to `lookup` from `entry`.
+pub(crate) fn from_entry<B>(
+    entry: &Entry,
+    lookup: &Lookup,
+    request_headers: &HeaderMap,
+    authenticated: bool,
+    cache_status: &'static str,
+) -> Response<BodyOrEnvelope<B>> {
+    let now = Instant::now();
+    let mut response = match (&lookup.rpc_id, entry.shape) {
+        (Some(id), Shape::RpcResult | Shape::ModernRpcResult) => rpc_answer(entry, id, now),
+        _ => rest_answer(entry, lookup.head, request_headers, authenticated, now),
+    };
+    if let Some(labels) = &entry.labels {
+        // The policy in front checks these again on every answer, cached or not.
+        response.extensions_mut().insert(labels.clone());
+    }
+    mark(&mut response, cache_status);
+    response.map(BodyOrEnvelope::envelope)
+}
+
+fn rest_answer(
+    entry: &Entry,
+    head: bool,
+    request_headers: &HeaderMap,
+    authenticated: bool,
+    now: Instant,
+) -> Response<FullBody> {
+    let fresh = entry.status == StatusCode::OK
+        && not_modified(
+            request_headers,
+            entry.etag.as_ref(),
+            entry.last_modified.as_ref(),
+        );
+    let mut response = if fresh {
+        let mut response = Response::new(FullBody::default());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = Response::new(if head {
+            FullBody::default()
+        } else {
+            FullBody::new(entry.body.clone())
+        });
+        *response.status_mut() = entry.status;
+        if let Some(content_type) = &entry.content_type {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type.clone());
+        }
+        if head {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+        }
+        response
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::ETAG, &entry.etag),
+        (header::LAST_MODIFIED, &entry.last_modified),
+    ] {
+        if let Some(value) = value {
+            headers.insert(name, value.clone());
+        }
+    }
+    let max_age = entry.remaining(now).as_secs();
+    // `public` only for anonymous requests of shared entries: what a caller may see depends
+    // on who they are.
+    let visibility = if entry.public && !authenticated {
+        "public"
+    } else {
+        "private"
+    };
+    if let Ok(value) = HeaderValue::from_str(&format!("{visibility}, max-age={max_age}")) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+fn rpc_answer(entry: &Entry, id: &Value, now: Instant) -> Response<FullBody> {
+    let id = serde_json::to_vec(id).unwrap_or_else(|_| b"null".to_vec());
+    let result = match entry.shape {
+        // The stored result's `ttlMs` was its TTL when stored: say what is left.
+        Shape::ModernRpcResult => match serde_json::from_slice::<Value>(&entry.body) {
+            Ok(Value::Object(mut result)) => {
+                let remaining = u64::try_from(entry.remaining(now).as_millis()).unwrap_or(u64::MAX);
+                result.insert("ttlMs".into(), Value::from(remaining));
+                serde_json::to_vec(&result).map_or_else(|_| entry.body.clone(), Bytes::from)
+            }
+            _ => entry.body.clone(),
+        },
+        _ => entry.body.clone(),
+    };
+    let mut body = BytesMut::with_capacity(result.len() + id.len() + 32);
+    body.put_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    body.put_slice(&id);
+    body.put_slice(b",\"result\":");
+    body.put_slice(&result);
+    body.put_slice(b"}");
+    let mut response = Response::new(FullBody::new(body.freeze()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        entry
+            .content_type
+            .clone()
+            .unwrap_or(HeaderValue::from_static("application/json")),
+    );
+    response
+}
