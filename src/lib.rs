@@ -35,6 +35,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod cache;
 pub mod client_addr;
 pub mod context;
 pub mod envelope;
