@@ -1,61 +1,5 @@
-//! [`InvalidationWebhook`]: the signed cache-invalidation endpoint (`POST /cache/invalidate`).
-//!
-//! A deployment pipeline that has just published new contexts tells the server which cached
-//! entries to drop. The request is a JSON body `{"ids": [...], "prefixes": [...]}` (either
-//! member may be absent, no other member is allowed) signed with a shared secret:
-//!
-//! ```text
-//! X-Bastion-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 over "<t>.<raw body>">
-//! ```
-//!
-//! The signature is compared in constant time; a timestamp more than 300 seconds (see
-//! [`InvalidationWebhook::window`]) away from the server clock is refused, and so is a
-//! signature already accepted once (replays). Nothing is invalidated unless every check
-//! passes; the answer is then `200 {"invalidated": N}` with `N` what your closure returned.
-//!
-//! Signing from a shell (the secret is used as the bytes of the string, exactly as
-//! `openssl -hmac` takes it; `openssl rand -hex 32` makes a good one):
-//!
-//! ```text
-//! t=$(date +%s); body='{"ids":["a/b"]}'; sig=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$MCP_WEBHOOK_SECRET" -hex | sed 's/^.* //'); curl -X POST http://127.0.0.1:3000/cache/invalidate -H 'Content-Type: application/json' -H "X-Bastion-Signature: t=$t,v1=$sig" -d "$body"
-//! ```
-//!
-//! Mount the webhook on its own route, beside the MCP service:
-//!
-//! ```
-//! use mcp_bastion::cache::InvalidationWebhook;
-//!
-//! let secret = "0123456789abcdef0123456789abcdef"; // read it from the environment
-//! let webhook = InvalidationWebhook::new(secret, |request| {
-//!     // Drop the named entries from your cache; return how many were dropped.
-//!     request.ids.len()
-//! })?;
-//! let app: axum::Router = axum::Router::new().route_service("/cache/invalidate", webhook);
-//! # let _ = app;
-//! # Ok::<(), mcp_bastion::error::ConfigError>(())
-//! ```
-//!
-//! A sender written in Rust computes the header like this (or calls
-//! [`WebhookSecret::sign`]):
-//!
-//! ```
-//! use hmac::{Hmac, Mac};
-//! use sha2::Sha256;
-//!
-//! let secret = b"0123456789abcdef0123456789abcdef";
-//! let body = br#"{"ids":["a/b"]}"#;
-//! let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-//!
-//! let mut mac = Hmac::<Sha256>::new_from_slice(secret)?;
-//! mac.update(format!("{t}.").as_bytes());
-//! mac.update(body);
-//! let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-//! let header = format!("t={t},v1={hex}");
-//!
-//! let expected = mcp_bastion::cache::WebhookSecret::new(secret)?.sign(t, body);
-//! assert_eq!(header, expected);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! [`InvalidationWebhook`]: the signed cache-invalidation endpoint (`POST /cache/invalidate`);
+//! its documentation describes the request, the signature and how to sign from a shell.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -227,6 +171,19 @@ impl WebhookSecret {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Why a signature was refused. Descriptions never contain the secret or the expected MAC.
+///
+/// A malformed header is a 400 `BAD_REQUEST`; everything else a 401 `UNAUTHORIZED`.
+///
+/// ```
+/// use mcp_bastion::cache::WebhookError;
+/// use mcp_bastion::error::{ErrorCode, Rejection};
+///
+/// assert_eq!(WebhookError::Replayed.to_string(), "signature already used");
+/// let rejection = Rejection::from(WebhookError::Expired);
+/// assert_eq!(rejection.code(), ErrorCode::Unauthorized);
+/// assert_eq!(rejection.message(), "signature expired");
+/// assert_eq!(Rejection::from(WebhookError::Malformed("no t=<unix seconds>")).status(), 400);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WebhookError {
@@ -446,11 +403,74 @@ struct Config {
     clock: fn() -> SystemTime,
 }
 
-/// The signed cache-invalidation endpoint. See the [module documentation](self).
+/// The signed cache-invalidation endpoint (`POST /cache/invalidate`).
+///
+/// A deployment pipeline that has just published new contexts tells the server which cached
+/// entries to drop. The request is a JSON body `{"ids": [...], "prefixes": [...]}` (either
+/// member may be absent, no other member is allowed) signed with a shared secret:
+///
+/// ```text
+/// X-Bastion-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 over "<t>.<raw body>">
+/// ```
+///
+/// The signature is compared in constant time; a timestamp more than 300 seconds (see
+/// [`InvalidationWebhook::window`]) away from the server clock is refused, and so is a
+/// signature already accepted once (replays). Nothing is invalidated unless every check
+/// passes; the answer is then `200 {"invalidated": N}` with `N` what your closure returned.
+/// Refusals are REST envelopes: 405 (not `POST`), 415 (not `application/json`), 413 (body
+/// over [`max_body_bytes`](Self::max_body_bytes)), 400 (malformed header, not the JSON
+/// object, more than [`max_keys`](Self::max_keys) ids and prefixes), 401 `UNAUTHORIZED`
+/// ("signature missing", "signature invalid", "signature expired", "signature already
+/// used"), 429 when [`replay_capacity`](Self::replay_capacity) signatures are already
+/// remembered.
+///
+/// Signing from a shell (the secret is used as the bytes of the string, exactly as
+/// `openssl -hmac` takes it; `openssl rand -hex 32` makes a good one):
+///
+/// ```text
+/// t=$(date +%s); body='{"ids":["a/b"]}'; sig=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$MCP_WEBHOOK_SECRET" -hex | sed 's/^.* //'); curl -X POST http://127.0.0.1:3000/cache/invalidate -H 'Content-Type: application/json' -H "X-Bastion-Signature: t=$t,v1=$sig" -d "$body"
+/// ```
+///
+/// Mount the webhook on its own route, beside the MCP service:
+///
+/// ```
+/// use mcp_bastion::cache::InvalidationWebhook;
+///
+/// let secret = "0123456789abcdef0123456789abcdef"; // read it from the environment
+/// let webhook = InvalidationWebhook::new(secret, |request| {
+///     // Drop the named entries from your cache; return how many were dropped.
+///     request.ids.len()
+/// })?;
+/// let app: axum::Router = axum::Router::new().route_service("/cache/invalidate", webhook);
+/// # let _ = app;
+/// # Ok::<(), mcp_bastion::error::ConfigError>(())
+/// ```
+///
+/// A sender written in Rust computes the header like this (or calls
+/// [`WebhookSecret::sign`]):
+///
+/// ```
+/// use hmac::{Hmac, Mac};
+/// use sha2::Sha256;
+///
+/// let secret = b"0123456789abcdef0123456789abcdef";
+/// let body = br#"{"ids":["a/b"]}"#;
+/// let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+///
+/// let mut mac = Hmac::<Sha256>::new_from_slice(secret)?;
+/// mac.update(format!("{t}.").as_bytes());
+/// mac.update(body);
+/// let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+/// let header = format!("t={t},v1={hex}");
+///
+/// let expected = mcp_bastion::cache::WebhookSecret::new(secret)?.sign(t, body);
+/// assert_eq!(header, expected);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// A cheap-to-clone service (`Error = Infallible`): every clone shares the configuration
 /// and the memory of accepted signatures. It answers any path; mount it on
-/// `/cache/invalidate`.
+/// `/cache/invalidate`. In memory:
 ///
 /// ```
 /// use std::time::SystemTime;

@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +14,7 @@ use super::*;
 const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 const NOW: u64 = 1_700_000_000;
 
-/// The shell one-liner of the module documentation, verbatim.
+/// The shell one-liner of the `InvalidationWebhook` documentation, verbatim.
 const ONE_LINER: &str = r#"t=$(date +%s); body='{"ids":["a/b"]}'; sig=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$MCP_WEBHOOK_SECRET" -hex | sed 's/^.* //'); curl -X POST http://127.0.0.1:3000/cache/invalidate -H 'Content-Type: application/json' -H "X-Bastion-Signature: t=$t,v1=$sig" -d "$body""#;
 
 fn fixed_clock() -> SystemTime {
@@ -233,6 +234,20 @@ async fn replays_are_refused_across_clones() {
     let (status, _, json) = send(&webhook.clone(), signed(body)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(json["message"], "signature already used");
+    // Spelled differently, it is still the same signature.
+    let signature = sign(SECRET, NOW, body);
+    let (t, v1) = signature.split_once(',').unwrap();
+    for variant in [
+        format!("{v1} , {t}"),
+        signature
+            .to_ascii_uppercase()
+            .replace("T=", "t=")
+            .replace("V1=", "v1="),
+    ] {
+        let (status, _, json) = send(&webhook, request(Some(&variant), body)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{variant}");
+        assert_eq!(json["message"], "signature already used");
+    }
     assert_eq!(calls.lock().unwrap().len(), 1);
     // Same body, another second: a new signature.
     let again = request(Some(&sign(SECRET, NOW + 1, body)), body);
@@ -410,15 +425,15 @@ fn verify_signature_is_pure() {
     }
 }
 
-/// The one-liner of the module documentation, run as written: `openssl` computes the
+/// The one-liner of the `InvalidationWebhook` documentation, run as written: `openssl` computes the
 /// signature, and `curl` is replaced by a shell function printing its arguments, which are
-/// then sent to the webhook in memory. The module docs must quote the same line.
+/// then sent to the webhook in memory. The docs must quote the same line.
 #[tokio::test]
 async fn the_documented_shell_one_liner_is_accepted() {
     let docs = include_str!("../webhook.rs");
     assert!(
-        docs.contains(&format!("//! {ONE_LINER}\n")),
-        "the module docs no longer quote the tested one-liner"
+        docs.contains(&format!("/// {ONE_LINER}\n")),
+        "the InvalidationWebhook docs no longer quote the tested one-liner"
     );
 
     let calls = Calls::default();
@@ -516,9 +531,9 @@ fn one_liner_in_rust(t: u64, body: &str) -> Vec<(String, String)> {
 fn hmac_hex(text: &str) -> String {
     let mut mac = HmacSha256::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(text.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut hex = String::new();
+    for byte in mac.finalize().into_bytes() {
+        write!(hex, "{byte:02x}").unwrap();
+    }
+    hex
 }
