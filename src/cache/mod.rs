@@ -30,7 +30,9 @@
 //! - **Stale.** stale-while-revalidate (serve, refresh once in the background) and
 //!   stale-if-error (the source fails or the flight times out: the stale entry, marked).
 //! - **Invalidation.** [`CacheHandle`]: `invalidate(id)`, `invalidate_prefix(prefix)`,
-//!   `clear()`, from any thread; counters in [`CacheStats`].
+//!   `clear()`, from any thread; counters in [`CacheStats`]. [`InvalidationWebhook`] takes
+//!   signed `POST /cache/invalidate` requests from the systems that change contexts
+//!   ([`CacheHandle::webhook`] wires one to a cache).
 //!
 //! ```
 //! use mcp_bastion::cache::ContextCacheLayer;
@@ -62,6 +64,7 @@ mod layer;
 mod respond;
 mod service;
 mod store;
+mod webhook;
 
 pub use handle::{CacheHandle, CacheStats};
 pub use layer::{
@@ -69,6 +72,11 @@ pub use layer::{
     DEFAULT_MAX_ENTRIES, DEFAULT_MAX_ENTRY_BYTES, DEFAULT_STALE_IF_ERROR, DEFAULT_TTL,
 };
 pub use service::ContextCacheService;
+pub use webhook::{
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_KEYS, DEFAULT_REPLAY_CAPACITY, DEFAULT_WINDOW,
+    InvalidationRequest, InvalidationWebhook, MIN_SECRET_BYTES, SIGNATURE_HEADER, WebhookError,
+    WebhookFuture, WebhookSecret, verify_signature,
+};
 
 #[cfg(test)]
 mod tests;
