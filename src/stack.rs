@@ -46,7 +46,7 @@
 use tower_layer::Layer;
 
 use crate::auth::{Auth, AuthLayer, AuthLayerBuilder};
-use crate::cache::{ContextCacheLayer, ContextCacheService};
+use crate::cache::{ContextCacheLayer, ContextCacheService, InvalidationWebhook, WebhookRoute};
 use crate::client_addr::{ClientAddrLayer, ClientAddrService, TrustedProxies};
 use crate::context::ContextSource;
 use crate::envelope::{ErrorEnvelope, ErrorEnvelopeLayer};
@@ -62,6 +62,7 @@ pub struct Stack {
     auth: Option<AuthLayerBuilder>,
     policy: Option<PolicyHandle>,
     cache: Option<ContextCacheLayer>,
+    webhook: Option<InvalidationWebhook>,
     proxies: TrustedProxies,
 }
 
@@ -73,11 +74,12 @@ pub struct StackLayer {
     auth: AuthLayer,
     policy: PolicyLayer,
     cache: ContextCacheLayer,
+    webhook: Option<InvalidationWebhook>,
 }
 
 /// A service wrapped by [`StackLayer`].
 pub type StackService<S> =
-    ErrorEnvelope<ClientAddrService<Auth<PolicyService<ContextCacheService<S>>>>>;
+    ErrorEnvelope<WebhookRoute<ClientAddrService<Auth<PolicyService<ContextCacheService<S>>>>>>;
 
 impl Stack {
     /// A stack for `endpoint`.
@@ -87,6 +89,7 @@ impl Stack {
             auth: None,
             policy: None,
             cache: None,
+            webhook: None,
             proxies: TrustedProxies::default(),
         }
     }
@@ -108,6 +111,14 @@ impl Stack {
     /// [`ContextCacheLayer::handle`] to invalidate; the stack gives the cache its endpoint.
     pub fn cache(mut self, cache: ContextCacheLayer) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Serve this signed invalidation webhook at
+    /// [`DEFAULT_WEBHOOK_PATH`](crate::cache::DEFAULT_WEBHOOK_PATH), outside authentication
+    /// (it checks its own signature); see [`CacheHandle::webhook`](crate::cache::CacheHandle::webhook).
+    pub fn invalidation_webhook(mut self, webhook: InvalidationWebhook) -> Self {
+        self.webhook = Some(webhook);
         self
     }
 
@@ -143,6 +154,7 @@ impl Stack {
                 || ContextCacheLayer::disabled(&self.endpoint),
                 |cache| cache.with_endpoint(&self.endpoint),
             ),
+            webhook: self.webhook,
         })
     }
 
@@ -169,7 +181,8 @@ impl<S> Layer<S> for StackLayer {
         let policy = self.policy.layer(cache);
         let auth = self.auth.layer(policy);
         let client_addr = self.client_addr.layer(auth);
-        self.envelope.layer(client_addr)
+        let route = WebhookRoute::new(client_addr, self.webhook.clone());
+        self.envelope.layer(route)
     }
 }
 

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::layer::CacheShared;
+use super::webhook::{InvalidationRequest, InvalidationWebhook};
+use crate::error::ConfigError;
 
 /// Invalidates entries and reads the counters of a [`ContextCacheLayer`](super::ContextCacheLayer);
 /// cheap to clone, usable from any thread.
@@ -75,6 +77,22 @@ impl CacheHandle {
     /// Drops everything.
     pub fn clear(&self) -> usize {
         self.shared.store.remove_where(|_, _| true)
+    }
+
+    /// The signed invalidation webhook for this cache: each id and each non-empty prefix of
+    /// a verified request is invalidated; it answers how many entries went.
+    pub fn webhook(&self, secret: impl AsRef<[u8]>) -> Result<InvalidationWebhook, ConfigError> {
+        let handle = self.clone();
+        InvalidationWebhook::new(secret, move |request: &InvalidationRequest| {
+            let by_id: usize = request.ids.iter().map(|id| handle.invalidate(id)).sum();
+            let by_prefix: usize = request
+                .prefixes
+                .iter()
+                .filter(|prefix| !prefix.is_empty())
+                .map(|prefix| handle.invalidate_prefix(prefix))
+                .sum();
+            by_id + by_prefix
+        })
     }
 
     /// The counters now.

@@ -62,6 +62,7 @@ mod handle;
 mod key;
 mod layer;
 mod respond;
+mod route;
 mod service;
 mod store;
 mod webhook;
@@ -71,6 +72,7 @@ pub use layer::{
     ContextCacheLayer, ContextCacheLayerBuilder, DEFAULT_FLIGHT_TIMEOUT, DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES, DEFAULT_MAX_ENTRY_BYTES, DEFAULT_STALE_IF_ERROR, DEFAULT_TTL,
 };
+pub use route::{DEFAULT_WEBHOOK_PATH, RouteFuture, WebhookRoute};
 pub use service::ContextCacheService;
 pub use webhook::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_KEYS, DEFAULT_REPLAY_CAPACITY, DEFAULT_WINDOW,
