@@ -14,6 +14,9 @@
 //! `http://<addr>/mcp`), roles from the `roles` claim, scopes from `scope`. RFC 9728 metadata
 //! is served at `/.well-known/oauth-protected-resource/mcp`.
 //!
+//! Caching: reads are cached behind the policy (16 MiB); with `MCP_WEBHOOK_SECRET` set (32+
+//! bytes) a signed `POST /cache/invalidate` drops entries.
+//!
 //! Authorization: `examples/policy.toml` (the seed's rules: `project-alpha/**` for admin and
 //! developer, everything else for guest, developer, admin), or `--policy FILE`, reloaded on
 //! SIGHUP and when the file changes.
@@ -21,6 +24,7 @@
 use std::net::SocketAddr;
 
 use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, AuthLayerBuilder};
+use mcp_bastion::cache::ContextCacheLayer;
 use mcp_bastion::context::{CacheScope, ContextEntry, ContextId, StaticSource};
 use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
 use mcp_bastion::policy::{Policy, PolicyHandle};
@@ -254,10 +258,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .build()?;
     // The recommended stack from the one endpoint description: envelope, client address,
     // authentication, policy, then the endpoint.
-    let service = Stack::new(endpoint)
+    // Repeated reads come from the cache (behind the policy); MCP_WEBHOOK_SECRET (32+ bytes)
+    // turns on the signed invalidation webhook at POST /cache/invalidate.
+    let cache = ContextCacheLayer::builder()
+        .max_bytes(16 * 1024 * 1024)
+        .stale_while_revalidate(std::time::Duration::from_secs(30))
+        .build()?;
+    let mut stack = Stack::new(endpoint)
         .auth(auth(&args)?)
         .policy(policy(&args)?)
-        .serve_source(seed_contexts()?)?;
+        .cache(cache.clone());
+    if let Ok(secret) = std::env::var("MCP_WEBHOOK_SECRET") {
+        stack = stack.invalidation_webhook(cache.handle().webhook(secret)?);
+        tracing::info!("cache invalidation webhook at POST /cache/invalidate");
+    }
+    let service = stack.serve_source(seed_contexts()?)?;
     // Connection limits: header, body and idle timeouts, HTTP/2 pings, a connection cap
     // (the safe defaults, spelled out so they are easy to find and change).
     let limits = ServerConfig::builder()
