@@ -425,3 +425,41 @@ fn settings_are_validated() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_panicking_source_poisons_nothing() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&calls);
+    let source = source_fn(move |_id: ContextId, _request: SourceRequest| {
+        count.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            panic!("the source broke");
+            #[allow(unreachable_code)]
+            Ok(ContextEntry::text("note", "text", "never"))
+        }
+    });
+    let layer = cache(ContextCacheLayer::builder());
+    let service = tower::ServiceBuilder::new()
+        .layer(crate::envelope::ErrorEnvelopeLayer::new())
+        .layer(layer.clone())
+        .service(McpService::new(source));
+    let requests = (0..5).map(|_| service.clone().oneshot(get("/context/public/a", None)));
+    for response in futures_util::future::join_all(requests).await {
+        assert_eq!(
+            response.unwrap().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+    // Nothing stored, no flight left behind, and the next request asks again.
+    assert_eq!(layer.handle().stats().entries, 0);
+    assert_eq!(layer.shared_for_tests().flights.len(), 0);
+    let before = calls.load(Ordering::SeqCst);
+    let response = service
+        .clone()
+        .oneshot(get("/context/public/a", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(calls.load(Ordering::SeqCst), before + 1);
+}
