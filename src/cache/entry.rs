@@ -17,6 +17,8 @@ pub(crate) enum Shape {
     RpcResult,
     /// A 2026-07-28 JSON-RPC `result`: its `ttlMs` is rewritten to the remaining time.
     ModernRpcResult,
+    /// A JSON-RPC "resource not found" `error` (negative caching), spliced like a result.
+    RpcNotFound,
 }
 
 /// A stored answer.

@@ -32,7 +32,34 @@ pub(crate) enum Filled<B> {
 struct Answer<'a> {
     #[serde(borrow)]
     result: Option<&'a RawValue>,
-    error: Option<IgnoredAny>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+/// The members of a JSON-RPC error that tell "resource not found".
+#[derive(Deserialize)]
+struct ErrorShape {
+    code: i64,
+    #[serde(default)]
+    message: String,
+    data: Option<ErrorData>,
+}
+
+#[derive(Deserialize)]
+struct ErrorData {
+    uri: Option<IgnoredAny>,
+}
+
+/// Whether a JSON-RPC error says the resource does not exist: -32002 (up to 2025-11-25),
+/// or -32602 naming the URI as not found (2026-07-28).
+fn is_not_found(error: &RawValue) -> bool {
+    let Ok(error) = serde_json::from_str::<ErrorShape>(error.get()) else {
+        return false;
+    };
+    error.code == crate::error::jsonrpc::RESOURCE_NOT_FOUND
+        || (error.code == crate::error::jsonrpc::INVALID_PARAMS
+            && error.data.is_some_and(|data| data.uri.is_some())
+            && error.message.to_ascii_lowercase().contains("not found"))
 }
 
 /// The caching members of a result.
@@ -100,6 +127,19 @@ where
         let Ok(answer) = serde_json::from_slice::<Answer<'_>>(&bytes) else {
             return passed(parts, bytes);
         };
+        if let (None, Some(error)) = (answer.result, answer.error)
+            && let Some(ttl) = settings.not_found_ttl
+            && lookup.what.contains(":read:")
+            && is_not_found(error)
+        {
+            let stored = Bytes::copy_from_slice(error.get().as_bytes());
+            let hint = CacheHint {
+                ttl: Some(ttl),
+                scope: CacheScope::Private,
+            };
+            return store(shared, lookup, owner, &parts, status, Shape::RpcNotFound, stored, hint, ttl)
+                .unwrap_or_else(|| passed(parts, bytes));
+        }
         let (Some(result), None) = (answer.result, answer.error) else {
             return passed(parts, bytes); // errors are answers, never values
         };
@@ -125,6 +165,24 @@ where
     } else {
         hint.ttl.unwrap_or(settings.default_ttl)
     };
+    store(shared, lookup, owner, &parts, status, shape, stored, hint, ttl)
+        .unwrap_or_else(|| passed(parts, bytes))
+}
+
+/// Stores an entry; `None` when it does not fit the budget.
+#[allow(clippy::too_many_arguments)]
+fn store<B>(
+    shared: &CacheShared,
+    lookup: &Lookup,
+    owner: &str,
+    parts: &http::response::Parts,
+    status: StatusCode,
+    shape: Shape,
+    stored: Bytes,
+    hint: CacheHint,
+    ttl: Duration,
+) -> Option<Filled<B>> {
+    let settings = &shared.settings;
     let now = Instant::now();
     let fresh_until = now + ttl;
     let revalidate_until = fresh_until + settings.stale_while_revalidate;
@@ -144,11 +202,10 @@ where
         refreshing: AtomicBool::new(false),
     });
     let key = lookup.key((!entry.public).then_some(owner));
-    if shared.store.insert(key, Arc::clone(&entry)) {
-        Filled::Stored(entry)
-    } else {
-        passed(parts, bytes)
-    }
+    shared
+        .store
+        .insert(key, Arc::clone(&entry))
+        .then(|| Filled::Stored(entry))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -159,7 +159,8 @@ impl ContextCacheLayerBuilder {
         self
     }
 
-    /// Remember REST "not found" answers this long (default: never).
+    /// Remember "not found" answers (REST 404, JSON-RPC resource not found) this long
+    /// (default: never).
     pub fn cache_not_found(mut self, ttl: Duration) -> Self {
         self.settings.not_found_ttl = Some(ttl);
         self

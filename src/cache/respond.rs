@@ -40,7 +40,9 @@ pub(crate) fn from_entry<B>(
 ) -> Response<BodyOrEnvelope<B>> {
     let now = Instant::now();
     let mut response = match (&lookup.rpc_id, entry.shape) {
-        (Some(id), Shape::RpcResult | Shape::ModernRpcResult) => rpc_answer(entry, id, now),
+        (Some(id), Shape::RpcResult | Shape::ModernRpcResult | Shape::RpcNotFound) => {
+            rpc_answer(entry, id, now)
+        }
         _ => rest_answer(entry, lookup.head, request_headers, authenticated, now),
     };
     if let Some(labels) = &entry.labels {
@@ -127,7 +129,11 @@ fn rpc_answer(entry: &Entry, id: &Value, now: Instant) -> Response<FullBody> {
     let mut body = BytesMut::with_capacity(result.len() + id.len() + 32);
     body.put_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     body.put_slice(&id);
-    body.put_slice(b",\"result\":");
+    body.put_slice(if entry.shape == Shape::RpcNotFound {
+        b",\"error\":".as_slice()
+    } else {
+        b",\"result\":".as_slice()
+    });
     body.put_slice(&result);
     body.put_slice(b"}");
     let mut response = Response::new(FullBody::new(body.freeze()));

@@ -35,6 +35,9 @@ fn counting() -> (
             if id.starts_with("slow/") {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            if id.starts_with("missing/") {
+                return Err(SourceError::NotFound);
+            }
             if id.starts_with("down/") && failing.load(Ordering::SeqCst) {
                 return Err(SourceError::Unavailable("down".into()));
             }
@@ -462,4 +465,33 @@ async fn a_panicking_source_poisons_nothing() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(calls.load(Ordering::SeqCst), before + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_found_is_remembered_only_when_asked_and_briefly() {
+    let (source, calls, _) = counting();
+    let service = cache(ContextCacheLayer::builder().cache_not_found(Duration::from_secs(10)))
+        .layer(McpService::new(source.clone()));
+    for _ in 0..2 {
+        let reply = send(&service, get("/context/missing/a", None)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    for id in [1, 2] {
+        let read = rpc(id, "resources/read", &json!({"uri": "ctx://missing/a"}), false);
+        let reply = send(&service, read).await;
+        let answer: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(answer["id"], id);
+        assert_eq!(answer["error"]["code"], -32002, "{answer}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    tokio::time::advance(Duration::from_secs(11)).await;
+    send(&service, get("/context/missing/a", None)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "the negative entry expired");
+    // Off by default.
+    let plain = cache(ContextCacheLayer::builder()).layer(McpService::new(source));
+    for _ in 0..2 {
+        send(&plain, get("/context/missing/a", None)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
 }
