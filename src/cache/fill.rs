@@ -137,8 +137,18 @@ where
                 ttl: Some(ttl),
                 scope: CacheScope::Private,
             };
-            return store(shared, lookup, owner, &parts, status, Shape::RpcNotFound, stored, hint, ttl)
-                .unwrap_or_else(|| passed(parts, bytes));
+            return store(
+                shared,
+                lookup,
+                owner,
+                &parts,
+                status,
+                Shape::RpcNotFound,
+                stored,
+                hint,
+                ttl,
+            )
+            .unwrap_or_else(|| passed(parts, bytes));
         }
         let (Some(result), None) = (answer.result, answer.error) else {
             return passed(parts, bytes); // errors are answers, never values
@@ -165,8 +175,10 @@ where
     } else {
         hint.ttl.unwrap_or(settings.default_ttl)
     };
-    store(shared, lookup, owner, &parts, status, shape, stored, hint, ttl)
-        .unwrap_or_else(|| passed(parts, bytes))
+    store(
+        shared, lookup, owner, &parts, status, shape, stored, hint, ttl,
+    )
+    .unwrap_or_else(|| passed(parts, bytes))
 }
 
 /// Stores an entry; `None` when it does not fit the budget.

@@ -478,7 +478,12 @@ async fn not_found_is_remembered_only_when_asked_and_briefly() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     for id in [1, 2] {
-        let read = rpc(id, "resources/read", &json!({"uri": "ctx://missing/a"}), false);
+        let read = rpc(
+            id,
+            "resources/read",
+            &json!({"uri": "ctx://missing/a"}),
+            false,
+        );
         let reply = send(&service, read).await;
         let answer: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(answer["id"], id);
@@ -487,7 +492,11 @@ async fn not_found_is_remembered_only_when_asked_and_briefly() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     tokio::time::advance(Duration::from_secs(11)).await;
     send(&service, get("/context/missing/a", None)).await;
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "the negative entry expired");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the negative entry expired"
+    );
     // Off by default.
     let plain = cache(ContextCacheLayer::builder()).layer(McpService::new(source));
     for _ in 0..2 {
