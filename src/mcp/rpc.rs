@@ -7,18 +7,20 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
-use super::cursor;
 use super::protocol::{
     Era, HEADER_SESSION_ID, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy,
 };
 use super::service::{Shared, source_rejection, source_request};
 use super::session::SessionError;
-use super::wire::{Resource, ResourceList};
 use crate::context::{
-    CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, ListRequest,
-    SourceError, SourceRequest,
+    CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, SourceError,
+    SourceRequest,
 };
 use crate::error::{FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
+
+mod lists;
+
+use lists::{list_resources, list_templates};
 
 /// A request to the MCP path other than POST: DELETE ends a session (when sessions are on);
 /// there is no server-initiated stream, so GET and the rest are 405.
@@ -340,68 +342,6 @@ fn discover<S>(shared: &Shared<S>) -> MethodResult {
     MethodResult::public(result)
 }
 
-fn cursor_param<S>(
-    shared: &Shared<S>,
-    call: &RpcCall,
-    scope: &str,
-) -> Result<Option<String>, Rejection> {
-    match call.params.get("cursor") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(token)) => shared
-            .endpoint
-            .cursor_keys
-            .open(scope, token)
-            .map(Some)
-            .ok_or_else(|| invalid_params("Invalid params: unknown cursor")),
-        Some(_) => Err(invalid_params("Invalid params: cursor must be a string")),
-    }
-}
-
-async fn list_resources<S: ContextSource>(
-    shared: &Shared<S>,
-    call: &RpcCall,
-    request: &SourceRequest,
-    facts: &mut Facts,
-) -> Result<MethodResult, Rejection> {
-    let mut list_request = ListRequest::new(shared.endpoint.page_size);
-    let scope = cursor::scope("rpc", request.principal.as_deref(), None);
-    list_request.cursor = cursor_param(shared, call, &scope)?;
-    list_request.principal.clone_from(&request.principal);
-    let page = shared
-        .source
-        .list(&list_request)
-        .await
-        .map_err(|err| as_method_error(&source_rejection(&err, "(list)")))?;
-    let mapping = &shared.endpoint.uri_mapping;
-    let resources = page
-        .items
-        .into_iter()
-        .map(|meta| {
-            facts.labels.add(&meta.id, &meta.labels);
-            Resource {
-                uri: mapping.to_uri(&meta.id),
-                name: meta.id.as_str().to_owned(),
-                title: meta.title,
-                description: meta.description,
-                mime_type: Some(meta.mime_type),
-                size: meta.size,
-                other: Map::new(),
-            }
-        })
-        .collect();
-    let result = ResourceList {
-        resources,
-        next_cursor: page
-            .next_cursor
-            .as_deref()
-            .and_then(|position| shared.endpoint.cursor_keys.seal(&scope, position)),
-        other: Map::new(),
-    };
-    Ok(serde_json::to_value(result)
-        .map_err(|_| Rejection::internal())?
-        .into())
-}
-
 /// A source failure inside a JSON-RPC exchange: the same message, as a JSON-RPC error.
 fn as_method_error(rejection: &Rejection) -> Rejection {
     method_error(
@@ -476,28 +416,4 @@ async fn read_resource<S: ContextSource>(
         ttl_ms,
         scope,
     })
-}
-
-fn list_templates<S: ContextSource>(shared: &Shared<S>) -> MethodResult {
-    let templates: Vec<Value> = shared
-        .source
-        .templates()
-        .into_iter()
-        .map(|template| {
-            let mut item = Map::new();
-            item.insert("uriTemplate".into(), Value::from(template.uri_template));
-            item.insert("name".into(), Value::from(template.name));
-            if let Some(title) = template.title {
-                item.insert("title".into(), Value::from(title));
-            }
-            if let Some(description) = template.description {
-                item.insert("description".into(), Value::from(description));
-            }
-            if let Some(mime_type) = template.mime_type {
-                item.insert("mimeType".into(), Value::from(mime_type));
-            }
-            Value::Object(item)
-        })
-        .collect();
-    json!({ "resourceTemplates": templates }).into()
 }
