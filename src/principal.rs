@@ -52,6 +52,21 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Who this is, for keying what belongs to one caller (cached entries, sessions,
+    /// cursors): the way it authenticated and its subject, so that a subject one
+    /// authenticator issues never names another authenticator's caller.
+    ///
+    /// ```
+    /// use mcp_bastion::principal::{AuthMethod, Principal};
+    ///
+    /// let key = Principal::new("devUser", AuthMethod::ApiKey).identity();
+    /// let token = Principal::new("devUser", AuthMethod::Jwt).identity();
+    /// assert_ne!(key, token);
+    /// ```
+    pub fn identity(&self) -> String {
+        format!("{:?}:{}", self.auth_method, self.subject)
+    }
+
     /// A principal with no roles, scopes or attributes.
     pub fn new(subject: impl Into<String>, auth_method: AuthMethod) -> Self {
         Self {

@@ -113,7 +113,7 @@ where
     };
     let principal = request.extensions().get::<Principal>();
     let caller = Caller {
-        owner: principal.map_or_else(String::new, |p| p.subject.clone()),
+        owner: principal.map_or_else(String::new, Principal::identity),
         authenticated: principal.is_some_and(|p| !p.is_anonymous()),
     };
     let counters = &shared.store.counters;

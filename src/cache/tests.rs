@@ -504,3 +504,23 @@ async fn not_found_is_remembered_only_when_asked_and_briefly() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 5);
 }
+
+#[tokio::test]
+async fn one_subject_under_two_authenticators_is_two_callers() {
+    let (source, calls, _) = counting();
+    let service = cache(ContextCacheLayer::builder()).layer(McpService::new(source));
+    let as_method = |method| {
+        let mut request = Request::get("/context/private/a")
+            .body(Body::default())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(Principal::new("devUser", method));
+        request
+    };
+    let key = send(&service, as_method(AuthMethod::ApiKey)).await;
+    let token = send(&service, as_method(AuthMethod::Jwt)).await;
+    assert_eq!(cache_status(&token), "mcp-bastion; fwd=miss; stored");
+    assert_ne!(key.body, token.body);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

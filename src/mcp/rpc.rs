@@ -36,7 +36,7 @@ pub(super) fn transport<S>(
             .get(HEADER_SESSION_ID)
             .map(HeaderValue::as_bytes);
         sessions
-            .end(id, session_owner(&parts.extensions))
+            .end(id, &session_owner(&parts.extensions))
             .map_err(session_rejection)?;
         let mut response = Response::new(FullBody::default());
         *response.status_mut() = StatusCode::NO_CONTENT;
@@ -75,7 +75,7 @@ pub(super) async fn exchange<S: ContextSource>(
                 .get(HEADER_SESSION_ID)
                 .map(HeaderValue::as_bytes);
             sessions
-                .touch(id, session_owner(&parts.extensions))
+                .touch(id, &session_owner(&parts.extensions))
                 .map_err(session_rejection)?;
         }
     }
@@ -150,7 +150,7 @@ pub(super) async fn exchange<S: ContextSource>(
             );
             if let Some(sessions) = opens_session {
                 let id = sessions
-                    .start(session_owner(&parts.extensions))
+                    .start(&session_owner(&parts.extensions))
                     .ok_or_else(|| {
                         tracing::error!("system random source failed; cannot issue a session id");
                         Rejection::internal()
@@ -175,10 +175,10 @@ struct Facts {
 }
 
 /// Who owns the sessions a request opens or uses: its principal's subject.
-fn session_owner(extensions: &http::Extensions) -> &str {
+fn session_owner(extensions: &http::Extensions) -> String {
     extensions
         .get::<crate::principal::Principal>()
-        .map_or("", |principal| principal.subject.as_str())
+        .map_or_else(String::new, crate::principal::Principal::identity)
 }
 
 /// Whether the request is a lone `initialize` (never part of a batch).
