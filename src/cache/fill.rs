@@ -77,6 +77,7 @@ pub(crate) async fn fill<B>(
     lookup: &Lookup,
     owner: &str,
     response: Response<B>,
+    generation: u64,
 ) -> Filled<B>
 where
     B: Body<Data = Bytes>,
@@ -147,6 +148,7 @@ where
                 stored,
                 hint,
                 ttl,
+                generation,
             )
             .unwrap_or_else(|| passed(parts, bytes));
         }
@@ -176,12 +178,13 @@ where
         hint.ttl.unwrap_or(settings.default_ttl)
     };
     store(
-        shared, lookup, owner, &parts, status, shape, stored, hint, ttl,
+        shared, lookup, owner, &parts, status, shape, stored, hint, ttl, generation,
     )
     .unwrap_or_else(|| passed(parts, bytes))
 }
 
-/// Stores an entry; `None` when it does not fit the budget.
+/// Stores an entry; `None` when it may not be (over the budget or the caller's share, or
+/// invalidated since `generation`).
 #[allow(clippy::too_many_arguments)]
 fn store<B>(
     shared: &CacheShared,
@@ -193,6 +196,7 @@ fn store<B>(
     stored: Bytes,
     hint: CacheHint,
     ttl: Duration,
+    generation: u64,
 ) -> Option<Filled<B>> {
     let settings = &shared.settings;
     let now = Instant::now();
@@ -216,7 +220,7 @@ fn store<B>(
     let key = lookup.key((!entry.public).then_some(owner));
     shared
         .store
-        .insert(key, Arc::clone(&entry))
+        .insert(key, Arc::clone(&entry), owner, generation)
         .then(|| Filled::Stored(entry))
 }
 

@@ -54,44 +54,54 @@ impl CacheHandle {
     /// Drops the entries of context `id` (every principal's, every projection) and every
     /// listing; how many entries were dropped.
     pub fn invalidate(&self, id: &str) -> usize {
-        self.shared
-            .store
-            .remove_where(|_, entry| entry.context_id.as_deref().is_none_or(|c| c == id))
+        self.invalidate_all(&[id], &[])
     }
 
     /// Drops the entries of every context under `prefix` (on a segment boundary: `a` covers
-    /// `a` and `a/b`, not `ab`) and every listing.
+    /// `a` and `a/b`, not `ab`) and every listing. A prefix that names no segment (`""`,
+    /// `"/"`) drops nothing: [`clear`](Self::clear) drops everything.
     pub fn invalidate_prefix(&self, prefix: &str) -> usize {
-        let prefix = prefix.trim_end_matches('/');
-        self.shared.store.remove_where(|_, entry| {
+        self.invalidate_all(&[], &[prefix])
+    }
+
+    /// Drops the entries of these contexts and of the contexts under these prefixes, and
+    /// every listing, in one pass.
+    fn invalidate_all(&self, ids: &[&str], prefixes: &[&str]) -> usize {
+        let prefixes: Vec<&str> = prefixes
+            .iter()
+            .map(|prefix| prefix.trim_end_matches('/'))
+            .filter(|prefix| !prefix.trim_start_matches('/').is_empty())
+            .collect();
+        if ids.is_empty() && prefixes.is_empty() {
+            return 0;
+        }
+        let under = |id: &str, prefix: &str| {
+            id == prefix
+                || id
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        self.shared.store.remove_where(|entry| {
             entry.context_id.as_deref().is_none_or(|id| {
-                prefix.is_empty()
-                    || id == prefix
-                    || id
-                        .strip_prefix(prefix)
-                        .is_some_and(|rest| rest.starts_with('/'))
+                ids.contains(&id) || prefixes.iter().any(|prefix| under(id, prefix))
             })
         })
     }
 
     /// Drops everything.
     pub fn clear(&self) -> usize {
-        self.shared.store.remove_where(|_, _| true)
+        self.shared.store.remove_where(|_| true)
     }
 
-    /// The signed invalidation webhook for this cache: each id and each non-empty prefix of
-    /// a verified request is invalidated; it answers how many entries went.
+    /// The signed invalidation webhook for this cache: the ids and prefixes of a verified
+    /// request are invalidated in one pass (as [`invalidate`](Self::invalidate) and
+    /// [`invalidate_prefix`](Self::invalidate_prefix)); it answers how many entries went.
     pub fn webhook(&self, secret: impl AsRef<[u8]>) -> Result<InvalidationWebhook, ConfigError> {
         let handle = self.clone();
         InvalidationWebhook::new(secret, move |request: &InvalidationRequest| {
-            let by_id: usize = request.ids.iter().map(|id| handle.invalidate(id)).sum();
-            let by_prefix: usize = request
-                .prefixes
-                .iter()
-                .filter(|prefix| !prefix.is_empty())
-                .map(|prefix| handle.invalidate_prefix(prefix))
-                .sum();
-            by_id + by_prefix
+            let ids: Vec<&str> = request.ids.iter().map(String::as_str).collect();
+            let prefixes: Vec<&str> = request.prefixes.iter().map(String::as_str).collect();
+            handle.invalidate_all(&ids, &prefixes)
         })
     }
 

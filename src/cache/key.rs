@@ -3,6 +3,7 @@
 use http::{Method, Uri};
 use serde_json::Value;
 
+use crate::mcp::protocol::Era;
 use crate::mcp::{Endpoint, McpRequest, Operation, RpcMessage};
 
 /// A cacheable request, before it is known whether its answer is shared or per principal.
@@ -58,7 +59,9 @@ impl Lookup {
                 let [RpcMessage::Call(call)] = rpc.messages.as_slice() else {
                     return None; // batches and responses pass through
                 };
-                if rpc.batch {
+                // Batches are answered whole; stateful-era sessions are checked by the
+                // endpoint, which a hit would skip.
+                if rpc.batch || (rpc.era == Era::Legacy && endpoint.sessions.is_some()) {
                     return None;
                 }
                 let id = call.id.clone()?;
@@ -84,7 +87,7 @@ impl Lookup {
                     "server/discover" => ("discover".to_owned(), None),
                     _ => return None,
                 };
-                let modern = rpc.era == crate::mcp::protocol::Era::Modern;
+                let modern = rpc.era == Era::Modern;
                 Some(Self {
                     what: format!("rpc:{}:{what}", rpc.version),
                     context_id,

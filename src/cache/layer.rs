@@ -60,6 +60,7 @@ impl ContextCacheLayer {
             endpoint: None,
             max_entries: DEFAULT_MAX_ENTRIES,
             max_bytes: DEFAULT_MAX_BYTES,
+            max_entries_per_caller: None,
             settings: Settings {
                 enabled: true,
                 default_ttl: DEFAULT_TTL,
@@ -111,6 +112,7 @@ pub struct ContextCacheLayerBuilder {
     endpoint: Option<Endpoint>,
     max_entries: usize,
     max_bytes: usize,
+    max_entries_per_caller: Option<usize>,
     settings: Settings,
 }
 
@@ -124,6 +126,14 @@ impl ContextCacheLayerBuilder {
     /// Most entries (default 10,000).
     pub fn max_entries(mut self, max: usize) -> Self {
         self.max_entries = max;
+        self
+    }
+
+    /// Most entries one caller's requests may store (default a quarter of
+    /// [`max_entries`](Self::max_entries)), so that no one caller can push everyone else's
+    /// entries out.
+    pub fn max_entries_per_caller(mut self, max: usize) -> Self {
+        self.max_entries_per_caller = Some(max);
         self
     }
 
@@ -187,9 +197,17 @@ impl ContextCacheLayerBuilder {
                 "cache flight_timeout must be longer than zero",
             ));
         }
+        let per_caller = self
+            .max_entries_per_caller
+            .unwrap_or(max_entries.get().div_ceil(4));
+        if per_caller == 0 {
+            return Err(ConfigError::new(
+                "cache max_entries_per_caller must be at least 1",
+            ));
+        }
         Ok(ContextCacheLayer {
             shared: Arc::new(CacheShared {
-                store: Store::new(max_entries, self.max_bytes),
+                store: Store::new(max_entries, self.max_bytes, per_caller),
                 flights: Flights::default(),
                 settings: self.settings,
             }),

@@ -116,6 +116,16 @@ where
         owner: principal.map_or_else(String::new, Principal::identity),
         authenticated: principal.is_some_and(|p| !p.is_anonymous()),
     };
+    // The body first, within the endpoint's limit: every path below may replay it, and a
+    // stale hit must not leave an unbounded read behind.
+    let (parts, body) = request.into_parts();
+    let Ok(body) = Limited::new(body, endpoint.body_limit()).collect().await else {
+        let refusal = Rejection::bad_request("the body could not be read");
+        return Ok(refusal
+            .into_response(lookup_dialect(&parts))
+            .map(BodyOrEnvelope::envelope));
+    };
+    let body = body.to_bytes();
     let counters = &shared.store.counters;
     let mut stale = None;
     for key in [lookup.key(None), lookup.key(Some(&caller.owner))] {
@@ -125,32 +135,27 @@ where
         match entry.freshness(Instant::now()) {
             Freshness::Fresh => {
                 Counters::add(&counters.hits);
-                return Ok(hit(&entry, &lookup, &request, &caller, status::HIT));
+                return Ok(hit(&entry, &lookup, &parts, &caller, status::HIT));
             }
             Freshness::Revalidate => {
                 Counters::add(&counters.stale);
-                let response = hit(&entry, &lookup, &request, &caller, status::STALE);
+                let response = hit(&entry, &lookup, &parts, &caller, status::STALE);
                 if !entry.refreshing.swap(true, Ordering::AcqRel) {
+                    let request = rebuild(&parts, &body);
                     refresh_later(&shared, lookup, caller, inner, request, entry);
                 }
                 return Ok(response);
             }
             Freshness::IfError => stale = Some(entry),
-            Freshness::Expired => shared.store.remove(&key),
+            // Only this entry: another request may have stored a fresh one meanwhile.
+            Freshness::Expired => shared.store.remove_entry(&key, &entry),
         }
     }
     Counters::add(&counters.misses);
-    let (parts, body) = request.into_parts();
-    let Ok(body) = Limited::new(body, endpoint.body_limit()).collect().await else {
-        let refusal = Rejection::bad_request("the body could not be read");
-        return Ok(refusal
-            .into_response(lookup_dialect(&parts))
-            .map(BodyOrEnvelope::envelope));
-    };
-    let body = body.to_bytes();
     if lookup.head {
         // A HEAD answer has no body to keep: ask, and keep nothing.
-        let response = inner.call(rebuild(&parts, &body)).await?;
+        let mut response = inner.call(rebuild(&parts, &body)).await?;
+        mark(&mut response, status::MISS);
         return Ok(response.map(BodyOrEnvelope::inner));
     }
     fetch(&shared, &lookup, &caller, inner, &parts, body, stale).await
@@ -166,17 +171,17 @@ fn lookup_dialect(parts: &Parts) -> crate::error::Dialect {
         })
 }
 
-fn hit<B, ResBody>(
+fn hit<ResBody>(
     entry: &Entry,
     lookup: &Lookup,
-    request: &Request<B>,
+    parts: &Parts,
     caller: &Caller,
     cache_status: &'static str,
 ) -> Response<BodyOrEnvelope<ResBody>> {
     from_entry(
         entry,
         lookup,
-        request.headers(),
+        &parts.headers,
         caller.authenticated,
         cache_status,
     )
@@ -256,6 +261,8 @@ where
             Ok(response.map(BodyOrEnvelope::inner))
         }
         Role::Leader(leader) => {
+            // An invalidation while this fetch runs makes its answer old news: not stored.
+            let generation = shared.store.generation();
             let response = match inner.call(rebuild(parts, &body)).await {
                 Ok(response) => response,
                 Err(err) => {
@@ -277,7 +284,7 @@ where
                 Counters::add(&counters.stale);
                 return Ok(from(entry, status::STALE));
             }
-            match fill(shared, lookup, &caller.owner, response).await {
+            match fill(shared, lookup, &caller.owner, response, generation).await {
                 Filled::Stored(entry) => {
                     leader.land(Some(Arc::clone(&entry)));
                     Ok(from(&entry, status::STORED))
@@ -311,21 +318,15 @@ fn refresh_later<S, B, ResBody>(
     ResBody::Error: Into<BoxError>,
 {
     let shared = Arc::clone(shared);
+    let generation = shared.store.generation();
     tokio::spawn(async move {
-        let (parts, body) = request.into_parts();
-        let stored = match Limited::new(body, usize::MAX).collect().await {
-            Ok(body) => {
-                let body = body.to_bytes();
-                let mut inner = inner;
-                match inner.call(rebuild(&parts, &body)).await {
-                    Ok(response) if response.status().is_success() => matches!(
-                        fill(&shared, &lookup, &caller.owner, response).await,
-                        Filled::Stored(_)
-                    ),
-                    _ => false,
-                }
-            }
-            Err(_) => false,
+        let mut inner = inner;
+        let stored = match inner.call(request).await {
+            Ok(response) if response.status().is_success() => matches!(
+                fill(&shared, &lookup, &caller.owner, response, generation).await,
+                Filled::Stored(_)
+            ),
+            _ => false,
         };
         if !stored {
             entry.refreshing.store(false, Ordering::Release);

@@ -1,5 +1,6 @@
 //! [`Store`]: the entries, least recently used out first, bounded by count and bytes.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,14 +27,45 @@ impl Counters {
 }
 
 struct Inner {
-    entries: LruCache<CacheKey, (Arc<Entry>, usize)>,
+    /// Each entry with its cost and the caller whose request stored it.
+    entries: LruCache<CacheKey, Stored>,
     bytes: usize,
+    /// Entries each caller's requests stored, for the per-caller share.
+    by_caller: HashMap<String, usize>,
 }
+
+struct Stored {
+    entry: Arc<Entry>,
+    cost: usize,
+    caller: String,
+}
+
+impl Inner {
+    /// Forgets a removed entry's cost and its caller's count.
+    fn forget(&mut self, stored: &Stored) {
+        self.bytes -= stored.cost;
+        if let Some(count) = self.by_caller.get_mut(&stored.caller) {
+            *count -= 1;
+            if *count == 0 {
+                self.by_caller.remove(&stored.caller);
+            }
+        }
+    }
+}
+
+/// Longest key (what was asked) worth storing: selectors and cursors are short; longer keys
+/// only serve to flood the cache.
+const MAX_KEY_BYTES: usize = 1024;
 
 /// The stored entries. Every operation takes the lock briefly; no I/O under it.
 pub(crate) struct Store {
     inner: Mutex<Inner>,
     max_bytes: usize,
+    /// Most entries one caller's requests may hold: no one caller can push everyone
+    /// else's entries out.
+    max_per_caller: usize,
+    /// Bumped by every invalidation: a fetch that started before one is not stored.
+    generation: AtomicU64,
     pub(crate) counters: Counters,
 }
 
@@ -49,15 +81,23 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    pub(crate) fn new(max_entries: NonZeroUsize, max_bytes: usize) -> Self {
+    pub(crate) fn new(max_entries: NonZeroUsize, max_bytes: usize, max_per_caller: usize) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 entries: LruCache::new(max_entries),
                 bytes: 0,
+                by_caller: HashMap::new(),
             }),
             max_bytes,
+            max_per_caller,
+            generation: AtomicU64::new(0),
             counters: Counters::default(),
         }
+    }
+
+    /// The invalidation generation now.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -71,56 +111,81 @@ impl Store {
         self.lock()
             .entries
             .get(key)
-            .map(|(entry, _)| Arc::clone(entry))
+            .map(|stored| Arc::clone(&stored.entry))
     }
 
-    /// Stores `entry` under `key`, evicting the least recently used entries until the count
-    /// and the bytes fit. An entry larger than the whole budget is not stored.
-    pub(crate) fn insert(&self, key: CacheKey, entry: Arc<Entry>) -> bool {
+    /// Stores `entry` under `key` for `caller`, evicting the least recently used entries until
+    /// the count and the bytes fit. Not stored (`false`): an entry larger than the whole
+    /// budget, a key too long to be a real request, a caller over its share, or an
+    /// invalidation since `generation`.
+    pub(crate) fn insert(
+        &self,
+        key: CacheKey,
+        entry: Arc<Entry>,
+        caller: &str,
+        generation: u64,
+    ) -> bool {
         let cost = entry.cost(key.what.len() + key.owner.as_ref().map_or(0, String::len));
-        if cost > self.max_bytes {
+        if cost > self.max_bytes || key.what.len() > MAX_KEY_BYTES {
             return false;
         }
         let mut inner = self.lock();
-        if let Some((_, old)) = inner.entries.pop(&key) {
-            inner.bytes -= old;
+        if self.generation() != generation {
+            return false;
+        }
+        if let Some(old) = inner.entries.pop(&key) {
+            inner.forget(&old);
+        }
+        if inner.by_caller.get(caller).copied().unwrap_or(0) >= self.max_per_caller {
+            return false;
         }
         while inner.bytes + cost > self.max_bytes {
-            let Some((_, (_, freed))) = inner.entries.pop_lru() else {
+            let Some((_, freed)) = inner.entries.pop_lru() else {
                 break;
             };
-            inner.bytes -= freed;
+            inner.forget(&freed);
             Counters::add(&self.counters.evictions);
         }
-        if let Some((_, (_, freed))) = inner.entries.push(key, (entry, cost)) {
+        let stored = Stored {
+            entry,
+            cost,
+            caller: caller.to_owned(),
+        };
+        if let Some((_, freed)) = inner.entries.push(key, stored) {
             // The count limit pushed the least recently used entry out.
-            inner.bytes -= freed;
+            inner.forget(&freed);
             Counters::add(&self.counters.evictions);
         }
         inner.bytes += cost;
+        *inner.by_caller.entry(caller.to_owned()).or_default() += 1;
         true
     }
 
-    /// Drops the entry under `key`.
-    pub(crate) fn remove(&self, key: &CacheKey) {
+    /// Drops the entry under `key` if it is still `entry`.
+    pub(crate) fn remove_entry(&self, key: &CacheKey, entry: &Arc<Entry>) {
         let mut inner = self.lock();
-        if let Some((_, cost)) = inner.entries.pop(key) {
-            inner.bytes -= cost;
+        let same = inner
+            .entries
+            .peek(key)
+            .is_some_and(|stored| Arc::ptr_eq(&stored.entry, entry));
+        if same && let Some(stored) = inner.entries.pop(key) {
+            inner.forget(&stored);
         }
     }
 
-    /// Drops every entry `doomed` picks; how many.
-    pub(crate) fn remove_where(&self, doomed: impl Fn(&CacheKey, &Entry) -> bool) -> usize {
+    /// Drops every entry `doomed` picks, in one pass under the lock; how many.
+    pub(crate) fn remove_where(&self, doomed: impl Fn(&Entry) -> bool) -> usize {
         let mut inner = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let keys: Vec<CacheKey> = inner
             .entries
             .iter()
-            .filter(|(key, (entry, _))| doomed(key, entry))
+            .filter(|(_, stored)| doomed(&stored.entry))
             .map(|(key, _)| key.clone())
             .collect();
         for key in &keys {
-            if let Some((_, cost)) = inner.entries.pop(key) {
-                inner.bytes -= cost;
+            if let Some(stored) = inner.entries.pop(key) {
+                inner.forget(&stored);
             }
         }
         keys.len()

@@ -524,3 +524,94 @@ async fn one_subject_under_two_authenticators_is_two_callers() {
     assert_ne!(key.body, token.body);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_hit_reads_no_more_body_than_a_miss() {
+    let (source, _, _) = counting();
+    let layer = cache(ContextCacheLayer::builder().stale_while_revalidate(Duration::from_secs(60)));
+    let service = layer.layer(McpService::new(source));
+    send(&service, get("/context/public/a", None)).await;
+    tokio::time::advance(Duration::from_secs(90)).await;
+    let huge = Request::get("/context/public/a")
+        .body(Body::from(vec![b'x'; 2 * 1024 * 1024]))
+        .unwrap();
+    let reply = send(&service, huge).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn no_caller_can_crowd_out_the_others() {
+    let (source, _, _) = counting();
+    let layer = cache(ContextCacheLayer::builder().max_entries_per_caller(3));
+    let service = layer.layer(McpService::new(source));
+    for n in 0..5 {
+        send(
+            &service,
+            get(&format!("/context/public/{n}?select={n}"), Some("mallory")),
+        )
+        .await;
+    }
+    assert_eq!(layer.handle().stats().entries, 3);
+    let other = send(&service, get("/context/public/x", Some("alice"))).await;
+    assert_eq!(cache_status(&other), "mcp-bastion; fwd=miss; stored");
+    // Keys too long to be real requests are not stored at all.
+    let long = format!("/context/public/y?select={}", "a".repeat(2000));
+    let reply = send(&service, get(&long, Some("alice"))).await;
+    assert_eq!(cache_status(&reply), "mcp-bastion; fwd=miss");
+    assert_eq!(layer.handle().stats().entries, 4);
+}
+
+#[tokio::test]
+async fn prefixes_that_name_no_segment_drop_nothing() {
+    let (source, _, _) = counting();
+    let layer = cache(ContextCacheLayer::builder());
+    let handle = layer.handle();
+    let service = layer.layer(McpService::new(source));
+    send(&service, get("/context/public/a", None)).await;
+    for prefix in ["", "/", "//"] {
+        assert_eq!(handle.invalidate_prefix(prefix), 0, "{prefix:?}");
+    }
+    assert_eq!(handle.stats().entries, 1);
+}
+
+#[tokio::test]
+async fn an_answer_fetched_across_an_invalidation_is_not_stored() {
+    let (source, _, _) = counting();
+    let layer = cache(ContextCacheLayer::builder());
+    let handle = layer.handle();
+    let service = layer.layer(McpService::new(source));
+    let slow = tokio::spawn({
+        let service = service.clone();
+        async move { send(&service, get("/context/slow/a", None)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    handle.invalidate("slow/a");
+    let reply = slow.await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(cache_status(&reply), "mcp-bastion; fwd=miss");
+    assert_eq!(handle.stats().entries, 0);
+}
+
+#[tokio::test]
+async fn stateful_sessions_are_never_answered_from_the_cache() {
+    let (source, calls, _) = counting();
+    let endpoint = Endpoint::builder().sessions(true).build().unwrap();
+    let layer = ContextCacheLayer::builder()
+        .endpoint(&endpoint)
+        .build()
+        .unwrap();
+    let service = layer.layer(McpService::with_endpoint(source, endpoint));
+    for _ in 0..2 {
+        let read = rpc(
+            1,
+            "resources/read",
+            &json!({"uri": "ctx://public/a"}),
+            false,
+        );
+        let reply = send(&service, read).await;
+        // No session: the endpoint refuses, every time; nothing comes from the cache.
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(reply.headers.get("cache-status").is_none());
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}

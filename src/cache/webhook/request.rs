@@ -23,7 +23,9 @@ use crate::error::Rejection;
 pub struct InvalidationRequest {
     /// Context ids to drop, exactly as the cache names them.
     pub ids: Vec<String>,
-    /// Id prefixes: every cached context whose id starts with one of them is dropped.
+    /// Id prefixes, on a segment boundary: `docs` drops `docs` and `docs/a`, not `docsx`;
+    /// a prefix naming no segment (`""`, `"/"`) drops nothing. Any invalidation also drops
+    /// every cached listing.
     pub prefixes: Vec<String>,
 }
 
