@@ -27,6 +27,7 @@ use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, AuthLayerBuilder};
 use mcp_bastion::cache::ContextCacheLayer;
 use mcp_bastion::context::{CacheScope, ContextEntry, ContextId, StaticSource};
 use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
+use mcp_bastion::overload::OverloadLayer;
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::principal::{AuthMethod, Principal};
 use mcp_bastion::server::ServerConfig;
@@ -264,7 +265,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_bytes(16 * 1024 * 1024)
         .stale_while_revalidate(std::time::Duration::from_secs(30))
         .build()?;
+    // At most 1024 requests at once (one more gets 503 + Retry-After at once); 30 s each.
+    let overload = OverloadLayer::builder()
+        .max_concurrent(mcp_bastion::overload::DEFAULT_MAX_CONCURRENT)
+        .timeout(mcp_bastion::overload::DEFAULT_TIMEOUT)
+        .build()?;
     let mut stack = Stack::new(endpoint)
+        .overload(overload)
         .auth(auth(&args)?)
         .policy(policy(&args)?)
         .cache(cache.clone());

@@ -41,6 +41,7 @@ pub mod context;
 pub mod envelope;
 pub mod error;
 pub mod mcp;
+pub mod overload;
 pub mod policy;
 pub mod principal;
 pub mod server;

@@ -1,7 +1,7 @@
 //! [`Stack`]: the recommended order of the layers, assembled from one [`Endpoint`].
 //!
-//! Outermost first: error envelope → client address → authentication → policy → context
-//! cache (when configured) → your service (usually [`McpService`]). Observability and rate
+//! Outermost first: error envelope → load shedding and deadline → (invalidation webhook) →
+//! client address → authentication → policy → context cache (when configured) → your service (usually [`McpService`]). Observability and rate
 //! limits join this order as they are built (observe first, rate limit after
 //! authentication). The cache sits after the policy, so a context is never served from it to
 //! a request the policy did not allow. Every
@@ -52,6 +52,7 @@ use crate::context::ContextSource;
 use crate::envelope::{ErrorEnvelope, ErrorEnvelopeLayer};
 use crate::error::ConfigError;
 use crate::mcp::{Endpoint, McpService};
+use crate::overload::{OverloadLayer, OverloadService};
 use crate::policy::{PolicyHandle, PolicyLayer, PolicyService};
 
 /// Assembles the recommended stack. See the [module documentation](self).
@@ -63,6 +64,7 @@ pub struct Stack {
     policy: Option<PolicyHandle>,
     cache: Option<ContextCacheLayer>,
     webhook: Option<InvalidationWebhook>,
+    overload: Option<OverloadLayer>,
     proxies: TrustedProxies,
 }
 
@@ -75,11 +77,13 @@ pub struct StackLayer {
     policy: PolicyLayer,
     cache: ContextCacheLayer,
     webhook: Option<InvalidationWebhook>,
+    overload: OverloadLayer,
 }
 
 /// A service wrapped by [`StackLayer`].
-pub type StackService<S> =
-    ErrorEnvelope<WebhookRoute<ClientAddrService<Auth<PolicyService<ContextCacheService<S>>>>>>;
+pub type StackService<S> = ErrorEnvelope<
+    OverloadService<WebhookRoute<ClientAddrService<Auth<PolicyService<ContextCacheService<S>>>>>>,
+>;
 
 impl Stack {
     /// A stack for `endpoint`.
@@ -90,6 +94,7 @@ impl Stack {
             policy: None,
             cache: None,
             webhook: None,
+            overload: None,
             proxies: TrustedProxies::default(),
         }
     }
@@ -119,6 +124,14 @@ impl Stack {
     /// (it checks its own signature); see [`CacheHandle::webhook`](crate::cache::CacheHandle::webhook).
     pub fn invalidation_webhook(mut self, webhook: InvalidationWebhook) -> Self {
         self.webhook = Some(webhook);
+        self
+    }
+
+    /// Load shedding and the request deadline (default [`OverloadLayer::default`]: 1024
+    /// requests at once, 30 s), just inside the error envelope so a busy server spends
+    /// nothing on what it refuses.
+    pub fn overload(mut self, overload: OverloadLayer) -> Self {
+        self.overload = Some(overload);
         self
     }
 
@@ -155,6 +168,10 @@ impl Stack {
                 |cache| cache.with_endpoint(&self.endpoint),
             ),
             webhook: self.webhook,
+            overload: self
+                .overload
+                .unwrap_or_default()
+                .with_endpoint(&self.endpoint),
         })
     }
 
@@ -182,7 +199,8 @@ impl<S> Layer<S> for StackLayer {
         let auth = self.auth.layer(policy);
         let client_addr = self.client_addr.layer(auth);
         let route = WebhookRoute::new(client_addr, self.webhook.clone());
-        self.envelope.layer(route)
+        let overload = self.overload.layer(route);
+        self.envelope.layer(overload)
     }
 }
 

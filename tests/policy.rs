@@ -488,7 +488,11 @@ mod property {
             roles in proptest::sample::subsequence(vec!["r1", "r2", "r3"], 0..=3),
         ) {
             let text = policy_text(&rules);
-            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            // The stack's deadline needs the time driver, as every server runtime has.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 let policy = Policy::from_toml(&text).unwrap();
                 let mut principal = Principal::new("p", AuthMethod::ApiKey);

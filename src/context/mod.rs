@@ -34,6 +34,6 @@ pub use data::{
 pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};
 pub use fn_source::{FnSource, source_fn};
 pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
-pub use source::{ContextSource, ListRequest, Page, SourceError, SourceRequest};
+pub use source::{ContextSource, Deadline, ListRequest, Page, SourceError, SourceRequest};
 pub use static_source::StaticSource;
 pub use uri::{InvalidResourceUri, ResourceUriMapping};

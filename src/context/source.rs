@@ -87,6 +87,13 @@ impl<S: ContextSource> ContextSource for Arc<S> {
     }
 }
 
+/// When a request's answer stops being useful, in the request extensions:
+/// [`OverloadLayer`](crate::overload::OverloadLayer) sets it, and
+/// [`McpService`](crate::mcp::McpService) hands it to the source as
+/// [`SourceRequest::deadline`] so a source can stop early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(pub Instant);
+
 /// What a source learns about the request it serves.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]

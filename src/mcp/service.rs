@@ -164,6 +164,9 @@ impl<S: ContextSource> Shared<S> {
 pub(crate) fn source_request(headers: &HeaderMap, extensions: &http::Extensions) -> SourceRequest {
     SourceRequest {
         principal: extensions.get::<Principal>().cloned().map(Arc::new),
+        deadline: extensions
+            .get::<crate::context::Deadline>()
+            .map(|deadline| deadline.0),
         traceparent: headers
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
