@@ -44,6 +44,7 @@ pub mod mcp;
 pub mod overload;
 pub mod policy;
 pub mod principal;
+pub mod rate_limit;
 pub mod server;
 pub mod stack;
 #[cfg(feature = "tls")]

@@ -1,10 +1,12 @@
 //! [`Stack`]: the recommended order of the layers, assembled from one [`Endpoint`].
 //!
 //! Outermost first: error envelope → load shedding and deadline → (invalidation webhook) →
-//! client address → authentication → policy → context cache (when configured) → your service (usually [`McpService`]). Observability and rate
-//! limits join this order as they are built (observe first, rate limit after
-//! authentication). The cache sits after the policy, so a context is never served from it to
-//! a request the policy did not allow. Every
+//! client address → limits by address (per-address quota, failed authentications) →
+//! authentication → rate limit by principal → policy → context cache (when configured) →
+//! your service (usually [`McpService`]). Observability joins this order as it is built
+//! (outermost). The cache sits after the policy, so a context is never served from it to
+//! a request the policy did not allow; the rate limit sits before both, so a cached answer
+//! is charged too. Every
 //! layer gets the same endpoint description; nothing is configured twice.
 //!
 //! ```
@@ -54,6 +56,10 @@ use crate::error::ConfigError;
 use crate::mcp::{Endpoint, McpService};
 use crate::overload::{OverloadLayer, OverloadService};
 use crate::policy::{PolicyHandle, PolicyLayer, PolicyService};
+use crate::rate_limit::{
+    AddressLimitLayer, AddressLimitService, RateLimitConfig, RateLimitLayer, RateLimitService,
+    RateLimits,
+};
 
 /// Assembles the recommended stack. See the [module documentation](self).
 #[derive(Debug)]
@@ -65,6 +71,7 @@ pub struct Stack {
     cache: Option<ContextCacheLayer>,
     webhook: Option<InvalidationWebhook>,
     overload: Option<OverloadLayer>,
+    rate_limits: Option<RateLimits>,
     proxies: TrustedProxies,
 }
 
@@ -78,11 +85,21 @@ pub struct StackLayer {
     cache: ContextCacheLayer,
     webhook: Option<InvalidationWebhook>,
     overload: OverloadLayer,
+    address_limit: AddressLimitLayer,
+    rate_limit: RateLimitLayer,
 }
 
 /// A service wrapped by [`StackLayer`].
 pub type StackService<S> = ErrorEnvelope<
-    OverloadService<WebhookRoute<ClientAddrService<Auth<PolicyService<ContextCacheService<S>>>>>>,
+    OverloadService<
+        WebhookRoute<
+            ClientAddrService<
+                AddressLimitService<
+                    Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>,
+                >,
+            >,
+        >,
+    >,
 >;
 
 impl Stack {
@@ -95,6 +112,7 @@ impl Stack {
             cache: None,
             webhook: None,
             overload: None,
+            rate_limits: None,
             proxies: TrustedProxies::default(),
         }
     }
@@ -135,6 +153,14 @@ impl Stack {
         self
     }
 
+    /// Quotas by principal (after authentication) and by client address (before it), from
+    /// one [`RateLimits`] (default: no limits). Keep a clone to read its
+    /// [`stats`](RateLimits::stats).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = Some(limits);
+        self
+    }
+
     /// Believe `Forwarded` / `X-Forwarded-For` from these proxies (default: none).
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.proxies = proxies;
@@ -156,7 +182,13 @@ impl Stack {
         let policy = self
             .policy
             .ok_or_else(|| ConfigError::new("Stack needs .policy(...): a PolicyHandle"))?;
+        let limits = match self.rate_limits {
+            Some(limits) => limits,
+            None => RateLimitConfig::default().build()?,
+        };
         Ok(StackLayer {
+            address_limit: AddressLimitLayer::new(&limits).endpoint(&self.endpoint),
+            rate_limit: RateLimitLayer::new(&limits).endpoint(&self.endpoint),
             envelope: ErrorEnvelopeLayer::for_endpoint(&self.endpoint),
             client_addr: ClientAddrLayer::new().trusting(self.proxies),
             auth: auth.endpoint(&self.endpoint).build()?,
@@ -196,8 +228,10 @@ impl<S> Layer<S> for StackLayer {
     fn layer(&self, inner: S) -> Self::Service {
         let cache = self.cache.layer(inner);
         let policy = self.policy.layer(cache);
-        let auth = self.auth.layer(policy);
-        let client_addr = self.client_addr.layer(auth);
+        let rate_limit = self.rate_limit.layer(policy);
+        let auth = self.auth.layer(rate_limit);
+        let address_limit = self.address_limit.layer(auth);
+        let client_addr = self.client_addr.layer(address_limit);
         let route = WebhookRoute::new(client_addr, self.webhook.clone());
         let overload = self.overload.layer(route);
         self.envelope.layer(overload)

@@ -1,0 +1,407 @@
+//! [`RateLimitConfig`]: quotas, who gets which, what each operation costs; from TOML or a
+//! builder, validated by [`RateLimitConfig::build`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::limits::{Compiled, QuotaMatch, RateLimits};
+use super::memory::{DEFAULT_MAX_KEYS, MemoryStore};
+use super::quota::Quota;
+use super::store::RateLimitStore;
+use crate::error::ConfigError;
+
+/// The quota of callers before authentication, by client address.
+pub const PER_ADDRESS_QUOTA: &str = "per-address";
+/// The quota of failed authentications, by client address.
+pub const FAILED_AUTH_QUOTA: &str = "failed-auth";
+
+/// Rate-limit configuration, as written in TOML (a file of its own, or a `[rate_limit]`
+/// section of yours: the type implements `Deserialize`) or with the builder methods.
+///
+/// ```
+/// use mcp_bastion::rate_limit::RateLimitConfig;
+///
+/// let limits = RateLimitConfig::from_toml(r#"
+///     default = "guest"
+///     [quotas.guest]
+///     requests = 60
+///     window_seconds = 60
+///     burst = 10
+///     [quotas.developer]
+///     requests = 600
+///     window_seconds = 60
+///     burst = 50
+///     [[rules]]
+///     quota = "developer"
+///     roles = ["developer"]
+///     [exempt]
+///     roles = ["admin"]
+///     [failed_auth]
+///     requests = 10
+///     window_seconds = 60
+///     burst = 5
+/// "#)?
+/// .build()?;
+/// assert_eq!(limits.quota("developer").unwrap().burst(), 50);
+/// # Ok::<(), mcp_bastion::error::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RateLimitConfig {
+    /// Quotas by name.
+    #[serde(default)]
+    pub quotas: BTreeMap<String, QuotaConfig>,
+    /// Which quota a principal gets: the first rule that matches, else `default`.
+    #[serde(default)]
+    pub rules: Vec<QuotaRule>,
+    /// The quota of a principal no rule matches, of an unknown role, and of anonymous
+    /// callers (keyed by client address). Required when there are quotas.
+    pub default: Option<String>,
+    /// Principals never limited.
+    #[serde(default)]
+    pub exempt: Exempt,
+    /// What each operation costs.
+    #[serde(default)]
+    pub costs: Costs,
+    /// A limit before authentication, by client address (every request costs 1).
+    pub per_address: Option<QuotaConfig>,
+    /// A limit of failed authentications by client address: past it, a client is refused
+    /// before its credentials are checked (credential stuffing).
+    pub failed_auth: Option<QuotaConfig>,
+    /// Most buckets tracked at once (default 1,000,000, about 80 MB when all are used).
+    pub max_keys: Option<usize>,
+    /// What to do when the store cannot answer (a shared store that is down).
+    #[serde(default)]
+    pub on_store_error: StoreFailure,
+}
+
+/// A quota: `requests` units per `window_seconds`, at most `burst` at once (default:
+/// `requests`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct QuotaConfig {
+    /// Units per window.
+    pub requests: u32,
+    /// The window, in seconds (1 to 86,400).
+    pub window_seconds: u32,
+    /// Most units at once.
+    pub burst: Option<u32>,
+}
+
+impl QuotaConfig {
+    /// `requests` per `window_seconds`, the whole of it available at once.
+    pub fn new(requests: u32, window_seconds: u32) -> Self {
+        Self {
+            requests,
+            window_seconds,
+            burst: None,
+        }
+    }
+
+    /// At most `burst` units at once.
+    #[must_use]
+    pub fn burst(mut self, burst: u32) -> Self {
+        self.burst = Some(burst);
+        self
+    }
+
+    fn quota(self, name: &str, field: &str) -> Result<Quota, ConfigError> {
+        let burst = self.burst.unwrap_or(self.requests);
+        Quota::checked(name, self.requests, self.window_seconds, burst, field)
+    }
+}
+
+/// Gives `quota` to the principals it matches: every condition given must hold (a listed
+/// subject, one of the listed roles, every listed attribute equal).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct QuotaRule {
+    /// The quota's name.
+    pub quota: String,
+    /// Principal subjects (`Principal::subject`).
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// Roles; any one of them matches.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Principal attributes that must all be equal.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Value>,
+}
+
+impl QuotaRule {
+    /// `quota` for principals with `role`.
+    pub fn role(quota: impl Into<String>, role: impl Into<String>) -> Self {
+        Self {
+            quota: quota.into(),
+            roles: vec![role.into()],
+            ..Self::default()
+        }
+    }
+
+    /// `quota` for the principal whose subject is `subject`.
+    pub fn subject(quota: impl Into<String>, subject: impl Into<String>) -> Self {
+        Self {
+            quota: quota.into(),
+            subjects: vec![subject.into()],
+            ..Self::default()
+        }
+    }
+
+    /// `quota` for principals whose attribute `name` equals `value`.
+    pub fn attribute(
+        quota: impl Into<String>,
+        name: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> Self {
+        let mut attributes = BTreeMap::new();
+        attributes.insert(name.into(), value.into());
+        Self {
+            quota: quota.into(),
+            attributes,
+            ..Self::default()
+        }
+    }
+}
+
+/// Principals that are never limited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Exempt {
+    /// Principal subjects.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// Units each operation costs (reads 1, lists 5, a REST batch 1 per id, by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct Costs {
+    /// A context read (REST `GET`, and any request no other cost names).
+    pub read: u32,
+    /// A REST listing, or one JSON-RPC `*/list` call.
+    pub list: u32,
+    /// Each id of a REST batch read.
+    pub batch_per_id: u32,
+    /// Each other JSON-RPC message of a request (a batch is charged as a whole).
+    pub rpc_call: u32,
+}
+
+impl Default for Costs {
+    fn default() -> Self {
+        Self {
+            read: 1,
+            list: 5,
+            batch_per_id: 1,
+            rpc_call: 1,
+        }
+    }
+}
+
+/// Most units one operation may cost.
+const MAX_COST: u32 = 10_000;
+
+/// What the limiter does when its store fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StoreFailure {
+    /// Let the request through (and log): availability first.
+    #[default]
+    Allow,
+    /// Refuse with 503.
+    Deny,
+}
+
+impl RateLimitConfig {
+    /// Parses TOML (the fields of this type at the top level).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text)
+            .map_err(|err| ConfigError::new(format!("invalid rate-limit configuration: {err}")))
+    }
+
+    /// Adds the quota `name`: `requests` per `window_seconds`, `burst` at once.
+    #[must_use]
+    pub fn quota(mut self, name: &str, requests: u32, window_seconds: u32, burst: u32) -> Self {
+        self.quotas.insert(
+            name.to_owned(),
+            QuotaConfig::new(requests, window_seconds).burst(burst),
+        );
+        self
+    }
+
+    /// Adds a rule (after the ones already given).
+    #[must_use]
+    pub fn rule(mut self, rule: QuotaRule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// The quota of principals no rule matches.
+    #[must_use]
+    pub fn default_quota(mut self, name: &str) -> Self {
+        self.default = Some(name.to_owned());
+        self
+    }
+
+    /// Never limits principals with `role`.
+    #[must_use]
+    pub fn exempt_role(mut self, role: &str) -> Self {
+        self.exempt.roles.push(role.to_owned());
+        self
+    }
+
+    /// Never limits the principal whose subject is `subject`.
+    #[must_use]
+    pub fn exempt_subject(mut self, subject: &str) -> Self {
+        self.exempt.subjects.push(subject.to_owned());
+        self
+    }
+
+    /// What operations cost.
+    #[must_use]
+    pub fn costs(mut self, costs: Costs) -> Self {
+        self.costs = costs;
+        self
+    }
+
+    /// Limits every request by client address before authentication.
+    #[must_use]
+    pub fn per_address(mut self, quota: QuotaConfig) -> Self {
+        self.per_address = Some(quota);
+        self
+    }
+
+    /// Limits failed authentications by client address.
+    #[must_use]
+    pub fn failed_auth(mut self, quota: QuotaConfig) -> Self {
+        self.failed_auth = Some(quota);
+        self
+    }
+
+    /// Most buckets tracked at once.
+    #[must_use]
+    pub fn max_keys(mut self, max: usize) -> Self {
+        self.max_keys = Some(max);
+        self
+    }
+
+    /// What to do when the store fails.
+    #[must_use]
+    pub fn on_store_error(mut self, failure: StoreFailure) -> Self {
+        self.on_store_error = failure;
+        self
+    }
+
+    /// Validates and builds the limits with the in-process store.
+    pub fn build(self) -> Result<RateLimits, ConfigError> {
+        let max_keys = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
+        if max_keys == 0 {
+            return Err(ConfigError::new("max_keys must be at least 1"));
+        }
+        let compiled = self.compile()?;
+        let store = Arc::new(MemoryStore::new(&compiled.quotas, max_keys));
+        Ok(RateLimits::new(compiled, store))
+    }
+
+    /// Validates and builds the limits over `store` (a shared store, for instance).
+    pub fn build_with_store(
+        self,
+        store: Arc<dyn RateLimitStore>,
+    ) -> Result<RateLimits, ConfigError> {
+        Ok(RateLimits::new(self.compile()?, store))
+    }
+
+    fn compile(self) -> Result<Compiled, ConfigError> {
+        let mut quotas = Vec::new();
+        for (name, quota) in &self.quotas {
+            if name == PER_ADDRESS_QUOTA || name == FAILED_AUTH_QUOTA {
+                return Err(ConfigError::new(format!(
+                    "quotas.{name}: the name is reserved (use the `{}` section)",
+                    name.replace('-', "_")
+                )));
+            }
+            quotas.push(quota.quota(name, &format!("quotas.{name}"))?);
+        }
+        let index_of = |name: &str, field: &str| {
+            quotas
+                .iter()
+                .position(|quota| quota.name() == name)
+                .ok_or_else(|| {
+                    ConfigError::new(format!("{field} names {name:?}, which is not a quota"))
+                })
+        };
+        let default = match &self.default {
+            Some(name) => Some(index_of(name, "default")?),
+            None if !quotas.is_empty() => {
+                return Err(ConfigError::new(
+                    "default: name the quota of principals no rule matches",
+                ));
+            }
+            None => None,
+        };
+        let mut rules = Vec::with_capacity(self.rules.len());
+        for (position, rule) in self.rules.into_iter().enumerate() {
+            let field = format!("rules[{position}]");
+            let quota = index_of(&rule.quota, &format!("{field}.quota"))?;
+            if rule.subjects.is_empty() && rule.roles.is_empty() && rule.attributes.is_empty() {
+                return Err(ConfigError::new(format!(
+                    "{field} names no subject, role or attribute: it would match everyone (use `default`)"
+                )));
+            }
+            rules.push(QuotaMatch {
+                quota,
+                subjects: rule.subjects,
+                roles: rule.roles,
+                attributes: rule.attributes,
+            });
+        }
+        let costs = self.costs;
+        for (field, cost) in [
+            ("costs.read", costs.read),
+            ("costs.list", costs.list),
+            ("costs.batch_per_id", costs.batch_per_id),
+            ("costs.rpc_call", costs.rpc_call),
+        ] {
+            if cost > MAX_COST {
+                return Err(ConfigError::new(format!(
+                    "{field} must be at most {MAX_COST}"
+                )));
+            }
+        }
+        let mut extra = |config: Option<QuotaConfig>, name: &str, field: &str| {
+            config
+                .map(|config| {
+                    quotas.push(config.quota(name, field)?);
+                    Ok(quotas.len() - 1)
+                })
+                .transpose()
+        };
+        let per_address = extra(self.per_address, PER_ADDRESS_QUOTA, "per_address")?;
+        let failed_auth = extra(self.failed_auth, FAILED_AUTH_QUOTA, "failed_auth")?;
+        for (index, quota) in quotas.iter_mut().enumerate() {
+            quota.index = index;
+        }
+        Ok(Compiled {
+            quotas,
+            rules,
+            default,
+            exempt: self.exempt,
+            costs,
+            per_address,
+            failed_auth,
+            on_store_error: self.on_store_error,
+        })
+    }
+}

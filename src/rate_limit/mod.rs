@@ -1,0 +1,77 @@
+//! Rate limits: per-principal quotas with the IETF `RateLimit` header fields, a limit by
+//! client address before authentication, and a limit of failed authentications.
+//!
+//! - [`RateLimitLayer`] (after authentication) charges the principal's quota what the
+//!   request costs: a context read 1, a listing 5, a REST batch one per id, a JSON-RPC
+//!   request the sum of its messages, charged as a whole before any of them runs
+//!   ([`Costs`]). The quota is the first [`QuotaRule`] that matches the principal's subject,
+//!   roles or attributes, else the `default` quota (an unknown role gets the default too);
+//!   exempt principals are never limited. Anonymous callers are charged by client address.
+//! - [`AddressLimitLayer`] (before authentication) charges each client address one unit
+//!   per request (`per_address`), and refuses an address whose failed authentications
+//!   (401 with `error="invalid_token"`) used up the `failed_auth` quota, before its
+//!   credentials are checked. Addresses come from [`ClientAddr`](crate::client_addr::ClientAddr)
+//!   (trusted proxies are resolved there; a spoofed `X-Forwarded-For` changes nothing); an
+//!   IPv6 client is keyed by its /64.
+//! - Every answer on a limited route carries `RateLimit-Policy: "guest";q=60;w=60` and
+//!   `RateLimit: "guest";r=12;t=5` (draft-ietf-httpapi-ratelimit-headers: `r` units left,
+//!   `t` seconds until the quota is whole again). A refusal is 429 `RATE_LIMITED` in the
+//!   request's dialect (REST JSON, JSON-RPC with the request's id, gRPC
+//!   `RESOURCE_EXHAUSTED`) with `Retry-After` in whole seconds (at least 1). A request
+//!   costing more than the quota's burst can never pass: 413 `PAYLOAD_TOO_LARGE`.
+//! - The limit is a GCRA ([governor](https://docs.rs/governor)). State is shared by every
+//!   clone of the layers and lives behind [`RateLimitStore`]; the in-process store keeps at
+//!   most `max_keys` buckets (default 1,000,000, about 80 MB), drops refilled buckets as
+//!   traffic passes, and at the cap drops the least recently used one.
+//!
+//! ```
+//! use mcp_bastion::context::StaticSource;
+//! use mcp_bastion::mcp::McpService;
+//! use mcp_bastion::rate_limit::{AddressLimitLayer, QuotaConfig, QuotaRule, RateLimitConfig, RateLimitLayer};
+//! use tower::ServiceBuilder;
+//!
+//! let limits = RateLimitConfig::default()
+//!     .quota("guest", 60, 60, 10)
+//!     .quota("developer", 600, 60, 50)
+//!     .rule(QuotaRule::role("developer", "developer"))
+//!     .default_quota("guest")
+//!     .exempt_role("admin")
+//!     .failed_auth(QuotaConfig::new(10, 60).burst(5))
+//!     .build()?;
+//! let service = ServiceBuilder::new()
+//!     .layer(AddressLimitLayer::new(&limits))
+//!     // .layer(auth) — the principal's quota needs the principal
+//!     .layer(RateLimitLayer::new(&limits))
+//!     .service(McpService::new(StaticSource::new()));
+//! # let _ = service;
+//! # Ok::<(), mcp_bastion::error::ConfigError>(())
+//! ```
+
+mod address;
+mod config;
+mod future;
+mod headers;
+mod layer;
+mod limits;
+mod memory;
+mod outcome;
+mod quota;
+mod service;
+mod store;
+
+pub use address::AddressLimitService;
+pub use config::{
+    Costs, Exempt, FAILED_AUTH_QUOTA, PER_ADDRESS_QUOTA, QuotaConfig, QuotaRule,
+    RateLimitConfig, StoreFailure,
+};
+pub use future::ResponseFuture;
+pub use headers::{RATELIMIT, RATELIMIT_POLICY};
+pub use layer::{AddressLimitLayer, RateLimitLayer};
+pub use limits::RateLimits;
+pub use memory::{DEFAULT_MAX_KEYS, MemoryStore};
+pub use quota::{MAX_WINDOW_SECONDS, Quota};
+pub use service::RateLimitService;
+pub use store::{PendingVerdict, RateLimitStore, StoreAnswer, StoreError, StoreStats, Verdict};
+
+#[cfg(test)]
+mod tests;
