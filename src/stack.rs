@@ -94,9 +94,7 @@ pub type StackService<S> = ErrorEnvelope<
     OverloadService<
         WebhookRoute<
             ClientAddrService<
-                AddressLimitService<
-                    Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>,
-                >,
+                AddressLimitService<Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>>,
             >,
         >,
     >,

@@ -74,7 +74,10 @@ impl RateLimits {
 
     /// The quota named `name` (including `per-address` and `failed-auth` when configured).
     pub fn quota(&self, name: &str) -> Option<&Quota> {
-        self.compiled.quotas.iter().find(|quota| quota.name() == name)
+        self.compiled
+            .quotas
+            .iter()
+            .find(|quota| quota.name() == name)
     }
 
     /// The store keeping the buckets.
@@ -181,5 +184,8 @@ pub(crate) fn address_key(addr: Option<&ClientAddr>) -> String {
 
 /// The principal and the client address of a request, as earlier layers left them.
 pub(crate) fn caller(extensions: &Extensions) -> (Option<&Principal>, Option<&ClientAddr>) {
-    (extensions.get::<Principal>(), extensions.get::<ClientAddr>())
+    (
+        extensions.get::<Principal>(),
+        extensions.get::<ClientAddr>(),
+    )
 }

@@ -67,7 +67,11 @@ impl MemoryStore {
         let per_shard = max_keys.div_ceil(shards).max(1);
         let buckets = Buckets(Arc::new(Shared {
             shards: (0..shards)
-                .map(|_| Mutex::new(LruCache::unbounded_with_hasher(BuildHasherDefault::default())))
+                .map(|_| {
+                    Mutex::new(LruCache::unbounded_with_hasher(
+                        BuildHasherDefault::default(),
+                    ))
+                })
                 .collect(),
             per_shard,
             origin: tokio::time::Instant::now(),
@@ -241,7 +245,7 @@ impl StateStore for Buckets {
         // Now and then, a few refilled buckets of some other shard, so keys nobody uses any
         // more leave even when new traffic lands elsewhere.
         let tick = shared.ticks.fetch_add(1, Ordering::Relaxed);
-        if tick % ROUND_ROBIN_EVERY == 0 {
+        if tick.is_multiple_of(ROUND_ROBIN_EVERY) {
             let other = (tick / ROUND_ROBIN_EVERY) % shared.shards.len();
             if let Ok(mut other) = shared.shards[other].try_lock() {
                 shared.sweep(&mut other, now, ROUND_ROBIN_SWEEP);
@@ -307,9 +311,15 @@ mod tests {
         };
         assert!(retry_after <= Duration::from_secs(1) && retry_after > Duration::ZERO);
         // Another key has its own bucket.
-        assert!(matches!(verdict(store.charge(guest, "b", 1)), Verdict::Allowed { .. }));
+        assert!(matches!(
+            verdict(store.charge(guest, "b", 1)),
+            Verdict::Allowed { .. }
+        ));
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(matches!(verdict(store.charge(guest, "a", 1)), Verdict::Allowed { remaining: 0, .. }));
+        assert!(matches!(
+            verdict(store.charge(guest, "a", 1)),
+            Verdict::Allowed { remaining: 0, .. }
+        ));
         assert_eq!(verdict(store.charge(guest, "a", 4)), Verdict::TooCostly);
     }
 
@@ -319,11 +329,20 @@ mod tests {
         let store = store(&mut quotas, 100);
         let quota = &quotas[0];
         for _ in 0..5 {
-            assert!(matches!(verdict(store.peek(quota, "a")), Verdict::Allowed { .. }));
+            assert!(matches!(
+                verdict(store.peek(quota, "a")),
+                Verdict::Allowed { .. }
+            ));
         }
         assert_eq!(store.stats().keys, 0, "a peek stores nothing");
-        assert!(matches!(verdict(store.charge(quota, "a", 1)), Verdict::Allowed { .. }));
-        assert!(matches!(verdict(store.peek(quota, "a")), Verdict::Limited { .. }));
+        assert!(matches!(
+            verdict(store.charge(quota, "a", 1)),
+            Verdict::Allowed { .. }
+        ));
+        assert!(matches!(
+            verdict(store.peek(quota, "a")),
+            Verdict::Limited { .. }
+        ));
     }
 
     #[tokio::test(start_paused = true)]

@@ -61,8 +61,8 @@ mod store;
 
 pub use address::AddressLimitService;
 pub use config::{
-    Costs, Exempt, FAILED_AUTH_QUOTA, PER_ADDRESS_QUOTA, QuotaConfig, QuotaRule,
-    RateLimitConfig, StoreFailure,
+    Costs, Exempt, FAILED_AUTH_QUOTA, PER_ADDRESS_QUOTA, QuotaConfig, QuotaRule, RateLimitConfig,
+    StoreFailure,
 };
 pub use future::ResponseFuture;
 pub use headers::{RATELIMIT, RATELIMIT_POLICY};

@@ -38,13 +38,14 @@ impl ReplyTo {
 
     /// A single JSON-RPC request is answered with its own id; a batch, as a whole, with null.
     pub(crate) fn request(request: &McpRequest) -> Self {
-        let rpc_id = request
-            .rpc()
-            .filter(|rpc| !rpc.batch)
-            .and_then(|rpc| match rpc.messages.first() {
-                Some(RpcMessage::Call(call)) => call.id.clone(),
-                _ => None,
-            });
+        let rpc_id =
+            request
+                .rpc()
+                .filter(|rpc| !rpc.batch)
+                .and_then(|rpc| match rpc.messages.first() {
+                    Some(RpcMessage::Call(call)) => call.id.clone(),
+                    _ => None,
+                });
         Self {
             dialect: request.dialect,
             rpc_id,

@@ -78,7 +78,9 @@ impl Quota {
             )));
         }
         if burst == 0 {
-            return Err(ConfigError::new(format!("{field}.burst must be at least 1")));
+            return Err(ConfigError::new(format!(
+                "{field}.burst must be at least 1"
+            )));
         }
         let policy_header =
             HeaderValue::from_str(&format!("\"{name}\";q={requests};w={window_seconds}"))
@@ -132,8 +134,10 @@ impl Quota {
     pub(crate) fn gcra(&self) -> governor::Quota {
         let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
         // `unit_interval` is never zero: requests ≤ u32::MAX and window ≥ 1 s.
-        governor::Quota::with_period(self.unit_interval().max(Duration::from_nanos(1)))
-            .map_or_else(|| governor::Quota::per_second(burst), |q| q.allow_burst(burst))
+        governor::Quota::with_period(self.unit_interval().max(Duration::from_nanos(1))).map_or_else(
+            || governor::Quota::per_second(burst),
+            |q| q.allow_burst(burst),
+        )
     }
 }
 
@@ -151,7 +155,12 @@ impl fmt::Debug for Quota {
 impl PartialEq for Quota {
     fn eq(&self, other: &Self) -> bool {
         (&self.name, self.requests, self.window_seconds, self.burst)
-            == (&other.name, other.requests, other.window_seconds, other.burst)
+            == (
+                &other.name,
+                other.requests,
+                other.window_seconds,
+                other.burst,
+            )
     }
 }
 
@@ -162,9 +171,14 @@ mod tests {
     #[test]
     fn invalid_quotas_name_the_field() {
         let err = |r: Result<Quota, ConfigError>| r.unwrap_err().message().to_owned();
-        assert!(err(Quota::checked("guest", 0, 60, 1, "quotas.guest")).contains("quotas.guest.requests"));
+        assert!(
+            err(Quota::checked("guest", 0, 60, 1, "quotas.guest"))
+                .contains("quotas.guest.requests")
+        );
         assert!(err(Quota::checked("guest", 1, 0, 1, "quotas.guest")).contains("window_seconds"));
-        assert!(err(Quota::checked("guest", 1, 90_000, 1, "quotas.guest")).contains("window_seconds"));
+        assert!(
+            err(Quota::checked("guest", 1, 90_000, 1, "quotas.guest")).contains("window_seconds")
+        );
         assert!(err(Quota::checked("guest", 1, 60, 0, "quotas.guest")).contains("burst"));
         assert!(err(Quota::new("gu\"est", 1, 60, 1)).contains("quota name"));
         assert!(err(Quota::new("", 1, 60, 1)).contains("quota name"));

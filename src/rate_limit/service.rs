@@ -81,7 +81,11 @@ where
                     let future: BoxedResponse<ResBody, S::Error> = Box::pin(async move {
                         match classify_body(&shared.endpoint, parts, body, json_rpc).await {
                             Ok(request) => {
-                                let charge = Charging { quota, key, pending: None };
+                                let charge = Charging {
+                                    quota,
+                                    key,
+                                    pending: None,
+                                };
                                 charged_call(shared, inner, request, charge).await
                             }
                             Err(refusal) => Ok(refusal.map(BodyOrEnvelope::envelope)),
@@ -110,7 +114,11 @@ where
             StoreAnswer::Pending(verdict) => {
                 let inner = self.take_inner();
                 let request = request.map(RequestBody::streaming);
-                let charge = Charging { quota, key, pending: Some(verdict) };
+                let charge = Charging {
+                    quota,
+                    key,
+                    pending: Some(verdict),
+                };
                 ResponseFuture::boxed(Box::pin(charged_call(shared, inner, request, charge)))
             }
         }
