@@ -17,6 +17,11 @@
 //! Caching: reads are cached behind the policy (16 MiB); with `MCP_WEBHOOK_SECRET` set (32+
 //! bytes) a signed `POST /cache/invalidate` drops entries.
 //!
+//! Rate limits: `examples/rate_limits.toml` (guest 60/min burst 10, developer 600/min burst
+//! 50, admin exempt; per client address 1200/min; 5 failed authentications then 1 per 6 s),
+//! or `--rate-limits FILE`. Over the quota: 429 with `Retry-After`, `RateLimit-Policy` and
+//! `RateLimit`.
+//!
 //! Authorization: `examples/policy.toml` (the seed's rules: `project-alpha/**` for admin and
 //! developer, everything else for guest, developer, admin), or `--policy FILE`, reloaded on
 //! SIGHUP and when the file changes.
@@ -30,6 +35,7 @@ use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
 use mcp_bastion::overload::OverloadLayer;
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::principal::{AuthMethod, Principal};
+use mcp_bastion::rate_limit::{RateLimitConfig, RateLimits};
 use mcp_bastion::server::ServerConfig;
 use mcp_bastion::stack::Stack;
 use tracing_subscriber::EnvFilter;
@@ -131,6 +137,19 @@ fn policy(args: &Args) -> Result<PolicyHandle, Box<dyn std::error::Error>> {
     Ok(handle)
 }
 
+/// The demo's rate limits, embedded so that the server runs from anywhere.
+const DEFAULT_RATE_LIMITS: &str = include_str!("rate_limits.toml");
+
+/// The rate limits from `--rate-limits FILE` or the embedded default.
+fn rate_limits(args: &Args) -> Result<RateLimits, Box<dyn std::error::Error>> {
+    let text = match &args.rate_limits {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|err| format!("--rate-limits {path}: {err}"))?,
+        None => DEFAULT_RATE_LIMITS.to_owned(),
+    };
+    Ok(RateLimitConfig::from_toml(&text)?.build()?)
+}
+
 /// Reloads the policy file on SIGHUP and when its modification time changes.
 fn watch_policy(handle: PolicyHandle, path: String) {
     let modified = |path: &str| std::fs::metadata(path).and_then(|m| m.modified()).ok();
@@ -179,13 +198,15 @@ struct Args {
     tls_key: Option<String>,
     client_ca: Option<String>,
     policy: Option<String>,
+    rate_limits: Option<String>,
 }
 
 const USAGE: &str =
-    "usage: server [--addr HOST:PORT] [--policy FILE] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
+    "usage: server [--addr HOST:PORT] [--policy FILE] [--rate-limits FILE] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
   --addr       listen address (default 127.0.0.1:3000, or $ADDR)
   --policy     TOML policy file (default: examples/policy.toml, embedded); reloaded on SIGHUP
                and when the file changes; an invalid new policy is refused
+  --rate-limits TOML rate limits (default: examples/rate_limits.toml, embedded)
   --tls-cert   serve HTTPS with this PEM certificate chain (feature tls)
   --tls-key    the PEM private key of --tls-cert
   --client-ca  accept client certificates from this CA (mutual TLS); a certificate whose
@@ -195,6 +216,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut addr = std::env::var("ADDR").ok();
     let (mut tls_cert, mut tls_key, mut client_ca, mut policy) = (None, None, None, None);
+    let mut rate_limits = None;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
@@ -212,6 +234,7 @@ fn parse_args() -> Result<Args, String> {
             "--tls-key" => tls_key = Some(value()?),
             "--client-ca" => client_ca = Some(value()?),
             "--policy" => policy = Some(value()?),
+            "--rate-limits" => rate_limits = Some(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -234,6 +257,7 @@ fn parse_args() -> Result<Args, String> {
         tls_key,
         client_ca,
         policy,
+        rate_limits,
     })
 }
 
@@ -257,8 +281,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     .resource_metadata(ResourceMetadata::new(&resource(&args))?.with_scopes(["context:read"]))
     .build()?;
-    // The recommended stack from the one endpoint description: envelope, client address,
-    // authentication, policy, then the endpoint.
+    // The recommended stack from the one endpoint description: envelope, load shedding,
+    // client address, limits by address, authentication, rate limit by principal, policy,
+    // cache, then the endpoint.
     // Repeated reads come from the cache (behind the policy); MCP_WEBHOOK_SECRET (32+ bytes)
     // turns on the signed invalidation webhook at POST /cache/invalidate.
     let cache = ContextCacheLayer::builder()
@@ -274,6 +299,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .overload(overload)
         .auth(auth(&args)?)
         .policy(policy(&args)?)
+        .rate_limits(rate_limits(&args)?)
         .cache(cache.clone());
     if let Ok(secret) = std::env::var("MCP_WEBHOOK_SECRET") {
         stack = stack.invalidation_webhook(cache.handle().webhook(secret)?);
