@@ -143,8 +143,9 @@ const DEFAULT_RATE_LIMITS: &str = include_str!("rate_limits.toml");
 /// The rate limits from `--rate-limits FILE` or the embedded default.
 fn rate_limits(args: &Args) -> Result<RateLimits, Box<dyn std::error::Error>> {
     let text = match &args.rate_limits {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|err| format!("--rate-limits {path}: {err}"))?,
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|err| format!("--rate-limits {path}: {err}"))?
+        }
         None => DEFAULT_RATE_LIMITS.to_owned(),
     };
     Ok(RateLimitConfig::from_toml(&text)?.build()?)

@@ -216,17 +216,20 @@ impl StateStore for Buckets {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let now = shared.now();
-        let old = shard.get(&key.hash).map(|slot| Nanos::new(slot.tat));
-        let (value, tat) = f(old)?;
-        if key.commit {
-            let refill = u64::try_from(key.refill.as_nanos()).unwrap_or(u64::MAX);
-            let slot = Slot {
-                tat: tat.as_u64(),
-                idle_at: now.saturating_add(refill),
-            };
-            if let Some(existing) = shard.get_mut(&key.hash) {
-                *existing = slot;
-            } else {
+        let refill = u64::try_from(key.refill.as_nanos()).unwrap_or(u64::MAX);
+        let value = if let Some(slot) = shard.get_mut(&key.hash) {
+            // One lookup for a known key: read, decide, write in place.
+            let (value, tat) = f(Some(Nanos::new(slot.tat)))?;
+            if key.commit {
+                *slot = Slot {
+                    tat: tat.as_u64(),
+                    idle_at: now.saturating_add(refill),
+                };
+            }
+            value
+        } else {
+            let (value, tat) = f(None)?;
+            if key.commit {
                 if shard.len() >= shared.per_shard
                     && let Some((_, evicted)) = shard.pop_lru()
                 {
@@ -237,9 +240,14 @@ impl StateStore for Buckets {
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
                 }
+                let slot = Slot {
+                    tat: tat.as_u64(),
+                    idle_at: now.saturating_add(refill),
+                };
                 shard.put(key.hash, slot);
             }
-        }
+            value
+        };
         shared.sweep(&mut shard, now, IDLE_SWEEP_PER_CALL);
         drop(shard);
         // Now and then, a few refilled buckets of some other shard, so keys nobody uses any

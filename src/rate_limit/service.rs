@@ -12,8 +12,8 @@ use super::future::{BoxedResponse, ResponseFuture};
 use super::layer::RateLimitShared;
 use super::limits::{Charge, caller};
 use super::outcome::{Outcome, ReplyTo, outcome};
-use super::store::{PendingVerdict, StoreAnswer};
-use crate::error::{BodyOrEnvelope, BoxError, Dialect, Rejection};
+use super::store::{PendingVerdict, StoreAnswer, Verdict};
+use crate::error::{BodyOrEnvelope, BoxError, Dialect, FullBody, Rejection};
 use crate::mcp::{Head, McpRequest, RequestBody, classify_body, classify_head};
 
 /// The service built by [`RateLimitLayer`](super::RateLimitLayer).
@@ -67,14 +67,30 @@ where
         let quota = quota.index;
         if request.extensions().get::<McpRequest>().is_none() {
             let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+            let dialect = shared.endpoint.dialect_detector().detect(uri, headers);
             match classify_head(&shared.endpoint, method, uri, headers) {
-                Err(refusal) => return ResponseFuture::refused(refusal),
+                Err(refusal) => {
+                    let refusal = charged_refusal(&shared, quota, &key, dialect, refusal);
+                    return ResponseFuture::refused(refusal);
+                }
                 Ok(Head::Done(classified)) => {
                     request.extensions_mut().insert(classified);
                 }
                 Ok(head) => {
                     // The cost is in the body: read it (once, within the endpoint's limit),
                     // then charge, then forward the buffered body with its classification.
+                    // A caller with nothing left is refused before its body is read.
+                    let quota_ref = &shared.limits.compiled.quotas[quota];
+                    if let StoreAnswer::Ready(Ok(verdict @ Verdict::Limited { .. })) =
+                        shared.limits.store.peek(quota_ref, &key)
+                    {
+                        let reply = ReplyTo::dialect(dialect);
+                        if let Outcome::Refuse(response) =
+                            outcome(&shared.limits, quota_ref, 1, Ok(verdict), &reply)
+                        {
+                            return ResponseFuture::refused(response);
+                        }
+                    }
                     let inner = self.take_inner();
                     let json_rpc = matches!(head, Head::JsonRpc);
                     let (parts, body) = request.into_parts();
@@ -88,7 +104,11 @@ where
                                 };
                                 charged_call(shared, inner, request, charge).await
                             }
-                            Err(refusal) => Ok(refusal.map(BodyOrEnvelope::envelope)),
+                            Err(refusal) => {
+                                let refusal =
+                                    charged_refusal(&shared, quota, &key, dialect, refusal);
+                                Ok(refusal.map(BodyOrEnvelope::envelope))
+                            }
                         }
                     });
                     return ResponseFuture::boxed(future);
@@ -122,6 +142,37 @@ where
                 ResponseFuture::boxed(Box::pin(charged_call(shared, inner, request, charge)))
             }
         }
+    }
+}
+
+/// A malformed request is charged like a read, so a flood of them is limited too: the
+/// caller gets 429 once its quota is spent, else the refusal (with the rate-limit fields).
+fn charged_refusal(
+    shared: &RateLimitShared,
+    quota: usize,
+    key: &str,
+    dialect: Dialect,
+    mut refusal: Response<FullBody>,
+) -> Response<FullBody> {
+    let limits = &shared.limits;
+    let quota = &limits.compiled.quotas[quota];
+    let cost = limits.compiled.costs.read;
+    let verdict = match limits.store.charge(quota, key, cost) {
+        StoreAnswer::Ready(verdict) => verdict,
+        StoreAnswer::Pending(charge) => {
+            // Not worth waiting for: the request is refused anyway.
+            tokio::spawn(charge);
+            return refusal;
+        }
+    };
+    match outcome(limits, quota, cost, verdict, &ReplyTo::dialect(dialect)) {
+        Outcome::Pass(headers) => {
+            if let Some(headers) = headers {
+                headers.append_to(refusal.headers_mut());
+            }
+            refusal
+        }
+        Outcome::Refuse(limited) => limited,
     }
 }
 

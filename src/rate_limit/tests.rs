@@ -488,3 +488,68 @@ fn rules_match_subjects_roles_and_attributes_first_match_wins() {
     );
     assert_eq!(name(p("backup-job").with_role("developer")), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn malformed_requests_are_charged_too() {
+    let service = stack(limits());
+    for n in 0..10 {
+        let (status, headers, _) =
+            send(&service, get("/context/a/../b", "guest-token-0123456789")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            ratelimit(&headers)[0],
+            format!("\"guest\";r={};t={}", 9 - n, n + 1)
+        );
+    }
+    let (status, _, _) = send(&service, get("/context/a/../b", "guest-token-0123456789")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_with_nothing_left_is_refused_before_its_body_is_read() {
+    /// A body that never arrives.
+    struct Never;
+    impl http_body::Body for Never {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            std::task::Poll::Pending
+        }
+    }
+    let limits = RateLimitConfig::default()
+        .quota("guest", 60, 60, 1)
+        .default_quota("guest")
+        .build()
+        .unwrap();
+    let inner = tower::service_fn(|_: Request<_>| async {
+        Ok::<_, std::convert::Infallible>(Response::new(Body::default()))
+    });
+    let service = tower::Layer::layer(&RateLimitLayer::new(&limits), inner);
+    let post = || {
+        let mut request = Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .body(Never)
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(Principal::new("alice", AuthMethod::ApiKey));
+        request
+    };
+    let get = Request::get("/context/docs/1")
+        .extension(Principal::new("alice", AuthMethod::ApiKey))
+        .body(Never)
+        .unwrap();
+    assert_eq!(
+        service.clone().oneshot(get).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let answer = tokio::time::timeout(Duration::from_secs(5), service.clone().oneshot(post()))
+        .await
+        .expect("refused without waiting for the body")
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+}
