@@ -100,6 +100,11 @@ impl MemoryStore {
         let Some(cost) = NonZeroU32::new(cost) else {
             return StoreAnswer::Ready(Ok(Verdict::unspent(quota)));
         };
+        // Governor multiplies the cost before comparing it with the burst: answer first, so
+        // a huge cost cannot overflow its arithmetic.
+        if cost.get() > quota.burst() {
+            return StoreAnswer::Ready(Ok(Verdict::TooCostly));
+        }
         // Keyed with a per-process secret: nobody can choose keys that collide.
         let hash = self.hasher.hash_one((quota.index, key));
         let slot = SlotKey {
@@ -329,6 +334,10 @@ mod tests {
             Verdict::Allowed { remaining: 0, .. }
         ));
         assert_eq!(verdict(store.charge(guest, "a", 4)), Verdict::TooCostly);
+        assert_eq!(
+            verdict(store.charge(guest, "a", u32::MAX)),
+            Verdict::TooCostly
+        );
     }
 
     #[tokio::test(start_paused = true)]

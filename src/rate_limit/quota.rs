@@ -13,7 +13,7 @@ pub const MAX_WINDOW_SECONDS: u32 = 86_400;
 /// Longest quota name (it travels in every `RateLimit` header field).
 const MAX_NAME_LEN: usize = 64;
 
-/// One quota: `requests` units per `window_seconds`, at most `burst` at once.
+/// One quota: `requests` units per `window_seconds`, at most `burst` (≤ `requests`) at once.
 ///
 /// The limit is a GCRA (a leaky bucket without a timer): one unit comes back every
 /// `window / requests`, and a caller who was quiet can spend up to `burst` units at once.
@@ -77,9 +77,11 @@ impl Quota {
                 "{field}.window_seconds must be between 1 and {MAX_WINDOW_SECONDS}"
             )));
         }
-        if burst == 0 {
+        // A burst larger than the window's quota would contradict `q` per `w` (and would
+        // let the bucket's arithmetic outgrow the window).
+        if burst == 0 || burst > requests {
             return Err(ConfigError::new(format!(
-                "{field}.burst must be at least 1"
+                "{field}.burst must be between 1 and requests ({requests})"
             )));
         }
         let policy_header =
@@ -180,6 +182,9 @@ mod tests {
             err(Quota::checked("guest", 1, 90_000, 1, "quotas.guest")).contains("window_seconds")
         );
         assert!(err(Quota::checked("guest", 1, 60, 0, "quotas.guest")).contains("burst"));
+        assert!(
+            err(Quota::checked("guest", 5, 60, 6, "quotas.guest")).contains("quotas.guest.burst")
+        );
         assert!(err(Quota::new("gu\"est", 1, 60, 1)).contains("quota name"));
         assert!(err(Quota::new("", 1, 60, 1)).contains("quota name"));
     }
