@@ -28,8 +28,11 @@
 //! ```
 //!
 //! Modules follow the request: [`error`] (the rejection and its envelopes), [`principal`]
-//! (who is calling), [`context`] (ids and sources), [`mcp`] (classification and the
-//! endpoint), [`envelope`] (the error-envelope layer).
+//! (who is calling), [`client_addr`] (where from), [`context`] (ids and sources), [`mcp`]
+//! (classification and the endpoint), then the layers: [`envelope`] (one error format),
+//! [`overload`] (load shedding, deadlines), [`auth`], [`rate_limit`] (quotas and the
+//! `RateLimit` header fields), [`policy`], [`cache`]; [`stack`] puts them in order, and
+//! [`server`] serves any of it.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

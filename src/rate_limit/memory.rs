@@ -46,9 +46,10 @@ impl Clock for TokioClock {
 
 type Limiter = RateLimiter<SlotKey, Buckets, TokioClock, StateInformationMiddleware>;
 
-/// The in-process store. See the [module documentation](self).
+/// The in-process store (what [`RateLimitConfig::build`](super::RateLimitConfig::build)
+/// uses): one governor limiter per quota over shared, bounded buckets.
 #[derive(Debug)]
-pub struct MemoryStore {
+pub(crate) struct MemoryStore {
     /// One limiter per quota, indexed by [`Quota::index`]; all share the buckets.
     limiters: Vec<Limiter>,
     buckets: Buckets,

@@ -68,7 +68,7 @@ pub use future::ResponseFuture;
 pub use headers::{RATELIMIT, RATELIMIT_POLICY};
 pub use layer::{AddressLimitLayer, RateLimitLayer};
 pub use limits::RateLimits;
-pub use memory::{DEFAULT_MAX_KEYS, MemoryStore};
+pub use memory::DEFAULT_MAX_KEYS;
 pub use quota::{MAX_WINDOW_SECONDS, Quota};
 pub use service::RateLimitService;
 pub use store::{PendingVerdict, RateLimitStore, StoreAnswer, StoreError, StoreStats, Verdict};
