@@ -1,7 +1,7 @@
 //! [`Stack`]: the recommended order of the layers, assembled from one [`Endpoint`].
 //!
-//! Outermost first: error envelope → load shedding and deadline → (invalidation webhook) →
-//! client address → limits by address (per-address quota, failed authentications) →
+//! Outermost first: error envelope → load shedding and deadline → client address → limits
+//! by address (per-address quota, failed authentications) → (invalidation webhook) →
 //! authentication → rate limit by principal → policy → context cache (when configured) →
 //! your service (usually [`McpService`]). Observability joins this order as it is built
 //! (outermost). The cache sits after the policy, so a context is never served from it to
@@ -92,9 +92,9 @@ pub struct StackLayer {
 /// A service wrapped by [`StackLayer`].
 pub type StackService<S> = ErrorEnvelope<
     OverloadService<
-        WebhookRoute<
-            ClientAddrService<
-                AddressLimitService<Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>>,
+        ClientAddrService<
+            AddressLimitService<
+                WebhookRoute<Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>>,
             >,
         >,
     >,
@@ -137,7 +137,7 @@ impl Stack {
 
     /// Serve this signed invalidation webhook at
     /// [`DEFAULT_WEBHOOK_PATH`](crate::cache::DEFAULT_WEBHOOK_PATH), outside authentication
-    /// (it checks its own signature); see [`CacheHandle::webhook`](crate::cache::CacheHandle::webhook).
+    /// (it checks its own signature) but inside the limits by client address; see [`CacheHandle::webhook`](crate::cache::CacheHandle::webhook).
     pub fn invalidation_webhook(mut self, webhook: InvalidationWebhook) -> Self {
         self.webhook = Some(webhook);
         self
@@ -228,10 +228,10 @@ impl<S> Layer<S> for StackLayer {
         let policy = self.policy.layer(cache);
         let rate_limit = self.rate_limit.layer(policy);
         let auth = self.auth.layer(rate_limit);
-        let address_limit = self.address_limit.layer(auth);
+        let route = WebhookRoute::new(auth, self.webhook.clone());
+        let address_limit = self.address_limit.layer(route);
         let client_addr = self.client_addr.layer(address_limit);
-        let route = WebhookRoute::new(client_addr, self.webhook.clone());
-        let overload = self.overload.layer(route);
+        let overload = self.overload.layer(client_addr);
         self.envelope.layer(overload)
     }
 }
