@@ -15,13 +15,13 @@ use http_body_util::{BodyExt, Full};
 use mcp_bastion::auth::{AuthError, AuthLayer, Credentials};
 use mcp_bastion::cache::{ContextCacheLayer, DEFAULT_WEBHOOK_PATH};
 use mcp_bastion::client_addr::ClientAddr;
+use mcp_bastion::context::StaticSource;
 use mcp_bastion::mcp::Endpoint;
+use mcp_bastion::mcp::McpService;
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::rate_limit::{
     Costs, QuotaConfig, RATELIMIT, RATELIMIT_POLICY, RateLimitConfig, RateLimits,
 };
-use mcp_bastion::context::StaticSource;
-use mcp_bastion::mcp::McpService;
 use mcp_bastion::stack::{Stack, StackService};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -208,8 +208,11 @@ async fn fresh_keys_at_the_cap_do_not_lift_a_lockout() {
         let from = format!("[2001:db8:aaaa:{:x}::1]:1", n + 2);
         let _ = send(&service, get_from(READ, Some("guess-x"), Some(&from))).await;
     }
-    let (status, _, _) =
-        send(&service, get_from(READ, Some("guess-three"), Some(attacker))).await;
+    let (status, _, _) = send(
+        &service,
+        get_from(READ, Some("guess-three"), Some(attacker)),
+    )
+    .await;
     assert_eq!(
         status,
         StatusCode::TOO_MANY_REQUESTS,
@@ -299,6 +302,66 @@ async fn an_exempt_subject_names_one_caller_not_every_authenticators_namesake() 
     assert!(
         statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
         "a JWT user named like the exempt key is never limited: {statuses:?}"
+    );
+}
+
+/// A shared store that is down.
+#[derive(Debug)]
+struct DownStore;
+
+impl mcp_bastion::rate_limit::RateLimitStore for DownStore {
+    fn charge(
+        &self,
+        _: &mcp_bastion::rate_limit::Quota,
+        _: &str,
+        _: u32,
+    ) -> mcp_bastion::rate_limit::StoreAnswer {
+        mcp_bastion::rate_limit::StoreAnswer::Ready(Err(mcp_bastion::rate_limit::StoreError::new(
+            "connection refused",
+        )))
+    }
+
+    fn peek(
+        &self,
+        quota: &mcp_bastion::rate_limit::Quota,
+        key: &str,
+    ) -> mcp_bastion::rate_limit::StoreAnswer {
+        self.charge(quota, key, 1)
+    }
+}
+
+/// `on_store_error = "deny"` is honoured by the principal and per-address quotas, but the
+/// failed-auth check ignores a store error (only a `Limited` verdict refuses) and the
+/// failure charge drops it: with the store down, credential guessing is unlimited and
+/// nothing is logged, whatever the operator chose.
+///
+/// FAILS: wrong and right keys are answered 401 / 200 instead of 503.
+#[tokio::test(start_paused = true)]
+async fn a_store_outage_with_deny_does_not_open_the_failed_auth_limit() {
+    let limits = RateLimitConfig::default()
+        .failed_auth(QuotaConfig::new(6, 60).burst(3))
+        .on_store_error(mcp_bastion::rate_limit::StoreFailure::Deny)
+        .build_with_store(Arc::new(DownStore))
+        .unwrap();
+    let service = stack(limits);
+    let mut statuses = Vec::new();
+    for token in [
+        "guess-1-guess",
+        "guess-2-guess",
+        "guess-3-guess",
+        "guess-4-guess",
+    ] {
+        statuses.push(
+            send(&service, get_from(READ, Some(token), Some("192.0.2.14:1")))
+                .await
+                .0,
+        );
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "the store is down and the operator said deny: {statuses:?}"
     );
 }
 
@@ -553,15 +616,22 @@ async fn a_429_reports_the_units_that_remain() {
         .unwrap();
     let service = stack(limits);
     let from = Some("192.0.2.12:1");
-    let (_, headers, _) = send(&service, get_from("/context", Some("user-guest-token"), from)).await;
+    let (_, headers, _) = send(
+        &service,
+        get_from("/context", Some("user-guest-token"), from),
+    )
+    .await;
     assert_eq!(fields(&headers, &RATELIMIT), ["\"guest\";r=5;t=5"]);
     let (_, headers, _) = send(&service, get_from(READ, Some("user-guest-token"), from)).await;
     let (_, headers2, _) = send(&service, get_from(READ, Some("user-guest-token"), from)).await;
     assert_eq!(fields(&headers, &RATELIMIT), ["\"guest\";r=4;t=6"]);
     assert_eq!(fields(&headers2, &RATELIMIT), ["\"guest\";r=3;t=7"]);
     // A list costs 5 > 3 left: refused, and 3 are still there.
-    let (status, headers, _) =
-        send(&service, get_from("/context", Some("user-guest-token"), from)).await;
+    let (status, headers, _) = send(
+        &service,
+        get_from("/context", Some("user-guest-token"), from),
+    )
+    .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(
         fields(&headers, &RATELIMIT)[0].starts_with("\"guest\";r=3;"),
@@ -570,6 +640,43 @@ async fn a_429_reports_the_units_that_remain() {
     );
     let (status, _, _) = send(&service, get_from(READ, Some("user-guest-token"), from)).await;
     assert_eq!(status, StatusCode::OK, "the 3 units were there");
+}
+
+/// "JSON-RPC with the request's id": a caller with nothing left is refused before its body
+/// is read, so the refusal of a single JSON-RPC request has `"id": null`; a caller with one
+/// unit left but a costlier request gets its id. A client matching answers by id cannot
+/// match the first kind.
+///
+/// FAILS: `"id": null` for the request with id `"r-2"`.
+#[tokio::test(start_paused = true)]
+async fn a_json_rpc_429_always_answers_the_request_id() {
+    let limits = RateLimitConfig::default()
+        .quota("guest", 60, 60, 1)
+        .default_quota("guest")
+        .build()
+        .unwrap();
+    let service = stack(limits);
+    let read = |id: &str| {
+        let mut request = Request::post("/mcp")
+            .header(header::AUTHORIZATION, "Bearer user-guest-token")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(Body::from(
+                json!({"jsonrpc": "2.0", "id": id, "method": "resources/read",
+                       "params": {"uri": "ctx://public-docs/getting-started"}})
+                .to_string(),
+            ))
+            .unwrap();
+        request.extensions_mut().insert(peer("192.0.2.13:1"));
+        request
+    };
+    let (status, _, _) = send(&service, read("r-1")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = send(&service, read("r-2")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"]["data"]["code"], "RATE_LIMITED");
+    assert_eq!(body["id"], "r-2", "{body}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -733,11 +840,7 @@ async fn every_checked_credential_counts_as_a_failure() {
         let (status, _, _) = send(&service, request).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let (status, _, _) = send(
-        &service,
-        get_from(READ, Some("user-dev-token"), Some(from)),
-    )
-    .await;
+    let (status, _, _) = send(&service, get_from(READ, Some("user-dev-token"), Some(from))).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "three failures lock");
     // No oracle: two credentials / a query token are 400 and not checked.
     let other = "192.0.2.8:1";
@@ -767,7 +870,11 @@ async fn mapped_addresses_and_spoofed_forwarding_share_one_bucket() {
     let mut a = get_from(READ, Some("user-admin-token"), Some("198.51.100.4:1"));
     a.headers_mut()
         .insert("x-forwarded-for", "203.0.113.1".parse().unwrap());
-    let mut b = get_from(READ, Some("user-admin-token"), Some("[::ffff:198.51.100.4]:2"));
+    let mut b = get_from(
+        READ,
+        Some("user-admin-token"),
+        Some("[::ffff:198.51.100.4]:2"),
+    );
     b.headers_mut()
         .insert("forwarded", "for=203.0.113.2".parse().unwrap());
     assert_eq!(send(&service, a).await.0, StatusCode::OK);
@@ -793,8 +900,7 @@ async fn refusals_carry_retry_after_of_at_least_one_second() {
             .0,
         StatusCode::OK
     );
-    let (status, headers, _) =
-        send(&service, get_from(READ, Some("user-guest-token"), from)).await;
+    let (status, headers, _) = send(&service, get_from(READ, Some("user-guest-token"), from)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(headers[header::RETRY_AFTER], "1");
     assert_eq!(fields(&headers, &RATELIMIT), ["\"fast\";r=0;t=1"]);
