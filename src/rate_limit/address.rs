@@ -1,19 +1,25 @@
-//! [`AddressLimitService`]: before authentication, by client address: refuse an address
-//! that failed authentication too often (without checking its credentials again), charge
-//! the per-address quota, and count the failures the answer reports.
+//! [`AddressLimitService`]: before authentication, by client address: charge the
+//! per-address quota, and hold a failed-authentication unit while the request is
+//! authenticated (an address whose failures used up that quota is refused before its
+//! credentials are checked; guesses in flight count too).
+
+// A refusal is a response, returned by value where it is made (as in `mcp::classify`).
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::future::{FailedAuthCharge, ResponseFuture};
+use super::future::{Reservation, ResponseFuture};
+use super::headers::QuotaHeaders;
 use super::layer::RateLimitShared;
-use super::limits::{address_key, caller};
+use super::limits::caller;
 use super::outcome::{Outcome, ReplyTo, outcome};
-use super::store::{PendingVerdict, StoreAnswer, Verdict};
-use crate::error::BodyOrEnvelope;
+use super::store::{StoreAnswer, StoreError, Verdict};
+use crate::error::{BodyOrEnvelope, FullBody};
 
 /// The service built by [`AddressLimitLayer`](super::AddressLimitLayer).
 #[derive(Debug, Clone)]
@@ -25,6 +31,54 @@ pub struct AddressLimitService<S> {
 impl<S> AddressLimitService<S> {
     pub(crate) fn new(inner: S, shared: Arc<RateLimitShared>) -> Self {
         Self { inner, shared }
+    }
+}
+
+/// What the checks of one request decided so far.
+struct Admission {
+    key: String,
+    reply: ReplyTo,
+    headers: Option<QuotaHeaders>,
+}
+
+impl Admission {
+    /// The per-address charge: pass (with its fields) or the refusal.
+    fn per_address(
+        &mut self,
+        shared: &RateLimitShared,
+        verdict: Result<Verdict, StoreError>,
+    ) -> Result<(), Response<FullBody>> {
+        let Some(quota) = shared.limits.per_address() else {
+            return Ok(());
+        };
+        match outcome(&shared.limits, quota, 1, verdict, &self.reply) {
+            Outcome::Pass(headers) => {
+                self.headers = headers;
+                Ok(())
+            }
+            Outcome::Refuse(response) => Err(response),
+        }
+    }
+
+    /// The failed-authentication unit: held (a reservation), not needed (the store failed
+    /// and failures are allowed through), or the refusal.
+    fn reserve(
+        &self,
+        shared: &RateLimitShared,
+        verdict: Result<Verdict, StoreError>,
+    ) -> Result<Option<Reservation>, Response<FullBody>> {
+        let Some(quota) = shared.limits.failed_auth() else {
+            return Ok(None);
+        };
+        let held = matches!(verdict, Ok(Verdict::Allowed { .. }));
+        match outcome(&shared.limits, quota, 1, verdict, &self.reply) {
+            Outcome::Pass(_) if held => Ok(Some(Reservation::new(
+                shared.limits.clone(),
+                self.key.clone(),
+            ))),
+            Outcome::Pass(_) => Ok(None),
+            Outcome::Refuse(response) => Err(response),
+        }
     }
 }
 
@@ -44,117 +98,112 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
         let limits = &shared.limits;
         if limits.per_address().is_none() && limits.failed_auth().is_none() {
             return ResponseFuture::inner(self.inner.call(request), None, None);
         }
-        let key = address_key(caller(request.extensions()).1);
+        let Some(key) = limits.address_key(caller(request.extensions()).1) else {
+            // Without addresses every caller would share one bucket, and one attacker
+            // would lock everybody out: better no limit, said loudly once.
+            if !shared.warned_no_address.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "requests carry no client address: per-address and failed-authentication limits are off (serve with mcp_bastion::server, or axum with connect info)"
+                );
+            }
+            return ResponseFuture::inner(self.inner.call(request), None, None);
+        };
         let dialect = shared
             .endpoint
             .dialect_detector()
             .detect(request.uri(), request.headers());
-        let reply = ReplyTo::dialect(dialect);
-        let mut gate = Gate {
+        let mut admission = Admission {
             key,
-            reply,
-            peeked: None,
-            charged: None,
+            reply: ReplyTo::dialect(dialect),
+            headers: None,
         };
-        if let Some(failed) = limits.failed_auth() {
-            match limits.store.peek(failed, &gate.key) {
-                StoreAnswer::Ready(Ok(verdict @ Verdict::Limited { .. })) => {
-                    if let Outcome::Refuse(response) =
-                        outcome(limits, failed, 1, Ok(verdict), &gate.reply)
-                    {
-                        return ResponseFuture::refused(response);
-                    }
-                }
-                StoreAnswer::Ready(_) => {}
-                StoreAnswer::Pending(pending) => gate.peeked = Some(pending),
-            }
-        }
-        let mut headers = None;
-        if gate.peeked.is_none()
-            && let Some(quota) = limits.per_address()
-        {
-            match limits.store.charge(quota, &gate.key, 1) {
+        let mut later = Later::default();
+        if let Some(quota) = limits.per_address() {
+            match limits.store.charge(quota, &admission.key, 1) {
                 StoreAnswer::Ready(verdict) => {
-                    match outcome(limits, quota, 1, verdict, &gate.reply) {
-                        Outcome::Pass(pass) => headers = pass,
-                        Outcome::Refuse(response) => return ResponseFuture::refused(response),
+                    if let Err(refusal) = admission.per_address(&shared, verdict) {
+                        return ResponseFuture::refused(refusal);
                     }
                 }
-                StoreAnswer::Pending(pending) => gate.charged = Some(pending),
+                pending @ StoreAnswer::Pending(_) => later.per_address = Some(pending),
             }
         }
-        if gate.peeked.is_some() || gate.charged.is_some() {
+        let mut reservation = None;
+        if later.per_address.is_none()
+            && let Some(quota) = limits.failed_auth()
+        {
+            match limits.store.charge(quota, &admission.key, 1) {
+                StoreAnswer::Ready(verdict) => match admission.reserve(&shared, verdict) {
+                    Ok(held) => reservation = held,
+                    Err(refusal) => return ResponseFuture::refused(refusal),
+                },
+                pending @ StoreAnswer::Pending(_) => later.failed_auth = Some(pending),
+            }
+        }
+        if later.per_address.is_some() || later.failed_auth.is_some() {
             let clone = self.inner.clone();
             let inner = std::mem::replace(&mut self.inner, clone);
-            return ResponseFuture::boxed(Box::pin(gate.exchange(shared, inner, request)));
+            let exchange = later.exchange(shared, admission, inner, request);
+            return ResponseFuture::boxed(Box::pin(exchange));
         }
-        let failed_auth = limits.failed_auth().map(|_| FailedAuthCharge {
-            limits: limits.clone(),
-            key: gate.key,
-        });
-        ResponseFuture::inner(self.inner.call(request), headers, failed_auth)
+        if let Some(reservation) = &reservation {
+            request.extensions_mut().insert(reservation.clone());
+        }
+        ResponseFuture::inner(self.inner.call(request), admission.headers, reservation)
     }
 }
 
-/// The checks of a request whose store answers later.
-struct Gate {
-    key: String,
-    reply: ReplyTo,
-    /// The failed-authentication check, asked and not yet answered.
-    peeked: Option<PendingVerdict>,
-    /// The per-address charge, asked and not yet answered.
-    charged: Option<PendingVerdict>,
+/// The checks a store answers later.
+#[derive(Default)]
+struct Later {
+    per_address: Option<StoreAnswer>,
+    failed_auth: Option<StoreAnswer>,
 }
 
-impl Gate {
+impl Later {
     async fn exchange<S, B, ResBody>(
         self,
         shared: Arc<RateLimitShared>,
+        mut admission: Admission,
         mut inner: S,
-        request: Request<B>,
+        mut request: Request<B>,
     ) -> Result<Response<BodyOrEnvelope<ResBody>>, S::Error>
     where
         S: Service<Request<B>, Response = Response<ResBody>>,
     {
         let limits = &shared.limits;
-        let refused = |response: Response<_>| Ok(response.map(BodyOrEnvelope::envelope));
-        if let (Some(pending), Some(failed)) = (self.peeked, limits.failed_auth()) {
-            let verdict = pending.await;
-            if let Ok(Verdict::Limited { .. }) = verdict
-                && let Outcome::Refuse(response) = outcome(limits, failed, 1, verdict, &self.reply)
-            {
-                return refused(response);
+        let refused = |response: Response<FullBody>| Ok(response.map(BodyOrEnvelope::envelope));
+        if let Some(answer) = self.per_address
+            && let Err(refusal) = admission.per_address(&shared, answer.resolve().await)
+        {
+            return refused(refusal);
+        }
+        let failed_auth = match (self.failed_auth, limits.failed_auth()) {
+            (Some(answer), _) => Some(answer),
+            (None, Some(quota)) => Some(limits.store.charge(quota, &admission.key, 1)),
+            (None, None) => None,
+        };
+        let mut reservation = None;
+        if let Some(answer) = failed_auth {
+            match admission.reserve(&shared, answer.resolve().await) {
+                Ok(held) => reservation = held,
+                Err(refusal) => return refused(refusal),
             }
         }
-        let mut headers = None;
-        if let Some(quota) = limits.per_address() {
-            let verdict = match self.charged {
-                Some(pending) => pending.await,
-                None => match limits.store.charge(quota, &self.key, 1) {
-                    StoreAnswer::Ready(verdict) => verdict,
-                    StoreAnswer::Pending(pending) => pending.await,
-                },
-            };
-            match outcome(limits, quota, 1, verdict, &self.reply) {
-                Outcome::Pass(pass) => headers = pass,
-                Outcome::Refuse(response) => return refused(response),
-            }
+        if let Some(reservation) = &reservation {
+            request.extensions_mut().insert(reservation.clone());
         }
         let mut response = inner.call(request).await?;
-        if limits.failed_auth().is_some() {
-            let charge = FailedAuthCharge {
-                limits: limits.clone(),
-                key: self.key,
-            };
-            charge.settle(&response);
+        if let Some(reservation) = reservation {
+            reservation.settle(&response);
         }
-        if let Some(headers) = headers {
+        if let Some(headers) = admission.headers {
             headers.append_to(response.headers_mut());
         }
         Ok(response.map(BodyOrEnvelope::inner))

@@ -8,10 +8,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::limits::{Compiled, QuotaMatch, RateLimits};
-use super::memory::{DEFAULT_MAX_KEYS, MemoryStore};
+use super::memory::{DEFAULT_MAX_KEYS, MAX_KEYS_LIMIT, MemoryStore};
 use super::quota::Quota;
 use super::store::RateLimitStore;
 use crate::error::ConfigError;
+use crate::principal::AuthMethod;
 
 /// The quota of callers before authentication, by client address.
 pub const PER_ADDRESS_QUOTA: &str = "per-address";
@@ -72,8 +73,11 @@ pub struct RateLimitConfig {
     /// A limit of failed authentications by client address: past it, a client is refused
     /// before its credentials are checked (credential stuffing).
     pub failed_auth: Option<QuotaConfig>,
-    /// Most buckets tracked at once (default 1,000,000, about 80 MB when all are used).
+    /// Most buckets tracked at once (default 1,000,000, about 50 MB when all are used).
     pub max_keys: Option<usize>,
+    /// How much of an IPv6 client address is its key (default 64: one host usually owns a
+    /// whole /64; 48 or 56 counts a site as one client).
+    pub ipv6_prefix: Option<u8>,
     /// What to do when the store cannot answer (a shared store that is down).
     #[serde(default)]
     pub on_store_error: StoreFailure,
@@ -116,17 +120,19 @@ impl QuotaConfig {
     }
 }
 
-/// Gives `quota` to the principals it matches: every condition given must hold (a listed
-/// subject, one of the listed roles, every listed attribute equal).
+/// Gives `quota` to the principals it matches: every condition given must hold (one of the
+/// listed principals, one of the listed roles, every listed attribute equal).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct QuotaRule {
     /// The quota's name.
     pub quota: String,
-    /// Principal subjects (`Principal::subject`).
+    /// Principals by identity, `"<method>:<subject>"` (`Principal::identity`, e.g.
+    /// `"ApiKey:backup-job"`), so a subject issued by one authenticator never names another's
+    /// caller.
     #[serde(default)]
-    pub subjects: Vec<String>,
+    pub principals: Vec<String>,
     /// Roles; any one of them matches.
     #[serde(default)]
     pub roles: Vec<String>,
@@ -145,11 +151,11 @@ impl QuotaRule {
         }
     }
 
-    /// `quota` for the principal whose subject is `subject`.
-    pub fn subject(quota: impl Into<String>, subject: impl Into<String>) -> Self {
+    /// `quota` for the principal whose identity is `identity` (`"Jwt:carol"`).
+    pub fn principal(quota: impl Into<String>, identity: impl Into<String>) -> Self {
         Self {
             quota: quota.into(),
-            subjects: vec![subject.into()],
+            principals: vec![identity.into()],
             ..Self::default()
         }
     }
@@ -175,9 +181,9 @@ impl QuotaRule {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Exempt {
-    /// Principal subjects.
+    /// Principals by identity, `"<method>:<subject>"` (e.g. `"ApiKey:backup-job"`).
     #[serde(default)]
-    pub subjects: Vec<String>,
+    pub principals: Vec<String>,
     /// Roles.
     #[serde(default)]
     pub roles: Vec<String>,
@@ -262,10 +268,10 @@ impl RateLimitConfig {
         self
     }
 
-    /// Never limits the principal whose subject is `subject`.
+    /// Never limits the principal whose identity is `identity` (`"ApiKey:backup-job"`).
     #[must_use]
-    pub fn exempt_subject(mut self, subject: &str) -> Self {
-        self.exempt.subjects.push(subject.to_owned());
+    pub fn exempt_principal(mut self, identity: &str) -> Self {
+        self.exempt.principals.push(identity.to_owned());
         self
     }
 
@@ -297,6 +303,13 @@ impl RateLimitConfig {
         self
     }
 
+    /// How many leading bits of an IPv6 client address make its key (32 to 128).
+    #[must_use]
+    pub fn ipv6_prefix(mut self, bits: u8) -> Self {
+        self.ipv6_prefix = Some(bits);
+        self
+    }
+
     /// What to do when the store fails.
     #[must_use]
     pub fn on_store_error(mut self, failure: StoreFailure) -> Self {
@@ -307,8 +320,10 @@ impl RateLimitConfig {
     /// Validates and builds the limits with the in-process store.
     pub fn build(self) -> Result<RateLimits, ConfigError> {
         let max_keys = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
-        if max_keys == 0 {
-            return Err(ConfigError::new("max_keys must be at least 1"));
+        if max_keys == 0 || max_keys > MAX_KEYS_LIMIT {
+            return Err(ConfigError::new(format!(
+                "max_keys must be between 1 and {MAX_KEYS_LIMIT}"
+            )));
         }
         let compiled = self.compile()?;
         let store = Arc::new(MemoryStore::new(&compiled.quotas, max_keys));
@@ -355,17 +370,23 @@ impl RateLimitConfig {
         for (position, rule) in self.rules.into_iter().enumerate() {
             let field = format!("rules[{position}]");
             let quota = index_of(&rule.quota, &format!("{field}.quota"))?;
-            if rule.subjects.is_empty() && rule.roles.is_empty() && rule.attributes.is_empty() {
+            if rule.principals.is_empty() && rule.roles.is_empty() && rule.attributes.is_empty() {
                 return Err(ConfigError::new(format!(
-                    "{field} names no subject, role or attribute: it would match everyone (use `default`)"
+                    "{field} names no principal, role or attribute: it would match everyone (use `default`)"
                 )));
             }
+            check_identities(&rule.principals, &format!("{field}.principals"))?;
             rules.push(QuotaMatch {
                 quota,
-                subjects: rule.subjects,
+                principals: rule.principals,
                 roles: rule.roles,
                 attributes: rule.attributes,
             });
+        }
+        check_identities(&self.exempt.principals, "exempt.principals")?;
+        let ipv6_prefix = self.ipv6_prefix.unwrap_or(DEFAULT_IPV6_PREFIX);
+        if !(32..=128).contains(&ipv6_prefix) {
+            return Err(ConfigError::new("ipv6_prefix must be between 32 and 128"));
         }
         let costs = self.costs;
         for (field, cost) in [
@@ -374,9 +395,9 @@ impl RateLimitConfig {
             ("costs.batch_per_id", costs.batch_per_id),
             ("costs.rpc_call", costs.rpc_call),
         ] {
-            if cost > MAX_COST {
+            if cost == 0 || cost > MAX_COST {
                 return Err(ConfigError::new(format!(
-                    "{field} must be at most {MAX_COST}"
+                    "{field} must be between 1 and {MAX_COST}"
                 )));
             }
         }
@@ -401,7 +422,25 @@ impl RateLimitConfig {
             costs,
             per_address,
             failed_auth,
+            ipv6_prefix,
             on_store_error: self.on_store_error,
         })
     }
+}
+
+/// Default IPv6 prefix of an address key.
+const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+/// Every entry must be a principal identity, `"<method>:<subject>"`.
+fn check_identities(identities: &[String], field: &str) -> Result<(), ConfigError> {
+    for (position, identity) in identities.iter().enumerate() {
+        if !AuthMethod::is_identity(identity) {
+            let methods: Vec<_> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+            return Err(ConfigError::new(format!(
+                "{field}[{position}]: {identity:?} is not \"<method>:<subject>\" with a method of {}",
+                methods.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }

@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
 use http::{Response, StatusCode, header};
@@ -17,31 +19,66 @@ use crate::error::{BodyOrEnvelope, FullBody};
 pub(crate) type BoxedResponse<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<BodyOrEnvelope<B>>, E>> + Send>>;
 
-/// A failed authentication to charge to a client address once the answer says so.
+/// A failed-authentication unit held for a request while it is authenticated (so guesses
+/// in flight count before their answers): given back as soon as the request gets past
+/// authentication, or when its answer is anything but a refused credential.
+#[derive(Debug, Clone)]
+pub(crate) struct Reservation(Arc<Held>);
+
 #[derive(Debug)]
-pub(crate) struct FailedAuthCharge {
-    pub(crate) limits: RateLimits,
-    pub(crate) key: String,
+struct Held {
+    limits: RateLimits,
+    key: String,
+    settled: AtomicBool,
 }
 
-impl FailedAuthCharge {
-    /// Charges one unit when `response` refused a credential that was presented (RFC 6750:
-    /// `error="invalid_token"`; a request without credentials is not a failure).
-    pub(crate) fn settle<B>(self, response: &Response<B>) {
+impl Reservation {
+    pub(crate) fn new(limits: RateLimits, key: String) -> Self {
+        Self(Arc::new(Held {
+            limits,
+            key,
+            settled: AtomicBool::new(false),
+        }))
+    }
+
+    /// The request is past authentication: the unit goes back (once).
+    pub(crate) fn release(&self) {
+        let held = &*self.0;
+        if held.settled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(quota) = held.limits.failed_auth() else {
+            return;
+        };
+        match held.limits.store.refund(quota, &held.key, 1) {
+            StoreAnswer::Ready(Ok(())) => {}
+            StoreAnswer::Ready(Err(err)) => {
+                tracing::warn!(error = %err, "failed-authentication unit not given back");
+            }
+            StoreAnswer::Pending(refund) => {
+                tokio::spawn(async move {
+                    if let Err(err) = refund.await {
+                        tracing::warn!(error = %err, "failed-authentication unit not given back");
+                    }
+                });
+            }
+        }
+    }
+
+    /// The answer is in: a refused credential (RFC 6750 `error="invalid_token"`) keeps the
+    /// unit spent; anything else gives it back. A request without credentials is not a
+    /// failure.
+    pub(crate) fn settle<B>(&self, response: &Response<B>) {
         let refused_credential = response.status() == StatusCode::UNAUTHORIZED
             && response
                 .headers()
                 .get_all(header::WWW_AUTHENTICATE)
                 .iter()
                 .any(|value| value.as_bytes().windows(13).any(|w| w == b"invalid_token"));
-        let Some(quota) = self.limits.failed_auth().filter(|_| refused_credential) else {
-            return;
-        };
-        match self.limits.store.charge(quota, &self.key, 1) {
-            StoreAnswer::Ready(_) => {}
-            StoreAnswer::Pending(charge) => {
-                tokio::spawn(charge);
-            }
+        if refused_credential {
+            self.0.settled.store(true, Ordering::Release);
+        } else {
+            self.release();
         }
     }
 }
@@ -60,7 +97,7 @@ pin_project! {
         Inner {
             #[pin] future: F,
             headers: Option<QuotaHeaders>,
-            failed_auth: Option<FailedAuthCharge>,
+            reservation: Option<Reservation>,
         },
         Refused { response: Option<Response<FullBody>> },
         Boxed { future: BoxedResponse<B, E> },
@@ -72,13 +109,13 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     pub(crate) fn inner(
         future: F,
         headers: Option<QuotaHeaders>,
-        failed_auth: Option<FailedAuthCharge>,
+        reservation: Option<Reservation>,
     ) -> Self {
         Self {
             state: State::Inner {
                 future,
                 headers,
-                failed_auth,
+                reservation,
             },
         }
     }
@@ -111,11 +148,11 @@ where
             StateProj::Inner {
                 future,
                 headers,
-                failed_auth,
+                reservation,
             } => {
                 let mut response = ready!(future.poll(cx))?;
-                if let Some(charge) = failed_auth.take() {
-                    charge.settle(&response);
+                if let Some(reservation) = reservation.take() {
+                    reservation.settle(&response);
                 }
                 if let Some(headers) = headers.take() {
                     headers.append_to(response.headers_mut());

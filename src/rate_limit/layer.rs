@@ -1,6 +1,7 @@
 //! [`RateLimitLayer`] (after authentication) and [`AddressLimitLayer`] (before it).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use tower_layer::Layer;
 
@@ -14,6 +15,8 @@ use crate::mcp::Endpoint;
 pub(crate) struct RateLimitShared {
     pub(crate) limits: RateLimits,
     pub(crate) endpoint: Endpoint,
+    /// Whether the missing client address was reported.
+    pub(crate) warned_no_address: AtomicBool,
 }
 
 impl RateLimitShared {
@@ -21,6 +24,7 @@ impl RateLimitShared {
         Arc::new(Self {
             limits: limits.clone(),
             endpoint: endpoint.clone(),
+            warned_no_address: AtomicBool::new(false),
         })
     }
 }

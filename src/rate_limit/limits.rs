@@ -32,6 +32,7 @@ pub(crate) struct Compiled {
     pub(crate) costs: Costs,
     pub(crate) per_address: Option<usize>,
     pub(crate) failed_auth: Option<usize>,
+    pub(crate) ipv6_prefix: u8,
     pub(crate) on_store_error: StoreFailure,
 }
 
@@ -39,14 +40,14 @@ pub(crate) struct Compiled {
 #[derive(Debug)]
 pub(crate) struct QuotaMatch {
     pub(crate) quota: usize,
-    pub(crate) subjects: Vec<String>,
+    pub(crate) principals: Vec<String>,
     pub(crate) roles: Vec<String>,
     pub(crate) attributes: std::collections::BTreeMap<String, Value>,
 }
 
 impl QuotaMatch {
-    fn matches(&self, principal: &Principal) -> bool {
-        (self.subjects.is_empty() || self.subjects.contains(&principal.subject))
+    fn matches(&self, principal: &Principal, identity: &str) -> bool {
+        (self.principals.is_empty() || self.principals.iter().any(|p| p == identity))
             && (self.roles.is_empty() || self.roles.iter().any(|role| principal.has_role(role)))
             && self
                 .attributes
@@ -107,24 +108,34 @@ impl RateLimits {
     ) -> Charge<'_> {
         let compiled = &*self.compiled;
         let principal = principal.filter(|p| !p.is_anonymous());
-        if let Some(principal) = principal {
+        let identity = principal.map(Principal::identity);
+        if let (Some(principal), Some(identity)) = (principal, &identity) {
             let exempt = &compiled.exempt;
-            if exempt.subjects.contains(&principal.subject)
+            if exempt.principals.iter().any(|p| p == identity)
                 || exempt.roles.iter().any(|role| principal.has_role(role))
             {
                 return Charge::Exempt;
             }
         }
         let chosen = principal
-            .and_then(|principal| compiled.rules.iter().find(|rule| rule.matches(principal)))
+            .zip(identity.as_deref())
+            .and_then(|(principal, identity)| {
+                compiled
+                    .rules
+                    .iter()
+                    .find(|rule| rule.matches(principal, identity))
+            })
             .map(|rule| rule.quota)
             .or(compiled.default);
         let Some(quota) = chosen.map(|index| &compiled.quotas[index]) else {
             return Charge::Exempt;
         };
-        let key = match principal {
-            Some(principal) => format!("p:{}", principal.identity()),
-            None => address_key(addr),
+        let key = match identity {
+            Some(identity) => format!("p:{identity}"),
+            // Anonymous callers without a known address share one bucket.
+            None => self
+                .address_key(addr)
+                .unwrap_or_else(|| "a:unknown".to_owned()),
         };
         Charge::To { quota, key }
     }
@@ -166,19 +177,20 @@ impl RateLimits {
     }
 }
 
-/// The bucket of a client address: the IPv4 address, or the IPv6 /64 (one host usually owns
-/// a whole /64, so a finer key would let it rotate addresses).
-pub(crate) fn address_key(addr: Option<&ClientAddr>) -> String {
-    match addr.map(|addr| addr.0.ip().to_canonical()) {
-        Some(IpAddr::V4(v4)) => format!("a:{v4}"),
-        Some(IpAddr::V6(v6)) => {
-            let segments = v6.segments();
-            format!(
-                "a:{:x}:{:x}:{:x}:{:x}::/64",
-                segments[0], segments[1], segments[2], segments[3]
-            )
-        }
-        None => "a:unknown".to_owned(),
+impl RateLimits {
+    /// The bucket of a client address: the IPv4 address, or the IPv6 address's prefix
+    /// (`ipv6_prefix` bits, default /64: one host usually owns a whole /64, so a finer key
+    /// would let it rotate addresses). `None` when the address is unknown.
+    pub(crate) fn address_key(&self, addr: Option<&ClientAddr>) -> Option<String> {
+        Some(match addr?.0.ip().to_canonical() {
+            IpAddr::V4(v4) => format!("a:{v4}"),
+            IpAddr::V6(v6) => {
+                let bits = u32::from(self.compiled.ipv6_prefix);
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                let prefix = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+                format!("a:{prefix}/{bits}")
+            }
+        })
     }
 }
 

@@ -1,15 +1,17 @@
-//! [`MemoryStore`]: the in-process [`RateLimitStore`]: governor's GCRA over a bounded,
-//! sharded LRU of buckets.
+//! [`MemoryStore`]: the in-process [`RateLimitStore`]: governor's GCRA over bounded, sharded
+//! buckets.
 //!
-//! Memory is bounded twice: a bucket that has refilled is dropped as soon as it reaches the
-//! old end of its shard's LRU (it is indistinguishable from a fresh one, so nothing is lost),
-//! and at `max_keys` the least recently used bucket goes, refilled or not. A bucket costs
-//! about 80 bytes (a 16-byte slot in an LRU node plus the index), so 1,000,000 keys stay
-//! near 80 MB.
+//! Each shard is a hash map of 16-byte buckets plus the order the keys arrived in. Memory is
+//! bounded twice: a bucket that has refilled is dropped when a sweep reaches it (it is
+//! indistinguishable from a fresh one, so nothing is lost), and a shard at its share of
+//! `max_keys` makes room before it takes a new key: a refilled bucket if one of the oldest
+//! few is, else the one of them closest to refilled. A bucket costs about 50 bytes, so
+//! 1,000,000 keys stay near 50 MB.
 
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,19 +20,21 @@ use governor::middleware::StateInformationMiddleware;
 use governor::nanos::Nanos;
 use governor::state::StateStore;
 use governor::{NotUntil, RateLimiter};
-use lru::LruCache;
 
 use super::quota::Quota;
 use super::store::{RateLimitStore, StoreAnswer, StoreError, StoreStats, Verdict};
 
 /// Default most keys tracked at once.
 pub const DEFAULT_MAX_KEYS: usize = 1_000_000;
-/// Refilled buckets dropped per charge, at most (keeps the work per request constant).
-const IDLE_SWEEP_PER_CALL: usize = 2;
-/// Every this many charges, another shard is swept too ...
-const ROUND_ROBIN_EVERY: usize = 16;
-/// ... of at most this many refilled buckets.
-const ROUND_ROBIN_SWEEP: usize = 16;
+/// Most keys a store may be configured for.
+pub(crate) const MAX_KEYS_LIMIT: usize = 1 << 32;
+/// A shard's share of `max_keys` gets this much slack (in 1/64ths), so an uneven spread of
+/// keys over shards does not evict active buckets before the total reaches `max_keys`.
+const SHARD_SLACK_64THS: usize = 4;
+/// How many of a full shard's oldest keys are looked at to make room.
+const EVICTION_CANDIDATES: usize = 8;
+/// Every this many calls, a shard sweeps the oldest of its keys if it has refilled.
+const SWEEP_EVERY: u32 = 4;
 
 /// Governor's clock on Tokio's time, so a paused test clock drives the limits too.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,39 +54,40 @@ type Limiter = RateLimiter<SlotKey, Buckets, TokioClock, StateInformationMiddlew
 /// uses): one governor limiter per quota over shared, bounded buckets.
 #[derive(Debug)]
 pub(crate) struct MemoryStore {
-    /// One limiter per quota, indexed by [`Quota::index`]; all share the buckets.
-    limiters: Vec<Limiter>,
+    /// One limiter per quota, indexed by [`Quota::index`] (all share the buckets), with the
+    /// time its clock started, in nanoseconds after the buckets' origin.
+    limiters: Vec<(Limiter, u64)>,
     buckets: Buckets,
     hasher: std::hash::RandomState,
 }
 
 impl MemoryStore {
-    /// A store for `quotas` tracking at most `max_keys` buckets.
+    /// A store for `quotas` tracking about `max_keys` buckets (at most 1/16 more).
     pub(crate) fn new(quotas: &[Quota], max_keys: usize) -> Self {
+        let max_keys = max_keys.clamp(1, MAX_KEYS_LIMIT);
         let shards = std::thread::available_parallelism()
             .map_or(4, std::num::NonZeroUsize::get)
             .saturating_mul(4)
             .clamp(4, 256)
             .next_power_of_two()
-            .min(max_keys.next_power_of_two().max(1));
-        let per_shard = max_keys.div_ceil(shards).max(1);
+            .min(max_keys.next_power_of_two());
+        let share = max_keys.div_ceil(shards);
+        let per_shard = share + (share * SHARD_SLACK_64THS).div_ceil(64);
         let buckets = Buckets(Arc::new(Shared {
-            shards: (0..shards)
-                .map(|_| {
-                    Mutex::new(LruCache::unbounded_with_hasher(
-                        BuildHasherDefault::default(),
-                    ))
-                })
-                .collect(),
+            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard,
             origin: tokio::time::Instant::now(),
             evicted_idle: AtomicU64::new(0),
             evicted_active: AtomicU64::new(0),
-            ticks: AtomicUsize::new(0),
         }));
         let limiters = quotas
             .iter()
-            .map(|quota| RateLimiter::new(quota.gcra(), buckets.clone(), TokioClock))
+            .map(|quota| {
+                let limiter = RateLimiter::new(quota.gcra(), buckets.clone(), TokioClock);
+                // Governor counts from the moment it was made: read just after, so the
+                // offset errs (by nanoseconds) towards a bucket refilling later, never sooner.
+                (limiter, buckets.now())
+            })
             .collect();
         Self {
             limiters,
@@ -91,43 +96,86 @@ impl MemoryStore {
         }
     }
 
-    fn check(&self, quota: &Quota, key: &str, cost: u32, commit: bool) -> StoreAnswer {
-        let Some(limiter) = self.limiters.get(quota.index) else {
-            return StoreAnswer::Ready(Err(StoreError::new(format!(
+    fn limiter(&self, quota: &Quota) -> Result<&(Limiter, u64), StoreError> {
+        self.limiters.get(quota.index).ok_or_else(|| {
+            StoreError::new(format!(
                 "quota {:?} is not one this store was built for",
                 quota.name()
-            ))));
-        };
-        let Some(cost) = NonZeroU32::new(cost) else {
-            return StoreAnswer::Ready(Ok(Verdict::unspent(quota)));
-        };
+            ))
+        })
+    }
+
+    fn slot_key(&self, quota: &Quota, key: &str, offset: u64, commit: bool) -> SlotKey {
+        // Keyed with a per-process secret: nobody can choose keys that collide.
+        SlotKey {
+            hash: std::hash::BuildHasher::hash_one(&self.hasher, (quota.index, key)),
+            offset,
+            commit,
+        }
+    }
+
+    /// Governor's decision on `cost` units (spent only when `commit`).
+    fn check(
+        &self,
+        quota: &Quota,
+        key: &str,
+        cost: NonZeroU32,
+        commit: bool,
+    ) -> Result<Verdict, StoreError> {
+        let (limiter, offset) = self.limiter(quota)?;
         // Governor multiplies the cost before comparing it with the burst: answer first, so
         // a huge cost cannot overflow its arithmetic.
         if cost.get() > quota.burst() {
-            return StoreAnswer::Ready(Ok(Verdict::TooCostly));
+            let (remaining, reset) = self.state(quota, key)?;
+            return Ok(Verdict::TooCostly { remaining, reset });
         }
-        // Keyed with a per-process secret: nobody can choose keys that collide.
-        let hash = self.hasher.hash_one((quota.index, key));
-        let slot = SlotKey {
-            hash,
-            refill: quota.full_refill(),
-            commit,
-        };
-        let verdict = match limiter.check_key_n(&slot, cost) {
+        let slot = self.slot_key(quota, key, *offset, commit);
+        Ok(match limiter.check_key_n(&slot, cost) {
             Ok(Ok(snapshot)) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 Verdict::Allowed {
                     remaining,
-                    reset: quota.unit_interval() * quota.burst().saturating_sub(remaining),
+                    reset: until_whole(quota, remaining),
                 }
             }
-            Ok(Err(not_until)) => Verdict::Limited {
-                retry_after: wait(&not_until),
-            },
-            Err(_) => Verdict::TooCostly,
-        };
-        StoreAnswer::Ready(Ok(verdict))
+            Ok(Err(not_until)) => {
+                let retry_after = wait(&not_until);
+                // The units that are there now: the cost less those still to come.
+                let missing = retry_after
+                    .as_nanos()
+                    .div_ceil(quota.unit_interval().as_nanos().max(1));
+                let remaining = u32::try_from(u128::from(cost.get()).saturating_sub(missing))
+                    .unwrap_or(0)
+                    .min(cost.get() - 1);
+                Verdict::Limited {
+                    retry_after,
+                    remaining,
+                    reset: until_whole(quota, remaining),
+                }
+            }
+            // Unreachable after the burst check above; answered the same way.
+            Err(_) => {
+                let (remaining, reset) = self.state(quota, key)?;
+                Verdict::TooCostly { remaining, reset }
+            }
+        })
     }
+
+    /// Units available now and the time until the whole burst is back, spending nothing.
+    fn state(&self, quota: &Quota, key: &str) -> Result<(u32, Duration), StoreError> {
+        let remaining = match self.check(quota, key, NonZeroU32::MIN, false)? {
+            // The dry run counted one unit.
+            Verdict::Allowed { remaining, .. } => remaining + 1,
+            _ => 0,
+        };
+        Ok((remaining, until_whole(quota, remaining)))
+    }
+}
+
+/// The time until `quota`'s whole burst is back when `remaining` units are left (rounded up
+/// to a whole unit).
+fn until_whole(quota: &Quota, remaining: u32) -> Duration {
+    quota.unit_interval() * quota.burst().saturating_sub(remaining)
 }
 
 fn wait(not_until: &NotUntil<std::time::Instant>) -> Duration {
@@ -136,11 +184,26 @@ fn wait(not_until: &NotUntil<std::time::Instant>) -> Duration {
 
 impl RateLimitStore for MemoryStore {
     fn charge(&self, quota: &Quota, key: &str, cost: u32) -> StoreAnswer {
-        self.check(quota, key, cost, true)
+        StoreAnswer::Ready(match NonZeroU32::new(cost) {
+            Some(cost) => self.check(quota, key, cost, true),
+            // Nothing to spend: the bucket as it is.
+            None => self
+                .state(quota, key)
+                .map(|(remaining, reset)| Verdict::Allowed { remaining, reset }),
+        })
     }
 
     fn peek(&self, quota: &Quota, key: &str) -> StoreAnswer {
-        self.check(quota, key, 1, false)
+        StoreAnswer::Ready(self.check(quota, key, NonZeroU32::MIN, false))
+    }
+
+    fn refund(&self, quota: &Quota, key: &str, cost: u32) -> StoreAnswer<()> {
+        let result = self.limiter(quota).map(|(_, offset)| {
+            let slot = self.slot_key(quota, key, *offset, true);
+            let units = quota.unit_interval() * cost.min(quota.burst());
+            self.buckets.refund(slot.hash, units);
+        });
+        StoreAnswer::Ready(result)
     }
 
     fn stats(&self) -> StoreStats {
@@ -149,7 +212,13 @@ impl RateLimitStore for MemoryStore {
             keys: shared
                 .shards
                 .iter()
-                .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).len())
+                .map(|shard| {
+                    shard
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .slots
+                        .len()
+                })
                 .sum(),
             evicted_idle: shared.evicted_idle.load(Ordering::Relaxed),
             evicted_active: shared.evicted_active.load(Ordering::Relaxed),
@@ -157,23 +226,30 @@ impl RateLimitStore for MemoryStore {
     }
 }
 
-/// Which bucket, how long it takes to refill, and whether this check may change it
-/// (`false`: a dry run for [`RateLimitStore::peek`]).
+/// Which bucket, when its limiter's clock started (after the buckets' origin), and whether
+/// this check may change it (`false`: a dry run for [`RateLimitStore::peek`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct SlotKey {
     hash: u64,
-    refill: Duration,
+    offset: u64,
     commit: bool,
 }
 
-/// One bucket: governor's theoretical arrival time, and when the bucket is full again.
+/// One bucket: governor's theoretical arrival time (on its limiter's clock: the bucket is
+/// full again then), and the same moment on the buckets' clock.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     tat: u64,
     idle_at: u64,
 }
 
-type Shard = LruCache<u64, Slot, BuildHasherDefault<MixHasher>>;
+/// One shard: the buckets, and their keys in the order they arrived (each key once).
+#[derive(Debug, Default)]
+struct Shard {
+    slots: HashMap<u64, Slot, BuildHasherDefault<MixHasher>>,
+    arrivals: VecDeque<u64>,
+    calls: u32,
+}
 
 /// The buckets, shared by every quota's limiter.
 #[derive(Debug, Clone)]
@@ -186,24 +262,78 @@ struct Shared {
     origin: tokio::time::Instant,
     evicted_idle: AtomicU64,
     evicted_active: AtomicU64,
-    /// Charges so far, to pick the next shard to sweep.
-    ticks: AtomicUsize,
 }
 
-impl Shared {
-    fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+impl Buckets {
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard> {
+        let shards = &self.0.shards;
+        let index = usize::try_from(hash).unwrap_or_default() & (shards.len() - 1);
+        shards[index].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Drops up to `most` buckets that have refilled, from the old end of `shard`'s LRU.
-    fn sweep(&self, shard: &mut Shard, now: u64, most: usize) {
-        for _ in 0..most {
-            match shard.peek_lru() {
-                Some((_, oldest)) if oldest.idle_at <= now => {
-                    shard.pop_lru();
-                    self.evicted_idle.fetch_add(1, Ordering::Relaxed);
+    fn now(&self) -> u64 {
+        u64::try_from(self.0.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn refund(&self, hash: u64, units: Duration) {
+        let units = u64::try_from(units.as_nanos()).unwrap_or(u64::MAX);
+        if let Some(slot) = self.shard(hash).slots.get_mut(&hash) {
+            slot.tat = slot.tat.saturating_sub(units);
+            slot.idle_at = slot.idle_at.saturating_sub(units);
+        }
+    }
+}
+
+impl Shard {
+    /// Drops the oldest key if its bucket has refilled (else moves it to the back, so a
+    /// busy key does not stop the sweep).
+    fn sweep(&mut self, now: u64, shared: &Shared) {
+        let Some(oldest) = self.arrivals.pop_front() else {
+            return;
+        };
+        match self.slots.get(&oldest) {
+            Some(slot) if slot.idle_at > now => self.arrivals.push_back(oldest),
+            Some(_) => {
+                self.slots.remove(&oldest);
+                shared.evicted_idle.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
+        }
+    }
+
+    /// Room for one more key: a refilled bucket among the oldest few, else the one of them
+    /// closest to refilled, the one that loses least (its caller gets a fresh burst:
+    /// counted as an active eviction). A lockout, far from refilled, stays.
+    fn make_room(&mut self, now: u64, shared: &Shared) {
+        let mut candidates = [0_u64; EVICTION_CANDIDATES];
+        let mut taken = 0;
+        while taken < EVICTION_CANDIDATES
+            && let Some(key) = self.arrivals.pop_front()
+        {
+            match self.slots.get(&key) {
+                Some(slot) if slot.idle_at <= now => {
+                    self.slots.remove(&key);
+                    shared.evicted_idle.fetch_add(1, Ordering::Relaxed);
+                    self.arrivals.extend(&candidates[..taken]);
+                    return;
                 }
-                _ => break,
+                Some(_) => {
+                    candidates[taken] = key;
+                    taken += 1;
+                }
+                None => {}
+            }
+        }
+        let victim = candidates[..taken]
+            .iter()
+            .copied()
+            .min_by_key(|key| self.slots.get(key).map_or(0, |slot| slot.idle_at));
+        for &key in &candidates[..taken] {
+            if Some(key) == victim {
+                self.slots.remove(&key);
+                shared.evicted_active.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.arrivals.push_back(key);
             }
         }
     }
@@ -216,56 +346,55 @@ impl StateStore for Buckets {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        let shared = &self.0;
-        let index = usize::try_from(key.hash).unwrap_or_default() & (shared.shards.len() - 1);
-        let mut shard = shared.shards[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = shared.now();
-        let refill = u64::try_from(key.refill.as_nanos()).unwrap_or(u64::MAX);
-        let value = if let Some(slot) = shard.get_mut(&key.hash) {
-            // One lookup for a known key: read, decide, write in place.
-            let (value, tat) = f(Some(Nanos::new(slot.tat)))?;
-            if key.commit {
-                *slot = Slot {
-                    tat: tat.as_u64(),
-                    idle_at: now.saturating_add(refill),
-                };
-            }
-            value
-        } else {
-            let (value, tat) = f(None)?;
-            if key.commit {
-                if shard.len() >= shared.per_shard
-                    && let Some((_, evicted)) = shard.pop_lru()
-                {
-                    let counter = if evicted.idle_at <= now {
-                        &shared.evicted_idle
-                    } else {
-                        &shared.evicted_active
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                let slot = Slot {
-                    tat: tat.as_u64(),
-                    idle_at: now.saturating_add(refill),
-                };
-                shard.put(key.hash, slot);
-            }
-            value
+        let shared = &*self.0;
+        let now = self.now();
+        let mut shard = self.shard(key.hash);
+        let fresh = |tat: Nanos| Slot {
+            tat: tat.as_u64(),
+            idle_at: tat.as_u64().saturating_add(key.offset),
         };
-        shared.sweep(&mut shard, now, IDLE_SWEEP_PER_CALL);
+        // A refusal (`Err`) changes nothing, but the housekeeping below runs all the same.
+        let result = if let Some(slot) = shard.slots.get_mut(&key.hash) {
+            // One lookup for a known key: read, decide, write in place.
+            f(Some(Nanos::new(slot.tat))).map(|(value, tat)| {
+                if key.commit {
+                    *slot = fresh(tat);
+                }
+                value
+            })
+        } else {
+            f(None).map(|(value, tat)| {
+                if key.commit {
+                    if shard.slots.len() >= shared.per_shard {
+                        shard.make_room(now, shared);
+                    }
+                    shard.slots.insert(key.hash, fresh(tat));
+                    shard.arrivals.push_back(key.hash);
+                }
+                value
+            })
+        };
+        shard.calls = shard.calls.wrapping_add(1);
+        let calls = shard.calls;
+        if calls.is_multiple_of(SWEEP_EVERY) {
+            shard.sweep(now, shared);
+        }
         drop(shard);
-        // Now and then, a few refilled buckets of some other shard, so keys nobody uses any
-        // more leave even when new traffic lands elsewhere.
-        let tick = shared.ticks.fetch_add(1, Ordering::Relaxed);
-        if tick.is_multiple_of(ROUND_ROBIN_EVERY) {
-            let other = (tick / ROUND_ROBIN_EVERY) % shared.shards.len();
-            if let Ok(mut other) = shared.shards[other].try_lock() {
-                shared.sweep(&mut other, now, ROUND_ROBIN_SWEEP);
+        // Now and then another shard too (each in turn), so keys nobody uses any more leave
+        // even when the traffic lands elsewhere.
+        if calls.is_multiple_of(SWEEP_EVERY * 4) {
+            let turn = usize::try_from(calls / (SWEEP_EVERY * 4)).unwrap_or_default();
+            let index = usize::try_from(key.hash)
+                .unwrap_or_default()
+                .wrapping_add(turn)
+                & (shared.shards.len() - 1);
+            if let Ok(mut other) = shared.shards[index].try_lock() {
+                for _ in 0..4 {
+                    other.sweep(now, shared);
+                }
             }
         }
-        Ok(value)
+        result
     }
 }
 
@@ -320,9 +449,15 @@ mod tests {
                 Verdict::Allowed { remaining, .. } if remaining == expected
             ));
         }
-        let Verdict::Limited { retry_after } = verdict(store.charge(guest, "a", 1)) else {
+        let Verdict::Limited {
+            retry_after,
+            remaining: 0,
+            reset,
+        } = verdict(store.charge(guest, "a", 1))
+        else {
             panic!("over the burst");
         };
+        assert_eq!(reset, Duration::from_secs(3));
         assert!(retry_after <= Duration::from_secs(1) && retry_after > Duration::ZERO);
         // Another key has its own bucket.
         assert!(matches!(
@@ -334,11 +469,34 @@ mod tests {
             verdict(store.charge(guest, "a", 1)),
             Verdict::Allowed { remaining: 0, .. }
         ));
-        assert_eq!(verdict(store.charge(guest, "a", 4)), Verdict::TooCostly);
-        assert_eq!(
-            verdict(store.charge(guest, "a", u32::MAX)),
-            Verdict::TooCostly
-        );
+        for cost in [4, u32::MAX] {
+            assert_eq!(
+                verdict(store.charge(guest, "a", cost)),
+                Verdict::TooCostly {
+                    remaining: 0,
+                    reset: Duration::from_secs(3)
+                }
+            );
+        }
+        // Two units asked with one there: refused, and the one is reported.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(
+            verdict(store.charge(guest, "a", 2)),
+            Verdict::Limited { remaining: 1, .. }
+        ));
+        // A refund gives the units back.
+        assert!(matches!(
+            verdict(store.charge(guest, "a", 1)),
+            Verdict::Allowed { remaining: 0, .. }
+        ));
+        assert!(matches!(
+            store.refund(guest, "a", 2),
+            StoreAnswer::Ready(Ok(()))
+        ));
+        assert!(matches!(
+            verdict(store.charge(guest, "a", 2)),
+            Verdict::Allowed { remaining: 0, .. }
+        ));
     }
 
     #[tokio::test(start_paused = true)]
@@ -372,14 +530,53 @@ mod tests {
             let _ = store.charge(quota, &key.to_string(), 1);
         }
         let stats = store.stats();
-        assert!(stats.keys <= 64 + store.buckets.0.shards.len(), "{stats:?}");
+        assert!(
+            stats.keys <= 64 + 64 / 16 + store.buckets.0.shards.len(),
+            "{stats:?}"
+        );
         assert!(stats.evicted_active > 0, "{stats:?}");
         // Once every bucket has refilled, traffic sweeps them out.
         tokio::time::advance(Duration::from_secs(1)).await;
-        for _ in 0..200 {
+        for _ in 0..2000 {
             let _ = store.charge(quota, "busy", 1);
-            tokio::time::advance(Duration::from_millis(100)).await;
+            tokio::time::advance(Duration::from_millis(10)).await;
         }
-        assert!(store.stats().keys < 16, "{:?}", store.stats());
+        assert!(store.stats().keys < 4, "{:?}", store.stats());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_the_cap_a_refilled_bucket_goes_before_an_active_one() {
+        let mut quotas = [
+            Quota::new("q", 1, 60, 1).unwrap(),
+            Quota::new("fast", 1000, 1, 1).unwrap(),
+        ];
+        let store = store(&mut quotas, 4);
+        let (slow, fast) = (&quotas[0], &quotas[1]);
+        // A locked-out key first, then keys that refill within a millisecond.
+        let _ = store.charge(slow, "locked", 1);
+        for key in 0..200 {
+            let _ = store.charge(fast, &key.to_string(), 1);
+            tokio::time::advance(Duration::from_millis(2)).await;
+        }
+        assert!(
+            matches!(
+                verdict(store.charge(slow, "locked", 1)),
+                Verdict::Limited { .. }
+            ),
+            "churn of refilled keys did not lift the lockout: {:?}",
+            store.stats()
+        );
+        assert_eq!(store.stats().evicted_active, 0, "{:?}", store.stats());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_keys_distinct_keys_fit_without_active_evictions() {
+        let mut quotas = [Quota::new("q", 60, 60, 10).unwrap()];
+        let store = store(&mut quotas, 20_000);
+        for key in 0..20_000 {
+            let _ = store.charge(&quotas[0], &key.to_string(), 1);
+        }
+        let stats = store.stats();
+        assert_eq!((stats.keys, stats.evicted_active), (20_000, 0), "{stats:?}");
     }
 }

@@ -71,7 +71,9 @@ pub use limits::RateLimits;
 pub use memory::DEFAULT_MAX_KEYS;
 pub use quota::{MAX_WINDOW_SECONDS, Quota};
 pub use service::RateLimitService;
-pub use store::{PendingVerdict, RateLimitStore, StoreAnswer, StoreError, StoreStats, Verdict};
+pub use store::{
+    Pending, PendingVerdict, RateLimitStore, StoreAnswer, StoreError, StoreStats, Verdict,
+};
 
 #[cfg(test)]
 mod tests;

@@ -73,7 +73,11 @@ pub(crate) fn outcome(
         Ok(Verdict::Allowed { remaining, reset }) => {
             Outcome::Pass(Some(QuotaHeaders::new(quota, remaining, reset)))
         }
-        Ok(Verdict::Limited { retry_after }) => {
+        Ok(Verdict::Limited {
+            retry_after,
+            remaining,
+            reset,
+        }) => {
             let wait = seconds(retry_after).max(1);
             let rejection = Rejection::new(
                 ErrorCode::RateLimited,
@@ -85,11 +89,10 @@ pub(crate) fn outcome(
             .with_details(serde_json::json!({ "quota": quota.name(), "retryAfter": wait }))
             .with_retry_after(std::time::Duration::from_secs(wait));
             let mut response = reply.render(rejection);
-            let reset = std::time::Duration::from_secs(wait);
-            QuotaHeaders::new(quota, 0, reset).append_to(response.headers_mut());
+            QuotaHeaders::new(quota, remaining, reset).append_to(response.headers_mut());
             Outcome::Refuse(response)
         }
-        Ok(Verdict::TooCostly) => {
+        Ok(Verdict::TooCostly { remaining, reset }) => {
             let rejection = Rejection::new(
                 ErrorCode::PayloadTooLarge,
                 format!(
@@ -99,7 +102,9 @@ pub(crate) fn outcome(
                 ),
             )
             .with_details(serde_json::json!({ "quota": quota.name(), "cost": cost, "burst": quota.burst() }));
-            Outcome::Refuse(reply.render(rejection))
+            let mut response = reply.render(rejection);
+            QuotaHeaders::new(quota, remaining, reset).append_to(response.headers_mut());
+            Outcome::Refuse(response)
         }
         Err(err) => match limits.on_store_error() {
             StoreFailure::Allow => {

@@ -4,15 +4,17 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use http::request::Parts;
 use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use super::future::{BoxedResponse, ResponseFuture};
+use super::future::{BoxedResponse, Reservation, ResponseFuture};
+use super::headers::QuotaHeaders;
 use super::layer::RateLimitShared;
 use super::limits::{Charge, caller};
 use super::outcome::{Outcome, ReplyTo, outcome};
-use super::store::{PendingVerdict, StoreAnswer, Verdict};
+use super::store::StoreAnswer;
 use crate::error::{BodyOrEnvelope, BoxError, Dialect, FullBody, Rejection};
 use crate::mcp::{Head, McpRequest, RequestBody, classify_body, classify_head};
 
@@ -58,166 +60,219 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // Past authentication: the failed-authentication unit held for this request goes
+        // back now, not when the answer is done.
+        if let Some(reservation) = request.extensions().get::<Reservation>() {
+            reservation.release();
+        }
         let shared = Arc::clone(&self.shared);
         let (principal, addr) = caller(request.extensions());
         let Charge::To { quota, key } = shared.limits.charge_of(principal, addr) else {
             let future = self.inner.call(request.map(RequestBody::streaming));
             return ResponseFuture::inner(future, None, None);
         };
-        let quota = quota.index;
+        let bill = Bill {
+            quota: quota.index,
+            key,
+        };
         if request.extensions().get::<McpRequest>().is_none() {
             let (method, uri, headers) = (request.method(), request.uri(), request.headers());
             let dialect = shared.endpoint.dialect_detector().detect(uri, headers);
             match classify_head(&shared.endpoint, method, uri, headers) {
                 Err(refusal) => {
-                    let refusal = charged_refusal(&shared, quota, &key, dialect, refusal);
-                    return ResponseFuture::refused(refusal);
+                    let answer = bill.charge(&shared, 1);
+                    return ResponseFuture::refused(
+                        bill.refusal(&shared, dialect, answer, refusal),
+                    );
                 }
                 Ok(Head::Done(classified)) => {
                     request.extensions_mut().insert(classified);
                 }
                 Ok(head) => {
-                    // The cost is in the body: read it (once, within the endpoint's limit),
-                    // then charge, then forward the buffered body with its classification.
-                    // A caller with nothing left is refused before its body is read.
-                    let quota_ref = &shared.limits.compiled.quotas[quota];
-                    if let StoreAnswer::Ready(Ok(verdict @ Verdict::Limited { .. })) =
-                        shared.limits.store.peek(quota_ref, &key)
+                    // The cost is in the body. One unit is spent before it is read, so a
+                    // caller cannot hold more requests open than its quota allows; the rest
+                    // once it is classified.
+                    let first = bill.charge(&shared, 1);
+                    if let StoreAnswer::Ready(verdict) = &first
+                        && let Outcome::Refuse(response) =
+                            bill.outcome(&shared, 1, verdict.clone(), &ReplyTo::dialect(dialect))
                     {
-                        let reply = ReplyTo::dialect(dialect);
-                        if let Outcome::Refuse(response) =
-                            outcome(&shared.limits, quota_ref, 1, Ok(verdict), &reply)
-                        {
-                            return ResponseFuture::refused(response);
-                        }
+                        return ResponseFuture::refused(response);
                     }
                     let inner = self.take_inner();
-                    let json_rpc = matches!(head, Head::JsonRpc);
                     let (parts, body) = request.into_parts();
-                    let future: BoxedResponse<ResBody, S::Error> = Box::pin(async move {
-                        match classify_body(&shared.endpoint, parts, body, json_rpc).await {
-                            Ok(request) => {
-                                let charge = Charging {
-                                    quota,
-                                    key,
-                                    pending: None,
-                                };
-                                charged_call(shared, inner, request, charge).await
-                            }
-                            Err(refusal) => {
-                                let refusal =
-                                    charged_refusal(&shared, quota, &key, dialect, refusal);
-                                Ok(refusal.map(BodyOrEnvelope::envelope))
-                            }
-                        }
-                    });
-                    return ResponseFuture::boxed(future);
+                    let json_rpc = matches!(head, Head::JsonRpc);
+                    let exchange = bill.after_body(shared, inner, parts, body, json_rpc, first);
+                    return ResponseFuture::boxed(Box::pin(exchange));
                 }
             }
         }
         let Some(classified) = request.extensions().get::<McpRequest>() else {
             return ResponseFuture::refused(Rejection::internal().into_response(Dialect::Other));
         };
-        let quota_ref = &shared.limits.compiled.quotas[quota];
         let cost = shared.limits.cost(classified);
-        match shared.limits.store.charge(quota_ref, &key, cost) {
-            StoreAnswer::Ready(verdict) => {
-                let reply = ReplyTo::request(classified);
-                match outcome(&shared.limits, quota_ref, cost, verdict, &reply) {
-                    Outcome::Pass(headers) => {
-                        let future = self.inner.call(request.map(RequestBody::streaming));
-                        ResponseFuture::inner(future, headers, None)
-                    }
-                    Outcome::Refuse(response) => ResponseFuture::refused(response),
+        let reply = ReplyTo::request(classified);
+        match bill.charge(&shared, cost) {
+            StoreAnswer::Ready(verdict) => match bill.outcome(&shared, cost, verdict, &reply) {
+                Outcome::Pass(headers) => {
+                    let future = self.inner.call(request.map(RequestBody::streaming));
+                    ResponseFuture::inner(future, headers, None)
                 }
-            }
-            StoreAnswer::Pending(verdict) => {
+                Outcome::Refuse(response) => ResponseFuture::refused(response),
+            },
+            pending @ StoreAnswer::Pending(_) => {
                 let inner = self.take_inner();
                 let request = request.map(RequestBody::streaming);
-                let charge = Charging {
-                    quota,
-                    key,
-                    pending: Some(verdict),
+                let exchange = async move {
+                    let verdict = pending.resolve().await;
+                    let headers = match bill.outcome(&shared, cost, verdict, &reply) {
+                        Outcome::Pass(headers) => headers,
+                        Outcome::Refuse(response) => {
+                            return Ok(response.map(BodyOrEnvelope::envelope));
+                        }
+                    };
+                    forward(inner, request, headers).await
                 };
-                ResponseFuture::boxed(Box::pin(charged_call(shared, inner, request, charge)))
+                let exchange: BoxedResponse<ResBody, S::Error> = Box::pin(exchange);
+                ResponseFuture::boxed(exchange)
             }
         }
     }
 }
 
-/// A malformed request is charged like a read, so a flood of them is limited too: the
-/// caller gets 429 once its quota is spent, else the refusal (with the rate-limit fields).
-fn charged_refusal(
-    shared: &RateLimitShared,
-    quota: usize,
-    key: &str,
-    dialect: Dialect,
-    mut refusal: Response<FullBody>,
-) -> Response<FullBody> {
-    let limits = &shared.limits;
-    let quota = &limits.compiled.quotas[quota];
-    let cost = limits.compiled.costs.read;
-    let verdict = match limits.store.charge(quota, key, cost) {
-        StoreAnswer::Ready(verdict) => verdict,
-        StoreAnswer::Pending(charge) => {
-            // Not worth waiting for: the request is refused anyway.
-            tokio::spawn(charge);
-            return refusal;
-        }
-    };
-    match outcome(limits, quota, cost, verdict, &ReplyTo::dialect(dialect)) {
-        Outcome::Pass(headers) => {
-            if let Some(headers) = headers {
-                headers.append_to(refusal.headers_mut());
-            }
-            refusal
-        }
-        Outcome::Refuse(limited) => limited,
-    }
-}
-
-/// A charge to make, or already asked of a store that answers later.
-struct Charging {
+/// Whose bucket, under which quota.
+struct Bill {
     quota: usize,
     key: String,
-    pending: Option<PendingVerdict>,
 }
 
-/// Charges a classified request (waiting for the store if it must), then forwards it.
-async fn charged_call<S, B, ResBody>(
-    shared: Arc<RateLimitShared>,
+impl Bill {
+    fn charge(&self, shared: &RateLimitShared, cost: u32) -> StoreAnswer {
+        let limits = &shared.limits;
+        limits
+            .store
+            .charge(&limits.compiled.quotas[self.quota], &self.key, cost)
+    }
+
+    fn outcome(
+        &self,
+        shared: &RateLimitShared,
+        cost: u32,
+        verdict: Result<super::store::Verdict, super::store::StoreError>,
+        reply: &ReplyTo,
+    ) -> Outcome {
+        let limits = &shared.limits;
+        outcome(
+            limits,
+            &limits.compiled.quotas[self.quota],
+            cost,
+            verdict,
+            reply,
+        )
+    }
+
+    /// A malformed request pays one unit like a read, so a flood of them is limited too:
+    /// 429 once the quota is spent, else the refusal with the rate-limit fields.
+    fn refusal(
+        &self,
+        shared: &RateLimitShared,
+        dialect: Dialect,
+        answer: StoreAnswer,
+        mut refusal: Response<FullBody>,
+    ) -> Response<FullBody> {
+        let verdict = match answer {
+            StoreAnswer::Ready(verdict) => verdict,
+            StoreAnswer::Pending(charge) => {
+                // Not worth waiting for: the request is refused anyway.
+                tokio::spawn(charge);
+                return refusal;
+            }
+        };
+        match self.outcome(shared, 1, verdict, &ReplyTo::dialect(dialect)) {
+            Outcome::Pass(headers) => {
+                if let Some(headers) = headers {
+                    headers.append_to(refusal.headers_mut());
+                }
+                refusal
+            }
+            Outcome::Refuse(limited) => limited,
+        }
+    }
+
+    /// The body is read and classified; the unit spent before covers a refusal, the rest of
+    /// the cost is charged before anything runs.
+    async fn after_body<S, B, ResBody>(
+        self,
+        shared: Arc<RateLimitShared>,
+        inner: S,
+        parts: Parts,
+        body: B,
+        json_rpc: bool,
+        first: StoreAnswer,
+    ) -> Result<Response<BodyOrEnvelope<ResBody>>, S::Error>
+    where
+        S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let envelope = |response: Response<FullBody>| Ok(response.map(BodyOrEnvelope::envelope));
+        let dialect = if json_rpc {
+            Dialect::JsonRpc
+        } else {
+            Dialect::Rest
+        };
+        let first = match self.outcome(
+            &shared,
+            1,
+            first.resolve().await,
+            &ReplyTo::dialect(dialect),
+        ) {
+            Outcome::Pass(headers) => headers,
+            Outcome::Refuse(response) => return envelope(response),
+        };
+        let request = match classify_body(&shared.endpoint, parts, body, json_rpc).await {
+            Ok(request) => request,
+            Err(mut refusal) => {
+                if let Some(headers) = first {
+                    headers.append_to(refusal.headers_mut());
+                }
+                return envelope(refusal);
+            }
+        };
+        let Some(classified) = request.extensions().get::<McpRequest>() else {
+            return envelope(Rejection::internal().into_response(Dialect::Other));
+        };
+        let cost = shared.limits.cost(classified);
+        let reply = ReplyTo::request(classified);
+        let burst = shared.limits.compiled.quotas[self.quota].burst();
+        let headers = if cost <= 1 {
+            first
+        } else {
+            // More than the burst is refused whole; otherwise the rest of the cost.
+            let rest = if cost > burst { cost } else { cost - 1 };
+            let verdict = self.charge(&shared, rest).resolve().await;
+            match self.outcome(&shared, cost, verdict, &reply) {
+                Outcome::Pass(headers) => headers,
+                Outcome::Refuse(response) => return envelope(response),
+            }
+        };
+        forward(inner, request, headers).await
+    }
+}
+
+/// Forwards a charged request and adds the rate-limit fields to its answer.
+async fn forward<S, B, ResBody>(
     mut inner: S,
     request: Request<RequestBody<B>>,
-    charge: Charging,
+    headers: Option<QuotaHeaders>,
 ) -> Result<Response<BodyOrEnvelope<ResBody>>, S::Error>
 where
     S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
 {
-    let Some(classified) = request.extensions().get::<McpRequest>() else {
-        return Ok(Rejection::internal()
-            .into_response(Dialect::Other)
-            .map(BodyOrEnvelope::envelope));
-    };
-    let limits = &shared.limits;
-    let quota = &limits.compiled.quotas[charge.quota];
-    let cost = limits.cost(classified);
-    let reply = ReplyTo::request(classified);
-    let answer = match charge.pending {
-        Some(pending) => StoreAnswer::Pending(pending),
-        None => limits.store.charge(quota, &charge.key, cost),
-    };
-    let verdict = match answer {
-        StoreAnswer::Ready(verdict) => verdict,
-        StoreAnswer::Pending(verdict) => verdict.await,
-    };
-    match outcome(limits, quota, cost, verdict, &reply) {
-        Outcome::Pass(headers) => {
-            let mut response = inner.call(request).await?;
-            if let Some(headers) = headers {
-                headers.append_to(response.headers_mut());
-            }
-            Ok(response.map(BodyOrEnvelope::inner))
-        }
-        Outcome::Refuse(response) => Ok(response.map(BodyOrEnvelope::envelope)),
+    let mut response = inner.call(request).await?;
+    if let Some(headers) = headers {
+        headers.append_to(response.headers_mut());
     }
+    Ok(response.map(BodyOrEnvelope::inner))
 }

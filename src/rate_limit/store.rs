@@ -19,23 +19,22 @@ pub enum Verdict {
         /// Time until the whole burst is back.
         reset: Duration,
     },
-    /// Not now: this many units are not available yet.
+    /// Not now: the units asked for are not available yet (nothing was spent).
     Limited {
         /// Time until the units asked for are available.
         retry_after: Duration,
+        /// Units the caller may spend at once now (fewer than asked for).
+        remaining: u32,
+        /// Time until the whole burst is back.
+        reset: Duration,
     },
-    /// More units than the quota's burst: this request can never pass.
-    TooCostly,
-}
-
-impl Verdict {
-    /// A verdict for a charge of zero units against a fresh quota: nothing is spent.
-    pub(crate) fn unspent(quota: &Quota) -> Self {
-        Self::Allowed {
-            remaining: quota.burst(),
-            reset: Duration::ZERO,
-        }
-    }
+    /// More units than the quota's burst: this request can never pass (nothing was spent).
+    TooCostly {
+        /// Units the caller may spend at once now.
+        remaining: u32,
+        /// Time until the whole burst is back.
+        reset: Duration,
+    },
 }
 
 /// A store failed to answer (a shared store's connection, for instance).
@@ -62,18 +61,31 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 /// A store's answer that needs waiting for (a round trip to a shared store).
-pub type PendingVerdict = Pin<Box<dyn Future<Output = Result<Verdict, StoreError>> + Send>>;
+pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
+/// A pending [`Verdict`].
+pub type PendingVerdict = Pending<Verdict>;
 
 /// A store's answer: known now (the in-process store, no allocation), or after a round trip.
 #[must_use]
-pub enum StoreAnswer {
+pub enum StoreAnswer<T = Verdict> {
     /// Decided without waiting.
-    Ready(Result<Verdict, StoreError>),
+    Ready(Result<T, StoreError>),
     /// Decided when the future completes.
-    Pending(PendingVerdict),
+    Pending(Pending<T>),
 }
 
-impl fmt::Debug for StoreAnswer {
+impl<T: Send + 'static> StoreAnswer<T> {
+    /// Waits for the answer if it is not known yet.
+    pub async fn resolve(self) -> Result<T, StoreError> {
+        match self {
+            Self::Ready(answer) => answer,
+            Self::Pending(answer) => answer.await,
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for StoreAnswer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Ready(verdict) => f.debug_tuple("Ready").field(verdict).finish(),
@@ -125,6 +137,10 @@ pub trait RateLimitStore: fmt::Debug + Send + Sync + 'static {
 
     /// Whether one unit of `quota` is available for `key` now, spending nothing.
     fn peek(&self, quota: &Quota, key: &str) -> StoreAnswer;
+
+    /// Gives back `cost` units charged earlier to `key` (a reservation that was not needed);
+    /// never more than the burst.
+    fn refund(&self, quota: &Quota, key: &str, cost: u32) -> StoreAnswer<()>;
 
     /// Counters, for metrics (default: none known).
     fn stats(&self) -> StoreStats {

@@ -155,7 +155,8 @@ async fn a_guest_spends_its_burst_then_gets_429_with_the_fields_and_recovers() {
     assert_eq!(body["details"]["quota"], "guest");
     assert_eq!(headers[header::RETRY_AFTER], "1");
     assert_eq!(headers[RATELIMIT_POLICY], "\"guest\";q=60;w=60");
-    assert_eq!(ratelimit(&headers), ["\"guest\";r=0;t=1"]);
+    // Nothing left; the whole burst back in 10 s.
+    assert_eq!(ratelimit(&headers), ["\"guest\";r=0;t=10"]);
     // Another guest has a bucket of its own; so does the developer.
     let (status, _, _) = send(&service, get("/context/docs/1", "guest2-token-012345678")).await;
     assert_eq!(status, StatusCode::OK);
@@ -225,24 +226,22 @@ async fn json_rpc_answers_with_the_request_id_and_a_batch_is_charged_whole() {
     let (status, headers, body) = send(&service, rpc(&batch, "2025-03-26", token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(ratelimit(&headers), ["\"guest\";r=2;t=8"]);
-    // A list costs 5 > 2 left.
+    // A list costs 5 > 2 left: refused with its id, and the one unit spent before the
+    // body was read stays spent (asking costs a unit).
     let list = json!({"jsonrpc": "2.0", "id": "l-1", "method": "resources/list"});
     let (status, headers, body) = send(&service, rpc(&list, "2025-11-25", token)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["id"], "l-1");
     assert_eq!(body["error"]["data"]["code"], "RATE_LIMITED");
     assert!(headers.contains_key(header::RETRY_AFTER));
-    // A batch of 3 with 2 left: one error for the whole batch, nothing ran.
+    assert_eq!(ratelimit(&headers), ["\"guest\";r=1;t=9"]);
+    // A batch of 3 with 1 left: one error for the whole batch, none of its calls ran.
     let batch = Value::Array((0..3).map(read).collect());
-    let (status, _, body) = send(&service, rpc(&batch, "2025-03-26", token)).await;
+    let (status, headers, body) = send(&service, rpc(&batch, "2025-03-26", token)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["id"], Value::Null);
-    let (_, headers, _) = send(&service, rpc(&read(9), "2025-11-25", token)).await;
-    assert_eq!(
-        ratelimit(&headers),
-        ["\"guest\";r=1;t=9"],
-        "the refused batch spent nothing"
-    );
+    assert_eq!(body["error"]["data"]["code"], "RATE_LIMITED");
+    assert_eq!(ratelimit(&headers), ["\"guest\";r=0;t=10"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -456,16 +455,16 @@ fn invalid_configuration_names_the_field() {
 }
 
 #[test]
-fn rules_match_subjects_roles_and_attributes_first_match_wins() {
+fn rules_match_principals_roles_and_attributes_first_match_wins() {
     let limits = RateLimitConfig::default()
         .quota("guest", 60, 60, 10)
         .quota("team", 300, 60, 30)
         .quota("vip", 6000, 60, 100)
-        .rule(QuotaRule::subject("vip", "carol"))
+        .rule(QuotaRule::principal("vip", "Jwt:carol"))
         .rule(QuotaRule::attribute("team", "team", "search"))
         .rule(QuotaRule::role("team", "developer"))
         .default_quota("guest")
-        .exempt_subject("backup-job")
+        .exempt_principal("Jwt:backup-job")
         .build()
         .unwrap();
     let name = |p: Principal| limits.quota_of(&p).map(|q| q.name().to_owned());
