@@ -42,8 +42,7 @@ use mcp_bastion::overload::OverloadLayer;
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::principal::{AuthMethod, Principal};
 use mcp_bastion::rate_limit::{
-    QuotaRule, RATELIMIT, RATELIMIT_POLICY, RateLimitConfig, RateLimitStore, StoreAnswer,
-    Verdict,
+    QuotaRule, RATELIMIT, RATELIMIT_POLICY, RateLimitConfig, RateLimitStore, StoreAnswer, Verdict,
 };
 use mcp_bastion::server::{HttpBody, HttpService};
 use mcp_bastion::stack::Stack;
@@ -88,7 +87,11 @@ fn main() -> Result<(), Error> {
     for phase in phases.split(',').map(str::trim) {
         match phase {
             "quotas" => runtime.block_on(quotas(Duration::from_secs(seconds), &mut checks))?,
-            "memory" => runtime.block_on(memory(&mut checks))?,
+            "memory" => {
+                // The store reads Tokio's clock.
+                let _context = runtime.enter();
+                memory(&mut checks)?;
+            }
             "shedding" => runtime.block_on(shedding(&mut checks))?,
             other => return Err(format!("unknown phase {other:?} in RL_LOAD_PHASES").into()),
         }
@@ -137,7 +140,8 @@ struct Server {
 }
 
 impl Server {
-    async fn start<S, B>(listener: TcpListener, service: S) -> Result<Self, Error>
+    /// Serves `service` on `listener` (from within the runtime).
+    fn start<S, B>(listener: TcpListener, service: S) -> Result<Self, Error>
     where
         S: HttpService<B>,
         B: HttpBody,
@@ -213,8 +217,8 @@ impl Tally {
         if self.per_second.len() <= second {
             self.per_second.resize(second + 1, [0, 0]);
         }
-        let has_fields = answer.headers.contains_key(RATELIMIT_POLICY)
-            && answer.headers.contains_key(RATELIMIT);
+        let has_fields =
+            answer.headers.contains_key(RATELIMIT_POLICY) && answer.headers.contains_key(RATELIMIT);
         match answer.status {
             StatusCode::OK => {
                 self.per_second[second][0] += 1;
@@ -250,7 +254,11 @@ fn show(answer: &Answer) -> String {
         answer.status.canonical_reason().unwrap_or("")
     );
     for (name, value) in &answer.headers {
-        let _ = writeln!(text, "{name}: {}", String::from_utf8_lossy(value.as_bytes()));
+        let _ = writeln!(
+            text,
+            "{name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        );
     }
     text.push('\n');
     text.push_str(&String::from_utf8_lossy(&answer.body));
@@ -258,7 +266,10 @@ fn show(answer: &Answer) -> String {
 }
 
 async fn quotas(duration: Duration, checks: &mut Checks) -> Result<(), Error> {
-    println!("== phase 1: quotas over loopback for {} s", duration.as_secs());
+    println!(
+        "== phase 1: quotas over loopback for {} s",
+        duration.as_secs()
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let endpoint = Endpoint::builder()
@@ -300,7 +311,7 @@ async fn quotas(duration: Duration, checks: &mut Checks) -> Result<(), Error> {
         .policy(policy)
         .rate_limits(limits.clone())
         .serve_source(source)?;
-    let server = Server::start(listener, service).await?;
+    let server = Server::start(listener, service)?;
     let url = server.url(&format!("/context/{CONTEXT}"));
 
     let start = Instant::now();
@@ -317,7 +328,11 @@ async fn quotas(duration: Duration, checks: &mut Checks) -> Result<(), Error> {
     let seconds = guest.per_second.len().max(developer.per_second.len());
     for second in 0..seconds {
         let g = guest.per_second.get(second).copied().unwrap_or_default();
-        let d = developer.per_second.get(second).copied().unwrap_or_default();
+        let d = developer
+            .per_second
+            .get(second)
+            .copied()
+            .unwrap_or_default();
         println!(
             "  {second:>6}  {:>9}  {:>9}  {:>13}  {:>13}",
             g[0], g[1], d[0], d[1]
@@ -325,9 +340,7 @@ async fn quotas(duration: Duration, checks: &mut Checks) -> Result<(), Error> {
     }
     let (guest_200, guest_429) = (guest.total(0), guest.total(1));
     let (developer_200, developer_429) = (developer.total(0), developer.total(1));
-    println!(
-        "  total   {guest_200:>9}  {guest_429:>9}  {developer_200:>13}  {developer_429:>13}"
-    );
+    println!("  total   {guest_200:>9}  {guest_429:>9}  {developer_200:>13}  {developer_429:>13}");
 
     // After the burst, the GCRA lets one request through every 60 s / 60 = 1 s.
     let burst = usize::try_from(GUEST_BURST)?;
@@ -337,11 +350,11 @@ async fn quotas(duration: Duration, checks: &mut Checks) -> Result<(), Error> {
         .accepted_at
         .get(burst - 1)
         .map_or(0.0, Duration::as_secs_f64);
-    let over_run = per_minute(after_burst.len() as f64, elapsed - burst_end);
+    let over_run = per_minute(approx(after_burst.len()), elapsed - burst_end);
     let spacing = match (after_burst.first(), after_burst.last()) {
         (Some(first), Some(last)) if after_burst.len() > 1 => per_minute(
-            (after_burst.len() - 1) as f64,
-            (*last - *first).as_secs_f64(),
+            approx(after_burst.len() - 1),
+            last.saturating_sub(*first).as_secs_f64(),
         ),
         _ => 0.0,
     };
@@ -368,7 +381,9 @@ async fn quotas(duration: Duration, checks: &mut Checks) -> Result<(), Error> {
     let expected_developer = duration.as_secs() * u64::from(DEVELOPER_PER_SECOND);
     checks.expect(
         developer_200.abs_diff(expected_developer) <= u64::from(DEVELOPER_PER_SECOND),
-        format!("developer sent about {expected_developer} requests at 5/s: {developer_200} accepted"),
+        format!(
+            "developer sent about {expected_developer} requests at 5/s: {developer_200} accepted"
+        ),
     );
     checks.expect(
         guest.bad_429 == 0 && developer.bad_429 == 0,
@@ -403,6 +418,18 @@ async fn quotas(duration: Duration, checks: &mut Checks) -> Result<(), Error> {
         None => checks.expect(false, "the guest was refused at least once"),
     }
     Ok(())
+}
+
+/// A count or a size as a float, for printing and ratios (all far below 2^52).
+#[allow(clippy::cast_precision_loss)]
+fn approx(n: usize) -> f64 {
+    n as f64
+}
+
+/// [`approx`] for a `u64`.
+#[allow(clippy::cast_precision_loss)]
+fn approx_u64(n: u64) -> f64 {
+    n as f64
 }
 
 fn per_minute(count: f64, seconds: f64) -> f64 {
@@ -470,7 +497,7 @@ fn resident_bytes() -> Result<u64, Error> {
     Ok(kib * 1024)
 }
 
-async fn memory(checks: &mut Checks) -> Result<(), Error> {
+fn memory(checks: &mut Checks) -> Result<(), Error> {
     println!("== phase 2: resident memory of {MEMORY_KEYS} keys");
     // A day-long refill: no bucket becomes idle (and leaves) while the keys are charged.
     let limits = RateLimitConfig::default()
@@ -498,23 +525,22 @@ async fn memory(checks: &mut Checks) -> Result<(), Error> {
     let after = resident_bytes()?;
     let stats = limits.stats();
     let grown = after.saturating_sub(before);
-    #[allow(clippy::cast_precision_loss)]
     let (grown_mb, per_key) = (
-        grown as f64 / 1e6,
-        grown as f64 / stats.keys.max(1) as f64,
+        approx_u64(grown) / 1e6,
+        approx_u64(grown) / approx(stats.keys.max(1)),
     );
     println!(
         "  VmRSS before {:.1} MB, after {:.1} MB: +{grown_mb:.1} MB ({:.1} MiB) for {} keys \
          tracked = {per_key:.0} bytes per key",
-        before as f64 / 1e6,
-        after as f64 / 1e6,
-        grown as f64 / 1_048_576.0,
+        approx_u64(before) / 1e6,
+        approx_u64(after) / 1e6,
+        approx_u64(grown) / 1_048_576.0,
         stats.keys,
     );
     println!(
         "  {MEMORY_KEYS} charges in {:.2} s ({:.0} ns each, inserts); stats: {stats:?}",
         took.as_secs_f64(),
-        took.as_secs_f64() * 1e9 / MEMORY_KEYS as f64,
+        took.as_secs_f64() * 1e9 / approx(MEMORY_KEYS),
     );
     checks.expect(refused == 0, format!("no first charge refused ({refused})"));
     checks.expect(
@@ -559,7 +585,7 @@ async fn shedding(checks: &mut Checks) -> Result<(), Error> {
         .layer(ErrorEnvelopeLayer::new())
         .layer(overload)
         .service(McpService::new(source));
-    let server = Server::start(TcpListener::bind("127.0.0.1:0").await?, service).await?;
+    let server = Server::start(TcpListener::bind("127.0.0.1:0").await?, service)?;
     let client = client();
     let url = server.url("/context/slow/a");
     let gate = std::sync::Arc::new(tokio::sync::Barrier::new(SHED_REQUESTS));
@@ -620,7 +646,12 @@ async fn shedding(checks: &mut Checks) -> Result<(), Error> {
     println!("  503 latency: {}", distribution(&shed));
     println!("  200 latency: {}", distribution(&ok));
     // The slots are free again once the admitted requests are done.
-    let after = read(client.request(Request::get(&url).body(Full::default())?).await?).await?;
+    let after = read(
+        client
+            .request(Request::get(&url).body(Full::default())?)
+            .await?,
+    )
+    .await?;
     server.stop().await?;
     checks.expect(
         failed == 0 && timed_out == 0 && ok.len() + shed.len() == SHED_REQUESTS,
@@ -631,12 +662,16 @@ async fn shedding(checks: &mut Checks) -> Result<(), Error> {
         format!("{} admitted (max_concurrent {MAX_CONCURRENT})", ok.len()),
     );
     checks.expect(
-        shed.last().is_some_and(|max| *max < Duration::from_millis(500)),
+        shed.last()
+            .is_some_and(|max| *max < Duration::from_millis(500)),
         "every 503 came at once (well before the 2 s source)",
     );
     checks.expect(
         retry_after_1 == shed.len(),
-        format!("every 503 had Retry-After: 1 ({retry_after_1} of {})", shed.len()),
+        format!(
+            "every 503 had Retry-After: 1 ({retry_after_1} of {})",
+            shed.len()
+        ),
     );
     checks.expect(
         after.status == StatusCode::OK,
@@ -645,26 +680,21 @@ async fn shedding(checks: &mut Checks) -> Result<(), Error> {
     Ok(())
 }
 
-/// `min / median / p99 / max` of sorted durations, in milliseconds.
+/// `min / median / p99 / max` of sorted durations, in milliseconds (nearest rank).
 fn distribution(sorted: &[Duration]) -> String {
     if sorted.is_empty() {
         return "none".to_owned();
     }
-    let at = |q: f64| {
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    let at = |per_mille: usize| {
+        let index = ((sorted.len() - 1) * per_mille + 500) / 1000;
         sorted[index].as_secs_f64() * 1e3
     };
     format!(
         "min {:.2} ms, median {:.2} ms, p99 {:.2} ms, max {:.2} ms (n = {})",
-        at(0.0),
-        at(0.5),
-        at(0.99),
-        at(1.0),
+        at(0),
+        at(500),
+        at(990),
+        at(1000),
         sorted.len()
     )
 }
