@@ -552,8 +552,8 @@ fn memory(checks: &mut Checks) -> Result<(), Error> {
         format!("no bucket left as idle ({})", stats.evicted_idle),
     );
     checks.expect(
-        per_key < 160.0,
-        format!("{per_key:.0} bytes per key (the documentation says about 80)"),
+        per_key < 100.0,
+        format!("{per_key:.0} bytes per key (the documentation says about 65)"),
     );
     Ok(())
 }

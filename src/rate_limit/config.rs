@@ -73,7 +73,7 @@ pub struct RateLimitConfig {
     /// A limit of failed authentications by client address: past it, a client is refused
     /// before its credentials are checked (credential stuffing).
     pub failed_auth: Option<QuotaConfig>,
-    /// Most buckets tracked at once (default 1,000,000, about 50 MB when all are used).
+    /// Most buckets tracked at once (default 1,000,000, about 65 MB when all are used).
     pub max_keys: Option<usize>,
     /// How much of an IPv6 client address is its key (default 64: one host usually owns a
     /// whole /64; 48 or 56 counts a site as one client).

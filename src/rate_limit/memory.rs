@@ -5,8 +5,8 @@
 //! bounded twice: a bucket that has refilled is dropped when a sweep reaches it (it is
 //! indistinguishable from a fresh one, so nothing is lost), and a shard at its share of
 //! `max_keys` makes room before it takes a new key: a refilled bucket if one of the oldest
-//! few is, else the one of them closest to refilled. A bucket costs about 50 bytes, so
-//! 1,000,000 keys stay near 50 MB.
+//! few is, else the one of them closest to refilled. A bucket costs about 65 bytes (measured:
+//! 64 bytes per key with 1,000,000 keys), so 1,000,000 keys stay near 65 MB.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -4,25 +4,37 @@
 //! - [`RateLimitLayer`] (after authentication) charges the principal's quota what the
 //!   request costs: a context read 1, a listing 5, a REST batch one per id, a JSON-RPC
 //!   request the sum of its messages, charged as a whole before any of them runs
-//!   ([`Costs`]). The quota is the first [`QuotaRule`] that matches the principal's subject,
-//!   roles or attributes, else the `default` quota (an unknown role gets the default too);
-//!   exempt principals are never limited. Anonymous callers are charged by client address.
+//!   ([`Costs`]). When the cost is in the body, one unit is spent before the body is read
+//!   (so nobody holds more requests open than its quota allows) and the rest once it is
+//!   classified; a refused or malformed request keeps that unit spent. The quota is the
+//!   first [`QuotaRule`] that matches the principal's identity (`"ApiKey:alice"`), roles or
+//!   attributes, else the `default` quota (an unknown role gets the default too); exempt
+//!   principals are never limited. Anonymous callers are charged by client address (all
+//!   of them together when there is none).
 //! - [`AddressLimitLayer`] (before authentication) charges each client address one unit
-//!   per request (`per_address`), and refuses an address whose failed authentications
-//!   (401 with `error="invalid_token"`) used up the `failed_auth` quota, before its
-//!   credentials are checked. Addresses come from [`ClientAddr`](crate::client_addr::ClientAddr)
-//!   (trusted proxies are resolved there; a spoofed `X-Forwarded-For` changes nothing); an
-//!   IPv6 client is keyed by its /64.
+//!   per request (`per_address`), and holds one unit of the `failed_auth` quota while a
+//!   request is authenticated: it comes back as soon as the request gets past
+//!   authentication, and stays spent when the answer is a refused credential (401 with
+//!   `error="invalid_token"`; asking without credentials is no failure). So guesses in
+//!   flight count, and an address that used up the quota is refused before its credentials
+//!   are checked — everyone behind it (a NAT, one IPv6 prefix) included. Addresses come from
+//!   [`ClientAddr`](crate::client_addr::ClientAddr) (trusted proxies are resolved there; a
+//!   spoofed `X-Forwarded-For` changes nothing); an IPv6 client is keyed by its /64
+//!   (`ipv6_prefix` to widen). Without client addresses both limits are off (and a warning
+//!   says so once): one shared bucket would let one attacker lock everybody out.
 //! - Every answer on a limited route carries `RateLimit-Policy: "guest";q=60;w=60` and
 //!   `RateLimit: "guest";r=12;t=5` (draft-ietf-httpapi-ratelimit-headers: `r` units left,
 //!   `t` seconds until the quota is whole again). A refusal is 429 `RATE_LIMITED` in the
-//!   request's dialect (REST JSON, JSON-RPC with the request's id, gRPC
-//!   `RESOURCE_EXHAUSTED`) with `Retry-After` in whole seconds (at least 1). A request
-//!   costing more than the quota's burst can never pass: 413 `PAYLOAD_TOO_LARGE`.
+//!   request's dialect (REST JSON; JSON-RPC with the request's id, or `null` for a batch
+//!   and for a refusal made before the body was read; gRPC `RESOURCE_EXHAUSTED`) with
+//!   `Retry-After` in whole seconds (at least 1). A request costing more than the quota's
+//!   burst can never pass: 413 `PAYLOAD_TOO_LARGE`, with the fields, without `Retry-After`.
 //! - The limit is a GCRA ([governor](https://docs.rs/governor)). State is shared by every
 //!   clone of the layers and lives behind [`RateLimitStore`]; the in-process store keeps at
-//!   most `max_keys` buckets (default 1,000,000, about 80 MB), drops refilled buckets as
-//!   traffic passes, and at the cap drops the least recently used one.
+//!   most about `max_keys` buckets (default 1,000,000, about 65 MB), drops refilled buckets
+//!   as traffic passes, and at the cap makes room with a refilled bucket, else the one
+//!   closest to refilled among the oldest (so a lockout is the last to go);
+//!   [`StoreStats::evicted_active`] counts callers who got a fresh burst that way.
 //!
 //! ```
 //! use mcp_bastion::context::StaticSource;
