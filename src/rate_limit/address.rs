@@ -13,11 +13,12 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::future::{Reservation, ResponseFuture};
+use super::future::ResponseFuture;
 use super::headers::QuotaHeaders;
 use super::layer::RateLimitShared;
 use super::limits::caller;
 use super::outcome::{Outcome, ReplyTo, outcome};
+use super::reservation::Reservation;
 use super::store::{StoreAnswer, StoreError, Verdict};
 use crate::error::{BodyOrEnvelope, FullBody};
 
@@ -74,6 +75,7 @@ impl Admission {
         match outcome(&shared.limits, quota, 1, verdict, &self.reply) {
             Outcome::Pass(_) if held => Ok(Some(Reservation::new(
                 shared.limits.clone(),
+                Arc::clone(&shared.in_flight),
                 self.key.clone(),
             ))),
             Outcome::Pass(_) => Ok(None),
@@ -139,6 +141,13 @@ where
             && let Some(quota) = limits.failed_auth()
         {
             match limits.store.charge(quota, &admission.key, 1) {
+                // Refused while others of this address are being authenticated: wait for
+                // them (in the exchange) rather than refuse a request that may be valid.
+                StoreAnswer::Ready(verdict @ Ok(Verdict::Limited { .. }))
+                    if shared.in_flight.is_held(&admission.key) =>
+                {
+                    later.failed_auth = Some(StoreAnswer::Ready(verdict));
+                }
                 StoreAnswer::Ready(verdict) => match admission.reserve(&shared, verdict) {
                     Ok(held) => reservation = held,
                     Err(refusal) => return ResponseFuture::refused(refusal),
@@ -184,14 +193,17 @@ impl Later {
         {
             return refused(refusal);
         }
-        let failed_auth = match (self.failed_auth, limits.failed_auth()) {
-            (Some(answer), _) => Some(answer),
-            (None, Some(quota)) => Some(limits.store.charge(quota, &admission.key, 1)),
-            (None, None) => None,
-        };
         let mut reservation = None;
-        if let Some(answer) = failed_auth {
-            match admission.reserve(&shared, answer.resolve().await) {
+        if let Some(quota) = limits.failed_auth() {
+            let answer = self
+                .failed_auth
+                .unwrap_or_else(|| limits.store.charge(quota, &admission.key, 1));
+            let verdict = answer.resolve().await;
+            let verdict = shared
+                .in_flight
+                .settled(limits, quota, &admission.key, verdict)
+                .await;
+            match admission.reserve(&shared, verdict) {
                 Ok(held) => reservation = held,
                 Err(refusal) => return refused(refusal),
             }

@@ -303,7 +303,7 @@ impl RateLimitConfig {
         self
     }
 
-    /// How many leading bits of an IPv6 client address make its key (32 to 128).
+    /// How many leading bits of an IPv6 client address make its key (40 to 64).
     #[must_use]
     pub fn ipv6_prefix(mut self, bits: u8) -> Self {
         self.ipv6_prefix = Some(bits);
@@ -385,8 +385,9 @@ impl RateLimitConfig {
         }
         check_identities(&self.exempt.principals, "exempt.principals")?;
         let ipv6_prefix = self.ipv6_prefix.unwrap_or(DEFAULT_IPV6_PREFIX);
-        if !(32..=128).contains(&ipv6_prefix) {
-            return Err(ConfigError::new("ipv6_prefix must be between 32 and 128"));
+        // Finer than /64 lets one host rotate addresses; much coarser locks out a provider.
+        if !(40..=64).contains(&ipv6_prefix) {
+            return Err(ConfigError::new("ipv6_prefix must be between 40 and 64"));
         }
         let costs = self.costs;
         for (field, cost) in [
@@ -431,9 +432,16 @@ impl RateLimitConfig {
 /// Default IPv6 prefix of an address key.
 const DEFAULT_IPV6_PREFIX: u8 = 64;
 
-/// Every entry must be a principal identity, `"<method>:<subject>"`.
+/// Every entry must be a principal identity, `"<method>:<subject>"`, of an authenticated
+/// caller (anonymous callers are keyed by address, and get the `default` quota).
 fn check_identities(identities: &[String], field: &str) -> Result<(), ConfigError> {
     for (position, identity) in identities.iter().enumerate() {
+        let anonymous = identity.starts_with(&format!("{}:", AuthMethod::Anonymous.as_str()));
+        if anonymous {
+            return Err(ConfigError::new(format!(
+                "{field}[{position}]: anonymous callers are not principals here; they get the `default` quota by client address"
+            )));
+        }
         if !AuthMethod::is_identity(identity) {
             let methods: Vec<_> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
             return Err(ConfigError::new(format!(

@@ -3,85 +3,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
-use http::{Response, StatusCode, header};
+use http::Response;
 use pin_project_lite::pin_project;
 
 use super::headers::QuotaHeaders;
-use super::limits::RateLimits;
-use super::store::StoreAnswer;
+use super::reservation::Reservation;
 use crate::error::{BodyOrEnvelope, FullBody};
 
 /// An exchange of more than one step.
 pub(crate) type BoxedResponse<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<BodyOrEnvelope<B>>, E>> + Send>>;
-
-/// A failed-authentication unit held for a request while it is authenticated (so guesses
-/// in flight count before their answers): given back as soon as the request gets past
-/// authentication, or when its answer is anything but a refused credential.
-#[derive(Debug, Clone)]
-pub(crate) struct Reservation(Arc<Held>);
-
-#[derive(Debug)]
-struct Held {
-    limits: RateLimits,
-    key: String,
-    settled: AtomicBool,
-}
-
-impl Reservation {
-    pub(crate) fn new(limits: RateLimits, key: String) -> Self {
-        Self(Arc::new(Held {
-            limits,
-            key,
-            settled: AtomicBool::new(false),
-        }))
-    }
-
-    /// The request is past authentication: the unit goes back (once).
-    pub(crate) fn release(&self) {
-        let held = &*self.0;
-        if held.settled.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let Some(quota) = held.limits.failed_auth() else {
-            return;
-        };
-        match held.limits.store.refund(quota, &held.key, 1) {
-            StoreAnswer::Ready(Ok(())) => {}
-            StoreAnswer::Ready(Err(err)) => {
-                tracing::warn!(error = %err, "failed-authentication unit not given back");
-            }
-            StoreAnswer::Pending(refund) => {
-                tokio::spawn(async move {
-                    if let Err(err) = refund.await {
-                        tracing::warn!(error = %err, "failed-authentication unit not given back");
-                    }
-                });
-            }
-        }
-    }
-
-    /// The answer is in: a refused credential (RFC 6750 `error="invalid_token"`) keeps the
-    /// unit spent; anything else gives it back. A request without credentials is not a
-    /// failure.
-    pub(crate) fn settle<B>(&self, response: &Response<B>) {
-        let refused_credential = response.status() == StatusCode::UNAUTHORIZED
-            && response
-                .headers()
-                .get_all(header::WWW_AUTHENTICATE)
-                .iter()
-                .any(|value| value.as_bytes().windows(13).any(|w| w == b"invalid_token"));
-        if refused_credential {
-            self.0.settled.store(true, Ordering::Release);
-        } else {
-            self.release();
-        }
-    }
-}
 
 pin_project! {
     /// The response future of the rate-limit services.

@@ -7,6 +7,7 @@ use tower_layer::Layer;
 
 use super::address::AddressLimitService;
 use super::limits::RateLimits;
+use super::reservation::InFlight;
 use super::service::RateLimitService;
 use crate::mcp::Endpoint;
 
@@ -17,6 +18,8 @@ pub(crate) struct RateLimitShared {
     pub(crate) endpoint: Endpoint,
     /// Whether the missing client address was reported.
     pub(crate) warned_no_address: AtomicBool,
+    /// Failed-authentication units held by requests being authenticated.
+    pub(crate) in_flight: Arc<InFlight>,
 }
 
 impl RateLimitShared {
@@ -25,6 +28,7 @@ impl RateLimitShared {
             limits: limits.clone(),
             endpoint: endpoint.clone(),
             warned_no_address: AtomicBool::new(false),
+            in_flight: Arc::default(),
         })
     }
 }

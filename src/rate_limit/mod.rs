@@ -6,7 +6,8 @@
 //!   request the sum of its messages, charged as a whole before any of them runs
 //!   ([`Costs`]). When the cost is in the body, one unit is spent before the body is read
 //!   (so nobody holds more requests open than its quota allows) and the rest once it is
-//!   classified; a refused or malformed request keeps that unit spent. The quota is the
+//!   classified; a malformed body keeps that unit spent, a request refused once read gets
+//!   it back (so `Retry-After` is the wait for its whole cost). The quota is the
 //!   first [`QuotaRule`] that matches the principal's identity (`"ApiKey:alice"`), roles or
 //!   attributes, else the `default` quota (an unknown role gets the default too); exempt
 //!   principals are never limited. Anonymous callers are charged by client address (all
@@ -15,12 +16,15 @@
 //!   per request (`per_address`), and holds one unit of the `failed_auth` quota while a
 //!   request is authenticated: it comes back as soon as the request gets past
 //!   authentication, and stays spent when the answer is a refused credential (401 with
-//!   `error="invalid_token"`; asking without credentials is no failure). So guesses in
-//!   flight count, and an address that used up the quota is refused before its credentials
-//!   are checked — everyone behind it (a NAT, one IPv6 prefix) included. Addresses come from
+//!   `error="invalid_token"`, or gRPC status 16 with it; asking without credentials is no
+//!   failure; a request cut off before its answer gives it back). So guesses in flight
+//!   count, and an address that used up the quota is refused before its credentials are
+//!   checked — everyone behind it (a NAT, one IPv6 prefix) included. A request refused only
+//!   because others of its address are still being authenticated waits for them (up to
+//!   5 s) instead: a slow authenticator does not turn valid requests into refusals. Addresses come from
 //!   [`ClientAddr`](crate::client_addr::ClientAddr) (trusted proxies are resolved there; a
 //!   spoofed `X-Forwarded-For` changes nothing); an IPv6 client is keyed by its /64
-//!   (`ipv6_prefix` to widen). Without client addresses both limits are off (and a warning
+//!   (`ipv6_prefix`, 40 to 64, to widen). Without client addresses both limits are off (and a warning
 //!   says so once): one shared bucket would let one attacker lock everybody out.
 //! - Every answer on a limited route carries `RateLimit-Policy: "guest";q=60;w=60` and
 //!   `RateLimit: "guest";r=12;t=5` (draft-ietf-httpapi-ratelimit-headers: `r` units left,
@@ -68,6 +72,7 @@ mod limits;
 mod memory;
 mod outcome;
 mod quota;
+mod reservation;
 mod service;
 mod store;
 

@@ -9,12 +9,13 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use super::future::{BoxedResponse, Reservation, ResponseFuture};
+use super::future::{BoxedResponse, ResponseFuture};
 use super::headers::QuotaHeaders;
 use super::layer::RateLimitShared;
 use super::limits::{Charge, caller};
 use super::outcome::{Outcome, ReplyTo, outcome};
-use super::store::StoreAnswer;
+use super::reservation::Reservation;
+use super::store::{StoreAnswer, Verdict};
 use crate::error::{BodyOrEnvelope, BoxError, Dialect, FullBody, Rejection};
 use crate::mcp::{Head, McpRequest, RequestBody, classify_body, classify_head};
 
@@ -171,6 +172,43 @@ impl Bill {
         )
     }
 
+    /// Gives back the unit spent before the body; `refused` as it reads with that unit back.
+    async fn unit_back(
+        &self,
+        shared: &RateLimitShared,
+        refused: Verdict,
+    ) -> Result<Verdict, super::store::StoreError> {
+        let limits = &shared.limits;
+        let quota = &limits.compiled.quotas[self.quota];
+        limits.store.refund(quota, &self.key, 1).resolve().await?;
+        let unit = quota.unit_interval();
+        let back = |remaining: u32, reset: std::time::Duration| {
+            (
+                (remaining + 1).min(quota.burst()),
+                reset.saturating_sub(unit),
+            )
+        };
+        Ok(match refused {
+            Verdict::Limited {
+                retry_after,
+                remaining,
+                reset,
+            } => {
+                let (remaining, reset) = back(remaining, reset);
+                Verdict::Limited {
+                    retry_after,
+                    remaining,
+                    reset,
+                }
+            }
+            Verdict::TooCostly { remaining, reset } => {
+                let (remaining, reset) = back(remaining, reset);
+                Verdict::TooCostly { remaining, reset }
+            }
+            allowed => allowed,
+        })
+    }
+
     /// A malformed request pays one unit like a read, so a flood of them is limited too:
     /// 429 once the quota is spent, else the refusal with the rate-limit fields.
     fn refusal(
@@ -251,7 +289,13 @@ impl Bill {
         } else {
             // More than the burst is refused whole; otherwise the rest of the cost.
             let rest = if cost > burst { cost } else { cost - 1 };
-            let verdict = self.charge(&shared, rest).resolve().await;
+            let mut verdict = self.charge(&shared, rest).resolve().await;
+            if let Ok(refused @ (Verdict::Limited { .. } | Verdict::TooCostly { .. })) = verdict {
+                // Refused once read: the unit spent before the body goes back (nothing is
+                // held open any more), so `Retry-After` is the wait for the whole cost and
+                // a client that obeys it gets through.
+                verdict = self.unit_back(&shared, refused).await;
+            }
             match self.outcome(&shared, cost, verdict, &reply) {
                 Outcome::Pass(headers) => headers,
                 Outcome::Refuse(response) => return envelope(response),

@@ -226,22 +226,31 @@ async fn json_rpc_answers_with_the_request_id_and_a_batch_is_charged_whole() {
     let (status, headers, body) = send(&service, rpc(&batch, "2025-03-26", token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(ratelimit(&headers), ["\"guest\";r=2;t=8"]);
-    // A list costs 5 > 2 left: refused with its id, and the one unit spent before the
-    // body was read stays spent (asking costs a unit).
+    // A list costs 5 > 2 left: refused with its id once its body is read; the unit spent
+    // before the body goes back, so Retry-After is the wait for all 5.
     let list = json!({"jsonrpc": "2.0", "id": "l-1", "method": "resources/list"});
     let (status, headers, body) = send(&service, rpc(&list, "2025-11-25", token)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["id"], "l-1");
     assert_eq!(body["error"]["data"]["code"], "RATE_LIMITED");
-    assert!(headers.contains_key(header::RETRY_AFTER));
-    assert_eq!(ratelimit(&headers), ["\"guest\";r=1;t=9"]);
-    // A batch of 3 with 1 left: one error for the whole batch, none of its calls ran.
+    assert_eq!(headers[header::RETRY_AFTER], "3");
+    assert_eq!(ratelimit(&headers), ["\"guest\";r=2;t=8"]);
+    // A batch of 3 with 2 left: one error for the whole batch, none of its calls ran.
     let batch = Value::Array((0..3).map(read).collect());
     let (status, headers, body) = send(&service, rpc(&batch, "2025-03-26", token)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["id"], Value::Null);
     assert_eq!(body["error"]["data"]["code"], "RATE_LIMITED");
-    assert_eq!(ratelimit(&headers), ["\"guest\";r=0;t=10"]);
+    assert_eq!(ratelimit(&headers), ["\"guest\";r=2;t=8"]);
+    // The refusals spent nothing: two reads pass.
+    for left in [1, 0] {
+        let (status, headers, _) = send(&service, rpc(&read(9), "2025-11-25", token)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            ratelimit(&headers),
+            [format!("\"guest\";r={left};t={}", 10 - left)]
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
