@@ -2,7 +2,7 @@
 //! the first review (the failed-authentication reservation, the unit spent before a body is
 //! read, the hash-map store, principal identities and the new configuration checks). Each
 //! test asserts what the contract of `mcp_bastion::rate_limit` promises; the ones marked
-//! "FAILS:" failed when they were written.
+//! "Was:" failed when they were written; they pass since the fixes.
 
 mod common;
 
@@ -132,7 +132,7 @@ const READ: &str = "/context/public-docs/getting-started";
 /// as gRPC gets its unit back: the failed-authentication limit never locks, and the answer
 /// (16 or not) still says whether the credential is valid.
 ///
-/// FAILS: 20 of 20 gRPC guesses are checked with a failed-auth burst of 3; the address is
+/// Was: 20 of 20 gRPC guesses are checked with a failed-auth burst of 3; the address is
 /// never refused.
 #[tokio::test(start_paused = true)]
 async fn grpc_guesses_count_as_failed_authentications() {
@@ -189,7 +189,7 @@ fn introspection(delay: Duration) -> impl Fn(&Credentials<'_>) -> Verdict + Clon
 /// authenticated, so an address (an office NAT, a proxy, one busy client) with more valid
 /// requests in flight than the failed-auth burst is refused 429, without a single failure.
 ///
-/// FAILS: 10 concurrent requests with valid tokens from one address, failed-auth burst 3:
+/// Was: 10 concurrent requests with valid tokens from one address, failed-auth burst 3:
 /// 7 are refused 429.
 #[tokio::test(start_paused = true)]
 async fn valid_credentials_in_flight_are_not_refused_as_failures() {
@@ -226,7 +226,7 @@ async fn valid_credentials_in_flight_are_not_refused_as_failures() {
 /// as a failed authentication. A slow introspection endpoint (or JWKS) thus turns into a
 /// lockout of every address whose requests timed out, which lasts past the outage.
 ///
-/// FAILS: after three valid requests that hit the 1 s deadline (504), a valid request from
+/// Was: after three valid requests that hit the 1 s deadline (504), a valid request from
 /// the same address is refused 429 once the authenticator is fast again.
 #[tokio::test(start_paused = true)]
 async fn requests_cut_off_during_authentication_are_not_failures() {
@@ -283,7 +283,7 @@ async fn requests_cut_off_during_authentication_are_not_failures() {
 /// units, spends one on the next attempt and is refused again: a client that obeys
 /// `Retry-After` never gets through, and each 429 eats the unit that just came back.
 ///
-/// FAILS: a list (cost 5) with 4 units left is refused six times in a row, each time
+/// Was: a list (cost 5) with 4 units left is refused six times in a row, each time
 /// after waiting the `Retry-After` it was given (1 s).
 #[tokio::test(start_paused = true)]
 async fn a_costly_request_retried_after_retry_after_gets_through() {
@@ -330,7 +330,7 @@ async fn a_costly_request_retried_after_retry_after_gets_through() {
 /// charged the `default` quota by address). A rule meant to give anonymous callers a
 /// smaller quota than the default is accepted and silently gives them the default.
 ///
-/// FAILS: `principals = ["Anonymous:anonymous"]` builds, and anonymous callers get the
+/// Was: `principals = ["Anonymous:anonymous"]` builds, and anonymous callers get the
 /// default quota (burst 10) instead of the rule's (burst 1).
 #[tokio::test(start_paused = true)]
 async fn a_rule_naming_the_anonymous_identity_is_refused_or_applies() {
@@ -390,7 +390,7 @@ async fn a_rule_naming_the_anonymous_identity_is_refused_or_applies() {
 /// finer key "would let it rotate addresses". With 128 every address of a host's /64 is a
 /// fresh per-address and failed-auth bucket, and the failed-auth limit is void for IPv6.
 ///
-/// FAILS: `ipv6_prefix = 128` builds; 20 addresses of one /64 get 60 checked guesses with
+/// Was: `ipv6_prefix = 128` builds; 20 addresses of one /64 get 60 checked guesses with
 /// a failed-auth burst of 3.
 #[tokio::test(start_paused = true)]
 async fn an_ipv6_prefix_finer_than_a_host_is_refused() {
