@@ -2,17 +2,12 @@
 //! builder, validated by [`RateLimitConfig::build`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::limits::{Compiled, QuotaMatch, RateLimits};
-use super::memory::{DEFAULT_MAX_KEYS, MAX_KEYS_LIMIT, MemoryStore};
 use super::quota::Quota;
-use super::store::RateLimitStore;
 use crate::error::ConfigError;
-use crate::principal::AuthMethod;
 
 /// The quota of callers before authentication, by client address.
 pub const PER_ADDRESS_QUOTA: &str = "per-address";
@@ -114,7 +109,7 @@ impl QuotaConfig {
         self
     }
 
-    fn quota(self, name: &str, field: &str) -> Result<Quota, ConfigError> {
+    pub(crate) fn quota(self, name: &str, field: &str) -> Result<Quota, ConfigError> {
         let burst = self.burst.unwrap_or(self.requests);
         Quota::checked(name, self.requests, self.window_seconds, burst, field)
     }
@@ -216,7 +211,7 @@ impl Default for Costs {
 }
 
 /// Most units one operation may cost.
-const MAX_COST: u32 = 10_000;
+pub(crate) const MAX_COST: u32 = 10_000;
 
 /// What the limiter does when its store fails.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -316,139 +311,4 @@ impl RateLimitConfig {
         self.on_store_error = failure;
         self
     }
-
-    /// Validates and builds the limits with the in-process store.
-    pub fn build(self) -> Result<RateLimits, ConfigError> {
-        let max_keys = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
-        if max_keys == 0 || max_keys > MAX_KEYS_LIMIT {
-            return Err(ConfigError::new(format!(
-                "max_keys must be between 1 and {MAX_KEYS_LIMIT}"
-            )));
-        }
-        let compiled = self.compile()?;
-        let store = Arc::new(MemoryStore::new(&compiled.quotas, max_keys));
-        Ok(RateLimits::new(compiled, store))
-    }
-
-    /// Validates and builds the limits over `store` (a shared store, for instance).
-    pub fn build_with_store(
-        self,
-        store: Arc<dyn RateLimitStore>,
-    ) -> Result<RateLimits, ConfigError> {
-        Ok(RateLimits::new(self.compile()?, store))
-    }
-
-    fn compile(self) -> Result<Compiled, ConfigError> {
-        let mut quotas = Vec::new();
-        for (name, quota) in &self.quotas {
-            if name == PER_ADDRESS_QUOTA || name == FAILED_AUTH_QUOTA {
-                return Err(ConfigError::new(format!(
-                    "quotas.{name}: the name is reserved (use the `{}` section)",
-                    name.replace('-', "_")
-                )));
-            }
-            quotas.push(quota.quota(name, &format!("quotas.{name}"))?);
-        }
-        let index_of = |name: &str, field: &str| {
-            quotas
-                .iter()
-                .position(|quota| quota.name() == name)
-                .ok_or_else(|| {
-                    ConfigError::new(format!("{field} names {name:?}, which is not a quota"))
-                })
-        };
-        let default = match &self.default {
-            Some(name) => Some(index_of(name, "default")?),
-            None if !quotas.is_empty() => {
-                return Err(ConfigError::new(
-                    "default: name the quota of principals no rule matches",
-                ));
-            }
-            None => None,
-        };
-        let mut rules = Vec::with_capacity(self.rules.len());
-        for (position, rule) in self.rules.into_iter().enumerate() {
-            let field = format!("rules[{position}]");
-            let quota = index_of(&rule.quota, &format!("{field}.quota"))?;
-            if rule.principals.is_empty() && rule.roles.is_empty() && rule.attributes.is_empty() {
-                return Err(ConfigError::new(format!(
-                    "{field} names no principal, role or attribute: it would match everyone (use `default`)"
-                )));
-            }
-            check_identities(&rule.principals, &format!("{field}.principals"))?;
-            rules.push(QuotaMatch {
-                quota,
-                principals: rule.principals,
-                roles: rule.roles,
-                attributes: rule.attributes,
-            });
-        }
-        check_identities(&self.exempt.principals, "exempt.principals")?;
-        let ipv6_prefix = self.ipv6_prefix.unwrap_or(DEFAULT_IPV6_PREFIX);
-        // Finer than /64 lets one host rotate addresses; much coarser locks out a provider.
-        if !(40..=64).contains(&ipv6_prefix) {
-            return Err(ConfigError::new("ipv6_prefix must be between 40 and 64"));
-        }
-        let costs = self.costs;
-        for (field, cost) in [
-            ("costs.read", costs.read),
-            ("costs.list", costs.list),
-            ("costs.batch_per_id", costs.batch_per_id),
-            ("costs.rpc_call", costs.rpc_call),
-        ] {
-            if cost == 0 || cost > MAX_COST {
-                return Err(ConfigError::new(format!(
-                    "{field} must be between 1 and {MAX_COST}"
-                )));
-            }
-        }
-        let mut extra = |config: Option<QuotaConfig>, name: &str, field: &str| {
-            config
-                .map(|config| {
-                    quotas.push(config.quota(name, field)?);
-                    Ok(quotas.len() - 1)
-                })
-                .transpose()
-        };
-        let per_address = extra(self.per_address, PER_ADDRESS_QUOTA, "per_address")?;
-        let failed_auth = extra(self.failed_auth, FAILED_AUTH_QUOTA, "failed_auth")?;
-        for (index, quota) in quotas.iter_mut().enumerate() {
-            quota.index = index;
-        }
-        Ok(Compiled {
-            quotas,
-            rules,
-            default,
-            exempt: self.exempt,
-            costs,
-            per_address,
-            failed_auth,
-            ipv6_prefix,
-            on_store_error: self.on_store_error,
-        })
-    }
-}
-
-/// Default IPv6 prefix of an address key.
-const DEFAULT_IPV6_PREFIX: u8 = 64;
-
-/// Every entry must be a principal identity, `"<method>:<subject>"`, of an authenticated
-/// caller (anonymous callers are keyed by address, and get the `default` quota).
-fn check_identities(identities: &[String], field: &str) -> Result<(), ConfigError> {
-    for (position, identity) in identities.iter().enumerate() {
-        let anonymous = identity.starts_with(&format!("{}:", AuthMethod::Anonymous.as_str()));
-        if anonymous {
-            return Err(ConfigError::new(format!(
-                "{field}[{position}]: anonymous callers are not principals here; they get the `default` quota by client address"
-            )));
-        }
-        if !AuthMethod::is_identity(identity) {
-            let methods: Vec<_> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
-            return Err(ConfigError::new(format!(
-                "{field}[{position}]: {identity:?} is not \"<method>:<subject>\" with a method of {}",
-                methods.join(", ")
-            )));
-        }
-    }
-    Ok(())
 }

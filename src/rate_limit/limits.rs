@@ -1,5 +1,6 @@
-//! [`RateLimits`]: the validated configuration and its store, shared by the layers; who gets
-//! which quota, what a request costs, and whose bucket it is.
+//! [`RateLimits`]: the configuration validated by [`RateLimitConfig::build`] (every refusal
+//! names its field) and its store, shared by the layers; who gets which quota, what a
+//! request costs, and whose bucket it is.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -7,12 +8,17 @@ use std::sync::Arc;
 use http::Extensions;
 use serde_json::Value;
 
-use super::config::{Costs, Exempt, StoreFailure};
+use super::config::{
+    Costs, Exempt, FAILED_AUTH_QUOTA, MAX_COST, PER_ADDRESS_QUOTA, QuotaConfig, RateLimitConfig,
+    StoreFailure,
+};
+use super::memory::{DEFAULT_MAX_KEYS, MAX_KEYS_LIMIT, MemoryStore};
 use super::quota::Quota;
 use super::store::{RateLimitStore, StoreStats};
 use crate::client_addr::ClientAddr;
+use crate::error::ConfigError;
 use crate::mcp::{McpRequest, Operation, RpcMessage};
-use crate::principal::Principal;
+use crate::principal::{AuthMethod, Principal};
 
 /// Validated limits and the store that keeps their state; cheap to clone, shared by every
 /// layer built from it. Made by [`RateLimitConfig::build`](super::RateLimitConfig::build).
@@ -200,4 +206,141 @@ pub(crate) fn caller(extensions: &Extensions) -> (Option<&Principal>, Option<&Cl
         extensions.get::<Principal>(),
         extensions.get::<ClientAddr>(),
     )
+}
+
+impl RateLimitConfig {
+    /// Validates and builds the limits with the in-process store.
+    pub fn build(self) -> Result<RateLimits, ConfigError> {
+        let max_keys = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
+        if max_keys == 0 || max_keys > MAX_KEYS_LIMIT {
+            return Err(ConfigError::new(format!(
+                "max_keys must be between 1 and {MAX_KEYS_LIMIT}"
+            )));
+        }
+        let compiled = self.compile()?;
+        let store = Arc::new(MemoryStore::new(&compiled.quotas, max_keys));
+        Ok(RateLimits::new(compiled, store))
+    }
+
+    /// Validates and builds the limits over `store` (a shared store, for instance).
+    pub fn build_with_store(
+        self,
+        store: Arc<dyn RateLimitStore>,
+    ) -> Result<RateLimits, ConfigError> {
+        Ok(RateLimits::new(self.compile()?, store))
+    }
+
+    fn compile(self) -> Result<Compiled, ConfigError> {
+        let mut quotas = Vec::new();
+        for (name, quota) in &self.quotas {
+            if name == PER_ADDRESS_QUOTA || name == FAILED_AUTH_QUOTA {
+                return Err(ConfigError::new(format!(
+                    "quotas.{name}: the name is reserved (use the `{}` section)",
+                    name.replace('-', "_")
+                )));
+            }
+            quotas.push(quota.quota(name, &format!("quotas.{name}"))?);
+        }
+        let index_of = |name: &str, field: &str| {
+            quotas
+                .iter()
+                .position(|quota| quota.name() == name)
+                .ok_or_else(|| {
+                    ConfigError::new(format!("{field} names {name:?}, which is not a quota"))
+                })
+        };
+        let default = match &self.default {
+            Some(name) => Some(index_of(name, "default")?),
+            None if !quotas.is_empty() => {
+                return Err(ConfigError::new(
+                    "default: name the quota of principals no rule matches",
+                ));
+            }
+            None => None,
+        };
+        let mut rules = Vec::with_capacity(self.rules.len());
+        for (position, rule) in self.rules.into_iter().enumerate() {
+            let field = format!("rules[{position}]");
+            let quota = index_of(&rule.quota, &format!("{field}.quota"))?;
+            if rule.principals.is_empty() && rule.roles.is_empty() && rule.attributes.is_empty() {
+                return Err(ConfigError::new(format!(
+                    "{field} names no principal, role or attribute: it would match everyone (use `default`)"
+                )));
+            }
+            check_identities(&rule.principals, &format!("{field}.principals"))?;
+            rules.push(QuotaMatch {
+                quota,
+                principals: rule.principals,
+                roles: rule.roles,
+                attributes: rule.attributes,
+            });
+        }
+        check_identities(&self.exempt.principals, "exempt.principals")?;
+        let ipv6_prefix = self.ipv6_prefix.unwrap_or(DEFAULT_IPV6_PREFIX);
+        // Finer than /64 lets one host rotate addresses; much coarser locks out a provider.
+        if !(40..=64).contains(&ipv6_prefix) {
+            return Err(ConfigError::new("ipv6_prefix must be between 40 and 64"));
+        }
+        let costs = self.costs;
+        for (field, cost) in [
+            ("costs.read", costs.read),
+            ("costs.list", costs.list),
+            ("costs.batch_per_id", costs.batch_per_id),
+            ("costs.rpc_call", costs.rpc_call),
+        ] {
+            if cost == 0 || cost > MAX_COST {
+                return Err(ConfigError::new(format!(
+                    "{field} must be between 1 and {MAX_COST}"
+                )));
+            }
+        }
+        let mut extra = |config: Option<QuotaConfig>, name: &str, field: &str| {
+            config
+                .map(|config| {
+                    quotas.push(config.quota(name, field)?);
+                    Ok(quotas.len() - 1)
+                })
+                .transpose()
+        };
+        let per_address = extra(self.per_address, PER_ADDRESS_QUOTA, "per_address")?;
+        let failed_auth = extra(self.failed_auth, FAILED_AUTH_QUOTA, "failed_auth")?;
+        for (index, quota) in quotas.iter_mut().enumerate() {
+            quota.index = index;
+        }
+        Ok(Compiled {
+            quotas,
+            rules,
+            default,
+            exempt: self.exempt,
+            costs,
+            per_address,
+            failed_auth,
+            ipv6_prefix,
+            on_store_error: self.on_store_error,
+        })
+    }
+}
+
+/// Default IPv6 prefix of an address key.
+const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+/// Every entry must be a principal identity, `"<method>:<subject>"`, of an authenticated
+/// caller (anonymous callers are keyed by address, and get the `default` quota).
+fn check_identities(identities: &[String], field: &str) -> Result<(), ConfigError> {
+    for (position, identity) in identities.iter().enumerate() {
+        let anonymous = identity.starts_with(&format!("{}:", AuthMethod::Anonymous.as_str()));
+        if anonymous {
+            return Err(ConfigError::new(format!(
+                "{field}[{position}]: anonymous callers are not principals here; they get the `default` quota by client address"
+            )));
+        }
+        if !AuthMethod::is_identity(identity) {
+            let methods: Vec<_> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+            return Err(ConfigError::new(format!(
+                "{field}[{position}]: {identity:?} is not \"<method>:<subject>\" with a method of {}",
+                methods.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
