@@ -28,9 +28,12 @@ use super::store::{RateLimitStore, StoreAnswer, StoreError, StoreStats, Verdict}
 pub const DEFAULT_MAX_KEYS: usize = 1_000_000;
 /// Most keys a store may be configured for.
 pub(crate) const MAX_KEYS_LIMIT: usize = 1 << 32;
-/// A shard's share of `max_keys` gets this much slack (in 1/64ths), so an uneven spread of
-/// keys over shards does not evict active buckets before the total reaches `max_keys`.
+/// A shard's share of `max_keys` gets at least this much slack (in 1/64ths), so an uneven
+/// spread of keys over shards does not evict active buckets before the total reaches
+/// `max_keys`.
 const SHARD_SLACK_64THS: usize = 4;
+/// Fewest keys a shard is made for (fewer, and the store has fewer shards).
+const MIN_SHARE: usize = 4096;
 /// How many of a full shard's oldest keys are looked at to make room.
 const EVICTION_CANDIDATES: usize = 8;
 /// Every this many calls, a shard sweeps the oldest of its keys if it has refilled.
@@ -62,17 +65,30 @@ pub(crate) struct MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store for `quotas` tracking about `max_keys` buckets (at most 1/16 more).
+    /// A store for `quotas` tracking about `max_keys` buckets: exactly, with one shard
+    /// (fewer than 8,192 keys); else each shard's share has some slack (1/16, or six
+    /// standard deviations of the spread when that is more).
     pub(crate) fn new(quotas: &[Quota], max_keys: usize) -> Self {
         let max_keys = max_keys.clamp(1, MAX_KEYS_LIMIT);
-        let shards = std::thread::available_parallelism()
+        let most = std::thread::available_parallelism()
             .map_or(4, std::num::NonZeroUsize::get)
             .saturating_mul(4)
-            .clamp(4, 256)
-            .next_power_of_two()
-            .min(max_keys.next_power_of_two());
+            .clamp(4, 256);
+        // A power of two (the shard is chosen by the hash's low bits), each with a share of
+        // at least MIN_SHARE keys so the slack stays small.
+        let wanted = (max_keys / MIN_SHARE).clamp(1, most);
+        let shards = 1_usize << wanted.ilog2();
         let share = max_keys.div_ceil(shards);
-        let per_shard = share + (share * SHARD_SLACK_64THS).div_ceil(64);
+        // Keys spread binomially: six standard deviations (about 6·√share) keep a shard from
+        // filling before the whole store does, except with negligible odds.
+        let slack = if shards == 1 {
+            0
+        } else {
+            (share * SHARD_SLACK_64THS)
+                .div_ceil(64)
+                .max(6 * share.isqrt() + 1)
+        };
+        let per_shard = share + slack;
         let buckets = Buckets(Arc::new(Shared {
             shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard,
