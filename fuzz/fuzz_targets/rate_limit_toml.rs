@@ -61,17 +61,34 @@ fuzz_target!(|data: &[u8]| {
                         quota.burst()
                     );
                 }
-                StoreAnswer::Ready(Ok(Verdict::Limited { retry_after })) => {
+                StoreAnswer::Ready(Ok(Verdict::Limited {
+                    retry_after,
+                    remaining,
+                    ..
+                })) => {
                     assert!(!retry_after.is_zero(), "limited with no wait");
+                    assert!(remaining < cost, "limited with {remaining} of {cost} there");
                 }
-                StoreAnswer::Ready(Ok(Verdict::TooCostly)) => {
+                StoreAnswer::Ready(Ok(Verdict::TooCostly { remaining, .. })) => {
                     assert!(
                         cost > quota.burst(),
                         "cost {cost} fits burst {}",
                         quota.burst()
                     );
+                    assert!(remaining <= quota.burst());
                 }
                 other => panic!("{other:?}"),
+            }
+            // A refund never leaves more than the burst.
+            let refunded = limits.store().refund(quota, &principal.identity(), cost);
+            assert!(
+                matches!(refunded, StoreAnswer::Ready(Ok(()))),
+                "{refunded:?}"
+            );
+            if let StoreAnswer::Ready(Ok(Verdict::Allowed { remaining, .. })) =
+                limits.store().peek(quota, &principal.identity())
+            {
+                assert!(remaining < quota.burst(), "a peek spends one: {remaining}");
             }
         }
     }
