@@ -5,7 +5,10 @@
 //! cargo run --example server -- --addr 127.0.0.1:4000
 //! ADDR=127.0.0.1:4000 cargo run --example server
 //! ```
-//! Logs are JSON lines on stderr (`RUST_LOG` filters them). Ctrl-C shuts down gracefully.
+//! Logs are JSON lines on stderr through a non-blocking writer (`--log-format pretty` for
+//! text; `RUST_LOG` filters them): one access-log line per request (target
+//! `mcp_bastion::access`), every line of a request carrying its request id. Ctrl-C shuts
+//! down gracefully.
 //!
 //! Authentication: the seed's API keys `user-admin-token`, `user-dev-token` and
 //! `user-guest-token` (roles admin, developer, guest) as `Authorization: Bearer …` or
@@ -200,14 +203,16 @@ struct Args {
     client_ca: Option<String>,
     policy: Option<String>,
     rate_limits: Option<String>,
+    pretty_logs: bool,
 }
 
 const USAGE: &str =
-    "usage: server [--addr HOST:PORT] [--policy FILE] [--rate-limits FILE] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
+    "usage: server [--addr HOST:PORT] [--policy FILE] [--rate-limits FILE] [--log-format json|pretty] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
   --addr       listen address (default 127.0.0.1:3000, or $ADDR)
   --policy     TOML policy file (default: examples/policy.toml, embedded); reloaded on SIGHUP
                and when the file changes; an invalid new policy is refused
   --rate-limits TOML rate limits (default: examples/rate_limits.toml, embedded)
+  --log-format json (default: one JSON object a line) or pretty (text for a terminal)
   --tls-cert   serve HTTPS with this PEM certificate chain (feature tls)
   --tls-key    the PEM private key of --tls-cert
   --client-ca  accept client certificates from this CA (mutual TLS); a certificate whose
@@ -218,6 +223,7 @@ fn parse_args() -> Result<Args, String> {
     let mut addr = std::env::var("ADDR").ok();
     let (mut tls_cert, mut tls_key, mut client_ca, mut policy) = (None, None, None, None);
     let mut rate_limits = None;
+    let mut pretty_logs = false;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
@@ -236,6 +242,13 @@ fn parse_args() -> Result<Args, String> {
             "--client-ca" => client_ca = Some(value()?),
             "--policy" => policy = Some(value()?),
             "--rate-limits" => rate_limits = Some(value()?),
+            "--log-format" => {
+                pretty_logs = match value()?.as_str() {
+                    "json" => false,
+                    "pretty" => true,
+                    other => return Err(format!("--log-format {other:?}: json or pretty")),
+                }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -259,19 +272,29 @@ fn parse_args() -> Result<Args, String> {
         client_ca,
         policy,
         rate_limits,
+        pretty_logs,
     })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = parse_args()?;
+    // Logs go through a background writer: a slow terminal or pipe never holds a request.
+    // Lines past its buffer are dropped (and counted), never waited for.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    if args.pretty_logs {
+        logs.init();
+    } else {
+        // One JSON object a line; the request span's fields (its request id) on each.
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    }
     let addr = args.addr;
     // DNS-rebinding defence: on loopback, accept only loopback Host headers for our port.
     let endpoint = if addr.ip().is_loopback() {

@@ -1,10 +1,10 @@
 //! [`Stack`]: the recommended order of the layers, assembled from one [`Endpoint`].
 //!
-//! Outermost first: error envelope → load shedding and deadline → client address → limits
+//! Outermost first: observe (request id, span, access log) → error envelope → load shedding
+//! and deadline → client address → limits
 //! by address (per-address quota, failed authentications) → (invalidation webhook) →
 //! authentication → rate limit by principal → policy → context cache (when configured) →
-//! your service (usually [`McpService`]). Observability joins this order as it is built
-//! (outermost). The cache sits after the policy, so a context is never served from it to
+//! your service (usually [`McpService`]). The cache sits after the policy, so a context is never served from it to
 //! a request the policy did not allow; the rate limit sits before both, so a cached answer
 //! is charged too. Every
 //! layer gets the same endpoint description; nothing is configured twice.
@@ -54,6 +54,7 @@ use crate::context::ContextSource;
 use crate::envelope::{ErrorEnvelope, ErrorEnvelopeLayer};
 use crate::error::ConfigError;
 use crate::mcp::{Endpoint, McpService};
+use crate::observe::{ObserveLayer, ObserveService};
 use crate::overload::{OverloadLayer, OverloadService};
 use crate::policy::{PolicyHandle, PolicyLayer, PolicyService};
 use crate::rate_limit::{
@@ -78,6 +79,7 @@ pub struct Stack {
 /// The layers of a [`Stack`], in order, ready to wrap a service.
 #[derive(Debug, Clone)]
 pub struct StackLayer {
+    observe: ObserveLayer,
     envelope: ErrorEnvelopeLayer,
     client_addr: ClientAddrLayer,
     auth: AuthLayer,
@@ -90,11 +92,13 @@ pub struct StackLayer {
 }
 
 /// A service wrapped by [`StackLayer`].
-pub type StackService<S> = ErrorEnvelope<
-    OverloadService<
-        ClientAddrService<
-            AddressLimitService<
-                WebhookRoute<Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>>,
+pub type StackService<S> = ObserveService<
+    ErrorEnvelope<
+        OverloadService<
+            ClientAddrService<
+                AddressLimitService<
+                    WebhookRoute<Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>>,
+                >,
             >,
         >,
     >,
@@ -185,6 +189,7 @@ impl Stack {
             None => RateLimitConfig::default().build()?,
         };
         Ok(StackLayer {
+            observe: ObserveLayer::new(),
             address_limit: AddressLimitLayer::new(&limits).endpoint(&self.endpoint),
             rate_limit: RateLimitLayer::new(&limits).endpoint(&self.endpoint),
             envelope: ErrorEnvelopeLayer::for_endpoint(&self.endpoint),
@@ -232,7 +237,8 @@ impl<S> Layer<S> for StackLayer {
         let address_limit = self.address_limit.layer(route);
         let client_addr = self.client_addr.layer(address_limit);
         let overload = self.overload.layer(client_addr);
-        self.envelope.layer(overload)
+        let envelope = self.envelope.layer(overload);
+        self.observe.layer(envelope)
     }
 }
 

@@ -142,9 +142,12 @@ async fn the_seed_worked_example_over_rest() {
 
     let reply = send(seed_stack(), rest(alpha, Some("user-guest-token"))).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // The seed's body, plus the request id the stack gave the request.
+    let request_id = reply.headers["x-request-id"].to_str().unwrap();
     assert_eq!(
         reply.body,
-        json!({"code": "FORBIDDEN", "message": "Not authorized to access this context."})
+        json!({"code": "FORBIDDEN", "message": "Not authorized to access this context.",
+               "requestId": request_id})
     );
     let decision = reply.decision.unwrap();
     assert_eq!(

@@ -8,6 +8,7 @@ use tower_service::Service;
 use super::future::ResponseFuture;
 use super::layer::{AuthOutcome, AuthShared};
 use crate::error::{Dialect, FullBody};
+use crate::facts::RequestFacts;
 use crate::principal::Principal;
 
 /// The service built by [`AuthLayer`](super::AuthLayer).
@@ -87,6 +88,9 @@ pub(crate) fn admit<B>(shared: &AuthShared, request: &mut Request<B>, principal:
     for name in &shared.credential_headers {
         request.headers_mut().remove(name);
     }
+    RequestFacts::record(request.extensions(), |facts| {
+        facts.set_principal(principal.identity());
+    });
     request.extensions_mut().insert(principal);
 }
 

@@ -34,6 +34,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::ConfigError;
+use crate::facts::RequestFacts;
 pub(crate) use cidr::Cidr;
 
 mod cidr;
@@ -207,6 +208,9 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if let Some(peer) = peer_of(&request) {
             let client = self.proxies.client(peer, request.headers());
+            RequestFacts::record(request.extensions(), |facts| {
+                facts.set_client(client.ip().to_string());
+            });
             request.extensions_mut().insert(ClientAddr(client));
         }
         self.inner.call(request)

@@ -122,7 +122,11 @@ fn normalise<B>(
     request_id: Option<&HeaderValue>,
 ) -> Response<BodyOrEnvelope<B>> {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || dialect == Dialect::Grpc {
+    // A rejection is an error whatever its status (a JSON-RPC error can travel with 200).
+    let rejected = response.extensions().get::<Rejection>().is_some();
+    if !(status.is_client_error() || status.is_server_error() || rejected)
+        || dialect == Dialect::Grpc
+    {
         return response.map(BodyOrEnvelope::inner);
     }
     let rejection = match response.extensions().get::<Rejection>() {

@@ -14,6 +14,7 @@ use super::model::{Action, Decision, Policy, RequestAttributes, Target};
 use crate::client_addr::ClientAddr;
 use crate::context::{ContextId, ContextLabels};
 use crate::error::{Dialect, ErrorCode, FullBody, JsonRpcError, Rejection, jsonrpc};
+use crate::facts::RequestFacts;
 use crate::mcp::{McpRequest, Operation, RpcMessage, RpcRequest, RpcTarget};
 use crate::principal::Principal;
 
@@ -92,9 +93,12 @@ pub(crate) fn attributes(extensions: &Extensions, method: &Method) -> RequestAtt
     }
 }
 
-/// Logs a decision (never a credential).
-pub(crate) fn log(decision: &Decision) {
-    tracing::info!(
+/// Logs a decision at DEBUG (never a credential) and gives its rule to the access log.
+pub(crate) fn log(decision: &Decision, facts: Option<&RequestFacts>) {
+    if let (Some(facts), Some(rule)) = (facts, decision.rule.as_deref()) {
+        facts.set_rule(rule);
+    }
+    tracing::debug!(
         target: "mcp_bastion::policy",
         subject = %decision.subject,
         action = %decision.action,
@@ -176,7 +180,7 @@ impl Recheck {
             self.target.as_target(),
             &self.attributes,
         );
-        log(&decision);
+        log(&decision, None);
         (!decision.is_allowed()).then(|| {
             self.shared
                 .refusal(&decision, &self.principal, Dialect::Rest, None)
@@ -260,6 +264,7 @@ pub(crate) fn decide_rpc(
     rpc: &RpcRequest,
     base: &RequestAttributes,
     mcp_path: &str,
+    facts: Option<&RequestFacts>,
 ) -> Result<RpcChecks, Response<FullBody>> {
     let mut checks = RpcChecks::default();
     for message in &rpc.messages {
@@ -290,7 +295,7 @@ pub(crate) fn decide_rpc(
             },
         };
         let decision = policy.decide(principal, action, target, &attributes);
-        log(&decision);
+        log(&decision, facts);
         let id = call.id.clone().unwrap_or(Value::Null);
         if !decision.is_allowed() {
             return Err(shared.refusal(&decision, principal, Dialect::JsonRpc, Some(id)));
@@ -326,7 +331,7 @@ pub(crate) fn recheck_reads(
             &attributes,
         );
         if !decision.is_allowed() {
-            log(&decision);
+            log(&decision, None);
             return Some(shared.refusal(&decision, principal, Dialect::JsonRpc, Some(id.clone())));
         }
     }

@@ -16,6 +16,7 @@ use super::layer::PolicyShared;
 use super::listing::{RestFilter, RpcFilter, collect, rebuilt, unfilterable};
 use crate::context::ContextLabels;
 use crate::error::{BodyOrEnvelope, BoxError, Dialect, Rejection};
+use crate::facts::RequestFacts;
 use crate::mcp::{Head, McpRequest, RequestBody, classify_body, classify_head};
 
 /// The service built by [`PolicyLayer`](super::PolicyLayer).
@@ -66,7 +67,7 @@ where
             match classify_head(&shared.endpoint, method, uri, headers) {
                 Err(refusal) => return ResponseFuture::refused(refusal),
                 Ok(Head::Done(classified)) => {
-                    request.extensions_mut().insert(classified);
+                    classified.keep(request.extensions_mut());
                 }
                 Ok(head) => {
                     let inner = self.take_inner();
@@ -125,7 +126,7 @@ impl<S> PolicyService<S> {
         let attributes = attributes(request.extensions(), request.method());
         let policy = shared.policy.load();
         let decision = policy.decide(principal, action, target.as_target(), &attributes);
-        log(&decision);
+        log(&decision, request.extensions().get::<RequestFacts>());
         if !decision.is_allowed() {
             let dialect = match target {
                 OwnedTarget::Grpc(_) => Dialect::Grpc,
@@ -214,7 +215,8 @@ where
         return refused(Rejection::internal().into_response(Dialect::JsonRpc));
     };
     let mcp_path = shared.endpoint.mcp_path();
-    let checks = match decide_rpc(&shared, &policy, &principal, rpc, &base, mcp_path) {
+    let facts = request.extensions().get::<RequestFacts>();
+    let checks = match decide_rpc(&shared, &policy, &principal, rpc, &base, mcp_path, facts) {
         Ok(checks) => checks,
         Err(refusal) => return refused(refusal),
     };

@@ -87,7 +87,7 @@ where
                     );
                 }
                 Ok(Head::Done(classified)) => {
-                    request.extensions_mut().insert(classified);
+                    classified.keep(request.extensions_mut());
                 }
                 Ok(head) => {
                     // The cost is in the body. One unit is spent before it is read, so a

@@ -45,6 +45,7 @@ use crate::context::ContextId;
 use crate::error::{
     BoxError, Dialect, ErrorCode, FullBody, Rejection, is_json_content_type, jsonrpc,
 };
+use crate::facts::RequestFacts;
 
 pub(crate) use rpc::rpc_rejection;
 pub use rpc::{RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers, classify_rpc};
@@ -84,6 +85,42 @@ pub enum Operation {
 }
 
 impl McpRequest {
+    /// What it asks for, for logs and metrics: the JSON-RPC method of a single call
+    /// (`resources/read`; `batch` for several messages), or the REST operation
+    /// (`context.read`, `context.list`, `context.batch`), and what it acts on.
+    pub fn describe(&self) -> (&str, Option<&str>) {
+        match &self.operation {
+            Operation::ReadContext(id) => ("context.read", Some(id.as_str())),
+            Operation::ListContexts => ("context.list", None),
+            Operation::BatchRead(_) => ("context.batch", None),
+            Operation::JsonRpc(rpc) => match rpc.messages.as_slice() {
+                [RpcMessage::Call(call)] => (
+                    call.method.as_str(),
+                    call.target.as_ref().map(RpcTarget::name),
+                ),
+                [RpcMessage::Response] => ("response", None),
+                _ => ("batch", None),
+            },
+            Operation::McpTransport => ("mcp.transport", None),
+            Operation::ResourceMetadata => ("resource-metadata", None),
+            Operation::Grpc => ("grpc", None),
+            Operation::Other => ("other", None),
+        }
+    }
+
+    /// Leaves this classification in `extensions` for the layers below (and what it asks
+    /// for in the request's facts, for the access log).
+    pub(crate) fn keep(self, extensions: &mut http::Extensions) {
+        RequestFacts::record(extensions, |facts| {
+            let (operation, target) = self.describe();
+            facts.set_operation(operation);
+            if let Some(target) = target {
+                facts.set_target(target);
+            }
+        });
+        extensions.insert(self);
+    }
+
     /// The classified JSON-RPC messages, when this is a JSON-RPC POST.
     pub fn rpc(&self) -> Option<&RpcRequest> {
         match &self.operation {
@@ -229,7 +266,7 @@ where
     match head {
         Head::Done(classified) => {
             let mut request = request.map(RequestBody::streaming);
-            request.extensions_mut().insert(classified);
+            classified.keep(request.extensions_mut());
             Ok(request)
         }
         Head::JsonRpc | Head::Batch => {
@@ -279,7 +316,7 @@ where
             parse_batch(&bytes, endpoint.max_batch()).map_err(|r| r.into_response(dialect))?,
         )
     };
-    parts.extensions.insert(McpRequest { dialect, operation });
+    McpRequest { dialect, operation }.keep(&mut parts.extensions);
     Ok(Request::from_parts(parts, RequestBody::buffered(bytes)))
 }
 

@@ -1,0 +1,127 @@
+//! The access log: exactly one event per request (target `mcp_bastion::access`, INFO), when
+//! its answer has been sent — or cut off, or failed.
+
+use std::time::Instant;
+
+use http::{HeaderValue, Method, StatusCode};
+use tracing::Span;
+
+use crate::client_addr::ClientAddr;
+use crate::error::Rejection;
+use crate::facts::RequestFacts;
+
+/// What the access-log event of one request says; written once, when it is finished.
+#[derive(Debug)]
+pub(crate) struct AccessLog {
+    pub(crate) span: Span,
+    pub(crate) request_id: HeaderValue,
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) peer: Option<ClientAddr>,
+    pub(crate) facts: RequestFacts,
+    pub(crate) started: Instant,
+    /// Filled in when the answer's head is known.
+    pub(crate) answer: Option<Answer>,
+    written: bool,
+}
+
+/// The head of the answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) error_code: Option<&'static str>,
+    pub(crate) cache: Option<HeaderValue>,
+}
+
+impl Answer {
+    pub(crate) fn of<B>(response: &http::Response<B>) -> Self {
+        Self {
+            status: response.status(),
+            error_code: response
+                .extensions()
+                .get::<Rejection>()
+                .map(|rejection| rejection.code().as_str()),
+            cache: response.headers().get("cache-status").cloned(),
+        }
+    }
+}
+
+/// How the answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Sent whole.
+    Complete,
+    /// The body failed or the client went away before its end.
+    CutOff,
+    /// The inner service failed (`Err`): no answer from it.
+    Failed,
+}
+
+impl AccessLog {
+    pub(crate) fn new(
+        span: Span,
+        request_id: HeaderValue,
+        method: Method,
+        path: String,
+        peer: Option<ClientAddr>,
+        facts: RequestFacts,
+    ) -> Self {
+        Self {
+            span,
+            request_id,
+            method,
+            path,
+            peer,
+            facts,
+            started: Instant::now(),
+            answer: None,
+            written: false,
+        }
+    }
+
+    /// Writes the event (once).
+    pub(crate) fn write(&mut self, ending: Ending, bytes: u64) {
+        if std::mem::replace(&mut self.written, true) {
+            return;
+        }
+        let facts = &self.facts;
+        let peer = self.peer.map(|ClientAddr(addr)| addr.ip().to_string());
+        let client = facts.client().or(peer.as_deref()).unwrap_or("-");
+        let (status, error_code, cache) = match &self.answer {
+            Some(answer) => (
+                answer.status.as_u16(),
+                answer.error_code,
+                answer.cache.as_ref().and_then(|c| c.to_str().ok()),
+            ),
+            None => (0, Some("INTERNAL"), None),
+        };
+        let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(
+            target: "mcp_bastion::access",
+            parent: &self.span,
+            request_id = self.request_id.to_str().unwrap_or("-"),
+            client,
+            principal = facts.principal().unwrap_or("-"),
+            http.request.method = %self.method,
+            url.path = %self.path,
+            mcp.method.name = facts.operation().unwrap_or("-"),
+            target = facts.target().unwrap_or("-"),
+            rule = facts.rule().unwrap_or("-"),
+            status,
+            error.code = error_code.unwrap_or("-"),
+            cache = cache.unwrap_or("-"),
+            bytes,
+            duration_ms,
+            ending = ?ending,
+            "request"
+        );
+    }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        // A request dropped before its answer (the client went away, a deadline) is still
+        // one line.
+        self.write(Ending::CutOff, 0);
+    }
+}

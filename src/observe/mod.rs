@@ -1,0 +1,66 @@
+//! [`ObserveLayer`]: request ids, a span per request, and exactly one access-log event per
+//! request. Put it outermost (the [`Stack`](crate::stack::Stack) does), so it sees every
+//! answer, refusals included.
+//!
+//! - **Request id**: a caller's `x-request-id` is kept when it is 1 to 128 characters of
+//!   `[A-Za-z0-9._-]` (one header); anything else is replaced, never echoed, by a new UUIDv7.
+//!   The id is on the request for the layers below (error envelopes quote it as `requestId`,
+//!   `data.requestId` in JSON-RPC), on the answer, and on every log event of the request
+//!   (the `request` span carries it).
+//! - **Access log**: one event at INFO, target `mcp_bastion::access`, when the answer has
+//!   been sent (or was cut off, or failed): request id, client address, principal, method,
+//!   path, `mcp.method.name` and target, deciding policy rule, status, error code, cache
+//!   status, bytes, duration. The layers below record what they learn in the request's
+//!   [`RequestFacts`](crate::facts::RequestFacts).
+//! - Logging is the subscriber's business: write through a non-blocking writer
+//!   (`tracing_appender::non_blocking`) so that a slow terminal never slows requests; the
+//!   demo server does.
+//!
+//! ```
+//! use mcp_bastion::context::StaticSource;
+//! use mcp_bastion::envelope::ErrorEnvelopeLayer;
+//! use mcp_bastion::mcp::McpService;
+//! use mcp_bastion::observe::ObserveLayer;
+//! use tower::ServiceBuilder;
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(ObserveLayer::new())
+//!     .layer(ErrorEnvelopeLayer::new())
+//!     .service(McpService::new(StaticSource::new()));
+//! # let _ = service;
+//! ```
+
+mod access;
+mod body;
+mod request_id;
+mod service;
+
+use tower_layer::Layer;
+
+pub use body::ObservedBody;
+pub use request_id::{MAX_REQUEST_ID_LEN, X_REQUEST_ID};
+pub use service::{ObserveService, ResponseFuture};
+
+/// Request ids, the request span and the access log. See the [module documentation](self).
+#[derive(Debug, Clone, Default)]
+pub struct ObserveLayer {
+    _private: (),
+}
+
+impl ObserveLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = ObserveService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ObserveService::new(inner)
+    }
+}
+
+#[cfg(test)]
+mod tests;

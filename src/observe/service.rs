@@ -1,0 +1,111 @@
+//! [`ObserveService`] and its response future: a request id, a span, the facts slot, and the
+//! access log.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::access::{AccessLog, Answer, Ending};
+use super::body::ObservedBody;
+use super::request_id::{X_REQUEST_ID, accept_or_make};
+use crate::client_addr::ClientAddr;
+use crate::facts::RequestFacts;
+
+/// The service built by [`ObserveLayer`](super::ObserveLayer).
+#[derive(Debug, Clone)]
+pub struct ObserveService<S> {
+    inner: S,
+}
+
+impl<S> ObserveService<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Self { inner }
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for ObserveService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    type Response = Response<ObservedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let request_id = accept_or_make(request.headers());
+        // The layers below (the error envelope) quote the id we settled on.
+        request
+            .headers_mut()
+            .insert(X_REQUEST_ID, request_id.clone());
+        let facts = RequestFacts::default();
+        request.extensions_mut().insert(facts.clone());
+        let span = tracing::info_span!(
+            "request",
+            request_id = request_id.to_str().unwrap_or("-"),
+            http.request.method = %request.method(),
+            url.path = %request.uri().path(),
+        );
+        let log = AccessLog::new(
+            span.clone(),
+            request_id,
+            request.method().clone(),
+            request.uri().path().to_owned(),
+            request.extensions().get::<ClientAddr>().copied(),
+            facts,
+        );
+        let future = span.in_scope(|| self.inner.call(request));
+        ResponseFuture {
+            future,
+            log: Some(Box::new(log)),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ObserveService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        future: F,
+        log: Option<Box<AccessLog>>,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
+{
+    type Output = Result<Response<ObservedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = {
+            let _entered = this.log.as_ref().map(|log| log.span.enter());
+            ready!(this.future.poll(cx))
+        };
+        let mut log = this.log.take().expect("polled after completion");
+        match answer {
+            Ok(mut response) => {
+                log.answer = Some(Answer::of(&response));
+                response
+                    .headers_mut()
+                    .insert(X_REQUEST_ID, log.request_id.clone());
+                Poll::Ready(Ok(response.map(|body| ObservedBody::new(body, log))))
+            }
+            Err(err) => {
+                log.write(Ending::Failed, 0);
+                Poll::Ready(Err(err))
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Request, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use tower::{Service, ServiceExt};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+
+use super::*;
+use crate::auth::{ApiKey, ApiKeyStore, AuthLayer};
+use crate::client_addr::ClientAddr;
+use crate::context::{ContextEntry, ContextId, StaticSource};
+use crate::mcp::Endpoint;
+use crate::policy::{Policy, PolicyHandle};
+use crate::principal::{AuthMethod, Principal};
+use crate::stack::Stack;
+
+type Body = Full<Bytes>;
+type Events = Arc<Mutex<Vec<BTreeMap<String, String>>>>;
+
+/// Keeps the fields of every access-log event.
+struct Capture(Events);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
+        if event.metadata().target() == "mcp_bastion::access" {
+            let mut fields = BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+}
+
+fn capture() -> (Events, tracing::subscriber::DefaultGuard) {
+    let events = Events::default();
+    let subscriber = tracing_subscriber::registry().with(Capture(Arc::clone(&events)));
+    (events, tracing::subscriber::set_default(subscriber))
+}
+
+fn stack() -> impl Service<
+    Request<Body>,
+    Response = http::Response<impl http_body::Body<Data = Bytes, Error: std::fmt::Debug>>,
+    Error: std::fmt::Debug,
+> + Clone {
+    let keys = ApiKeyStore::new([ApiKey::new(
+        "dev-token-0123456789ab",
+        Principal::new("dev", AuthMethod::ApiKey).with_role("developer"),
+    )
+    .unwrap()])
+    .unwrap();
+    let policy = Policy::from_toml(
+        r#"
+        roles = ["developer"]
+        [[rules]]
+        id = "developers-read"
+        effect = "allow"
+        roles = ["developer"]
+        actions = ["read", "list"]
+        contexts = ["docs/**"]
+        "#,
+    )
+    .unwrap();
+    let source = StaticSource::new().with_context(
+        ContextId::parse("docs/a").unwrap(),
+        ContextEntry::text("note", "text", "hello"),
+    );
+    Stack::new(Endpoint::default())
+        .auth(AuthLayer::builder().api_keys(keys))
+        .policy(PolicyHandle::new(policy))
+        .serve_source(source)
+        .unwrap()
+}
+
+fn request(method: &str, path: &str, id: Option<&str>, body: &str) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, "Bearer dev-token-0123456789ab")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25");
+    if let Some(id) = id {
+        builder = builder.header("x-request-id", id);
+    }
+    let mut request = builder.body(Body::from(body.to_owned())).unwrap();
+    request
+        .extensions_mut()
+        .insert(ClientAddr("192.0.2.8:4000".parse().unwrap()));
+    request
+}
+
+async fn send<S, B>(service: &S, request: Request<Body>) -> (StatusCode, String, Value)
+where
+    S: Service<Request<Body>, Response = http::Response<B>, Error: std::fmt::Debug> + Clone,
+    B: http_body::Body<Data = Bytes, Error: std::fmt::Debug>,
+{
+    let response = service.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let id = response.headers()[X_REQUEST_ID]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        id,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_when_well_formed_and_quoted_in_envelopes() {
+    let service = stack();
+    let (status, id, _) = send(
+        &service,
+        request("GET", "/context/docs/a", Some("trace-42"), ""),
+    )
+    .await;
+    assert_eq!((status, id.as_str()), (StatusCode::OK, "trace-42"));
+    // A REST refusal quotes the id.
+    let (status, id, body) = send(
+        &service,
+        request("GET", "/context/docs/missing", Some("abc.1"), ""),
+    )
+    .await;
+    assert_eq!((status, id.as_str()), (StatusCode::NOT_FOUND, "abc.1"));
+    assert_eq!(body["requestId"], "abc.1");
+    // A badly formed one is replaced, never echoed; the envelope quotes the new one.
+    let forged = "x\" onmouseover=alert(1)";
+    let (status, id, body) = send(
+        &service,
+        request("GET", "/context/other/x", Some(forged), ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_ne!(id, forged);
+    assert_eq!(id.len(), 36);
+    assert_eq!(body["requestId"], id.as_str());
+    // JSON-RPC errors carry it in data.
+    let read = r#"{"jsonrpc":"2.0","id":7,"method":"resources/read","params":{"uri":"ctx://docs/missing"}}"#;
+    let (_, id, body) = send(&service, request("POST", "/mcp", None, read)).await;
+    assert_eq!(body["error"]["data"]["requestId"], id.as_str(), "{body}");
+}
+
+#[tokio::test]
+async fn one_access_log_event_per_request_with_what_the_layers_learnt() {
+    let (events, _guard) = capture();
+    let service = stack();
+    let read =
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"ctx://docs/a"}}"#;
+    let (status, id, _) = send(&service, request("POST", "/mcp", Some("rpc-1"), read)).await;
+    assert_eq!((status, id.as_str()), (StatusCode::OK, "rpc-1"));
+    let (status, _, _) = send(
+        &service,
+        request("GET", "/context/secret/x", Some("rest-2"), ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut anonymous = request("GET", "/context/docs/a", Some("anon-3"), "");
+    anonymous.headers_mut().remove(header::AUTHORIZATION);
+    let (status, _, _) = send(&service, anonymous).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let rpc = &events[0];
+    assert_eq!(rpc["request_id"], "rpc-1");
+    assert_eq!(rpc["client"], "192.0.2.8");
+    assert_eq!(rpc["principal"], "ApiKey:dev");
+    assert_eq!(rpc["mcp.method.name"], "resources/read");
+    assert_eq!(rpc["target"], "ctx://docs/a");
+    assert_eq!(rpc["rule"], "developers-read");
+    assert_eq!(rpc["status"], "200");
+    assert_eq!(rpc["error.code"], "-");
+    assert_eq!(rpc["ending"], "Complete");
+    assert!(rpc["bytes"].parse::<u64>().unwrap() > 0);
+    let denied = &events[1];
+    assert_eq!(denied["mcp.method.name"], "context.read");
+    assert_eq!(denied["target"], "secret/x");
+    assert_eq!(denied["status"], "403");
+    assert_eq!(denied["error.code"], "FORBIDDEN");
+    let anonymous = &events[2];
+    assert_eq!(anonymous["principal"], "-");
+    assert_eq!(anonymous["error.code"], "UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn a_request_cut_off_is_still_one_event() {
+    let (events, _guard) = capture();
+    let service = stack();
+    let response = service
+        .clone()
+        .oneshot(request("GET", "/context/docs/a", Some("gone-1"), ""))
+        .await
+        .unwrap();
+    drop(response);
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["ending"], "CutOff");
+}
