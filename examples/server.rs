@@ -193,6 +193,22 @@ fn watch_policy(handle: PolicyHandle, path: String) {
     });
 }
 
+/// Prometheus metrics on a listener of their own (`--metrics-addr`, default 127.0.0.1:9100),
+/// so a scrape never competes with the MCP listener and is never exposed with it.
+#[cfg(feature = "metrics")]
+async fn serve_metrics(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = mcp_bastion::observe::install_prometheus()?;
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "Prometheus metrics at /metrics");
+    let service = mcp_bastion::observe::MetricsService::new(handle);
+    tokio::spawn(mcp_bastion::server::serve(
+        listener,
+        service,
+        std::future::pending(),
+    ));
+    Ok(())
+}
+
 /// Command line: `--addr HOST:PORT` (else `$ADDR`, else 127.0.0.1:3000) and, with feature
 /// `tls`, `--tls-cert FILE --tls-key FILE [--client-ca FILE]`.
 #[derive(Debug)]
@@ -204,15 +220,19 @@ struct Args {
     policy: Option<String>,
     rate_limits: Option<String>,
     pretty_logs: bool,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    metrics_addr: SocketAddr,
 }
 
 const USAGE: &str =
-    "usage: server [--addr HOST:PORT] [--policy FILE] [--rate-limits FILE] [--log-format json|pretty] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
+    "usage: server [--addr HOST:PORT] [--policy FILE] [--rate-limits FILE] [--log-format json|pretty] [--metrics-addr HOST:PORT] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
   --addr       listen address (default 127.0.0.1:3000, or $ADDR)
   --policy     TOML policy file (default: examples/policy.toml, embedded); reloaded on SIGHUP
                and when the file changes; an invalid new policy is refused
   --rate-limits TOML rate limits (default: examples/rate_limits.toml, embedded)
   --log-format json (default: one JSON object a line) or pretty (text for a terminal)
+  --metrics-addr with feature metrics: Prometheus metrics at /metrics on this address
+               (default 127.0.0.1:9100)
   --tls-cert   serve HTTPS with this PEM certificate chain (feature tls)
   --tls-key    the PEM private key of --tls-cert
   --client-ca  accept client certificates from this CA (mutual TLS); a certificate whose
@@ -224,6 +244,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut tls_cert, mut tls_key, mut client_ca, mut policy) = (None, None, None, None);
     let mut rate_limits = None;
     let mut pretty_logs = false;
+    let mut metrics_addr = SocketAddr::from(([127, 0, 0, 1], 9100));
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
@@ -242,6 +263,12 @@ fn parse_args() -> Result<Args, String> {
             "--client-ca" => client_ca = Some(value()?),
             "--policy" => policy = Some(value()?),
             "--rate-limits" => rate_limits = Some(value()?),
+            "--metrics-addr" => {
+                let value = value()?;
+                metrics_addr = value
+                    .parse()
+                    .map_err(|err| format!("--metrics-addr {value:?} is not HOST:PORT: {err}"))?;
+            }
             "--log-format" => {
                 pretty_logs = match value()?.as_str() {
                     "json" => false,
@@ -273,6 +300,7 @@ fn parse_args() -> Result<Args, String> {
         policy,
         rate_limits,
         pretty_logs,
+        metrics_addr,
     })
 }
 
@@ -338,6 +366,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .idle_timeout(mcp_bastion::server::DEFAULT_IDLE_TIMEOUT)
         .max_connections(mcp_bastion::server::DEFAULT_MAX_CONNECTIONS)
         .build()?;
+    #[cfg(feature = "metrics")]
+    serve_metrics(&args).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let shutdown = async {

@@ -31,17 +31,30 @@ pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) error_code: Option<&'static str>,
     pub(crate) cache: Option<HeaderValue>,
+    /// A credential was presented and refused (`error="invalid_token"`).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) invalid_token: bool,
+    /// The quota that refused it, for a rate-limit refusal.
+    pub(crate) quota: Option<String>,
 }
 
 impl Answer {
     pub(crate) fn of<B>(response: &http::Response<B>) -> Self {
+        let rejection = response.extensions().get::<Rejection>();
         Self {
             status: response.status(),
-            error_code: response
-                .extensions()
-                .get::<Rejection>()
-                .map(|rejection| rejection.code().as_str()),
+            error_code: rejection.map(|rejection| rejection.code().as_str()),
             cache: response.headers().get("cache-status").cloned(),
+            invalid_token: response
+                .headers()
+                .get_all(http::header::WWW_AUTHENTICATE)
+                .iter()
+                .any(|value| value.as_bytes().windows(13).any(|w| w == b"invalid_token")),
+            quota: rejection
+                .and_then(Rejection::details)
+                .and_then(|details| details.get("quota"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
         }
     }
 }
@@ -66,6 +79,8 @@ impl AccessLog {
         peer: Option<ClientAddr>,
         facts: RequestFacts,
     ) -> Self {
+        #[cfg(feature = "metrics")]
+        super::metrics::started();
         Self {
             span,
             request_id,
@@ -95,7 +110,20 @@ impl AccessLog {
             ),
             None => (0, Some("INTERNAL"), None),
         };
-        let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let duration = self.started.elapsed();
+        #[cfg(feature = "metrics")]
+        super::metrics::finished(&super::metrics::Finished {
+            operation: facts.operation(),
+            status,
+            error_code,
+            invalid_token: self.answer.as_ref().is_some_and(|a| a.invalid_token),
+            rule: facts.rule(),
+            quota: self.answer.as_ref().and_then(|a| a.quota.as_deref()),
+            cache,
+            bytes,
+            duration,
+        });
+        let duration_ms = duration.as_secs_f64() * 1000.0;
         tracing::info!(
             target: "mcp_bastion::access",
             parent: &self.span,
@@ -110,6 +138,7 @@ impl AccessLog {
             status,
             error.code = error_code.unwrap_or("-"),
             cache = cache.unwrap_or("-"),
+            quota = self.answer.as_ref().and_then(|a| a.quota.as_deref()).unwrap_or("-"),
             bytes,
             duration_ms,
             ending = ?ending,

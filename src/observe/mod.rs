@@ -12,6 +12,9 @@
 //!   path, `mcp.method.name` and target, deciding policy rule, status, error code, cache
 //!   status, bytes, duration. The layers below record what they learn in the request's
 //!   [`RequestFacts`](crate::facts::RequestFacts).
+//! - **Metrics** (feature `metrics`): request counts, latency, in-flight, refusals by kind,
+//!   cache results and context sizes through the `metrics` facade; see [`metrics`] for the
+//!   names and [`MetricsService`] to serve them to Prometheus.
 //! - Logging is the subscriber's business: write through a non-blocking writer
 //!   (`tracing_appender::non_blocking`) so that a slow terminal never slows requests; the
 //!   demo server does.
@@ -32,12 +35,17 @@
 
 mod access;
 mod body;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod request_id;
 mod service;
 
 use tower_layer::Layer;
 
 pub use body::ObservedBody;
+#[cfg(feature = "metrics")]
+pub use metrics::{MetricsService, install_prometheus};
 pub use request_id::{MAX_REQUEST_ID_LEN, X_REQUEST_ID};
 pub use service::{ObserveService, ResponseFuture};
 

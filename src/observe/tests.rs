@@ -213,3 +213,122 @@ async fn a_request_cut_off_is_still_one_event() {
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["ending"], "CutOff");
 }
+
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn metrics_count_requests_refusals_and_sizes() {
+    use crate::rate_limit::RateLimitConfig;
+
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    let handle = HANDLE.get_or_init(|| install_prometheus().expect("the only recorder"));
+    let keys = ApiKeyStore::new([ApiKey::new(
+        "metrics-token-0123456789",
+        Principal::new("metrics", AuthMethod::ApiKey).with_role("reader"),
+    )
+    .unwrap()])
+    .unwrap();
+    let policy = Policy::from_toml(
+        r#"
+        roles = ["reader"]
+        [[rules]]
+        id = "metrics-readers"
+        effect = "allow"
+        roles = ["reader"]
+        actions = ["read"]
+        contexts = ["**"]
+        [[rules]]
+        id = "metrics-test-deny"
+        effect = "deny"
+        roles = ["reader"]
+        actions = ["read"]
+        contexts = ["secret/**"]
+        "#,
+    )
+    .unwrap();
+    let limits = RateLimitConfig::default()
+        .quota("metrics-test-quota", 3, 60, 3)
+        .default_quota("metrics-test-quota")
+        .build()
+        .unwrap();
+    let source = StaticSource::new().with_context(
+        ContextId::parse("docs/a").unwrap(),
+        ContextEntry::text("note", "text", "x".repeat(3000)),
+    );
+    let service = Stack::new(Endpoint::default())
+        .auth(AuthLayer::builder().api_keys(keys))
+        .policy(PolicyHandle::new(policy))
+        .rate_limits(limits)
+        .serve_source(source)
+        .unwrap();
+    let get = |path: &str| {
+        let mut request = Request::get(path)
+            .header(header::AUTHORIZATION, "Bearer metrics-token-0123456789")
+            .body(Body::default())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ClientAddr("192.0.2.9:1".parse().unwrap()));
+        request
+    };
+    let mut statuses = Vec::new();
+    for path in [
+        "/context/docs/a",
+        "/context/secret/x",
+        "/context/docs/a",
+        "/context/docs/a",
+    ] {
+        statuses.push(send(&service, get(path)).await.0);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::FORBIDDEN,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    let mut scrape = MetricsService::new(handle.clone());
+    let response = scrape
+        .call(Request::get("/metrics").body(()).unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    let value = |series: &str| {
+        text.lines()
+            .find(|line| line.starts_with(series))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        value("mcp_policy_denials_total{rule=\"metrics-test-deny\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("mcp_rate_limited_total{quota=\"metrics-test-quota\"}"),
+        1.0
+    );
+    assert!(value("mcp_requests_total{operation=\"context.read\",status=\"2xx\"}") >= 2.0);
+    assert!(value("mcp_context_size_bytes_count") >= 2.0);
+    assert!(value("mcp_context_size_bytes_bucket{le=\"4096\"}") >= 2.0);
+    assert!(text.contains(
+        "mcp_request_duration_seconds_bucket{operation=\"context.read\",le=\"0.00005\"}"
+    ));
+    assert!(text.contains("process_resident_memory_bytes "), "{text}");
+    // No raw path or id ever becomes a label.
+    assert!(
+        !text.contains("secret/x") && !text.contains("docs/a"),
+        "{text}"
+    );
+}
