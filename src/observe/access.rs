@@ -132,8 +132,8 @@ impl AccessLog {
             principal = facts.principal().unwrap_or("-"),
             http.request.method = %self.method,
             url.path = %self.path,
-            mcp.method.name = facts.operation().unwrap_or("-"),
-            target = facts.target().unwrap_or("-"),
+            mcp.method.name = &*printable(facts.operation().unwrap_or("-")),
+            target = &*printable(facts.target().unwrap_or("-")),
             rule = facts.rule().unwrap_or("-"),
             status,
             error.code = error_code.unwrap_or("-"),
@@ -152,5 +152,44 @@ impl Drop for AccessLog {
         // A request dropped before its answer (the client went away, a deadline) is still
         // one line.
         self.write(Ending::CutOff, 0);
+    }
+}
+
+/// Longest caller-chosen text (a method name, a resource URI) the access log quotes.
+const MAX_LOGGED_LEN: usize = 256;
+
+/// Caller-chosen text as the log may quote it: control characters replaced (no forged
+/// lines in a text log, no terminal escapes) and cut at [`MAX_LOGGED_LEN`] bytes.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let clean = text.len() <= MAX_LOGGED_LEN && !text.chars().any(char::is_control);
+    if clean {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if out.len() > MAX_LOGGED_LEN {
+        let mut end = MAX_LOGGED_LEN;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn caller_text_cannot_forge_lines_or_flood_the_log() {
+        assert_eq!(printable("resources/read"), "resources/read");
+        assert_eq!(printable("a\nfake line\u{1b}[31m"), "a\u{fffd}fake line\u{fffd}[31m");
+        let long = "é".repeat(300);
+        let cut = printable(&long);
+        assert!(cut.len() <= 256 + '…'.len_utf8() && cut.ends_with('…'));
     }
 }
