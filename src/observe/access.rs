@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn caller_text_cannot_forge_lines_or_flood_the_log() {
         assert_eq!(printable("resources/read"), "resources/read");
-        assert_eq!(printable("a\nfake line\u{1b}[31m"), "a\u{fffd}fake line\u{fffd}[31m");
+        assert_eq!(
+            printable("a\nfake line\u{1b}[31m"),
+            "a\u{fffd}fake line\u{fffd}[31m"
+        );
         let long = "é".repeat(300);
         let cut = printable(&long);
         assert!(cut.len() <= 256 + '…'.len_utf8() && cut.ends_with('…'));
