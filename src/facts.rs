@@ -17,6 +17,7 @@
 //! assert_eq!(facts.operation(), Some("context.read"));
 //! ```
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use http::Extensions;
@@ -32,7 +33,17 @@ struct Facts {
     operation: OnceLock<String>,
     target: OnceLock<String>,
     rule: OnceLock<String>,
+    denied_by: OnceLock<String>,
 }
+
+/// On an answer: a rate limit refused it (the configured quota's name). Set by the rate
+/// limiter only, so metrics never take a label from an inner service's text.
+#[derive(Debug, Clone)]
+pub(crate) struct LimitedBy(pub(crate) Arc<str>);
+
+/// On an answer: the overload layer shed it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shed;
 
 impl RequestFacts {
     /// Runs `record` on the request's facts, when an observe layer left some.
@@ -63,9 +74,14 @@ impl RequestFacts {
         let _ = self.0.target.set(target.into());
     }
 
-    /// The policy rule that decided (absent: default deny, or no policy).
+    /// The policy rule that allowed the request (the first one, for a batch).
     pub fn set_rule(&self, rule: impl Into<String>) {
         let _ = self.0.rule.set(rule.into());
+    }
+
+    /// The policy refused the request: by this deny rule, or by default (`default-deny`).
+    pub fn set_denied_by(&self, rule: impl Into<String>) {
+        let _ = self.0.denied_by.set(rule.into());
     }
 
     /// The client address, if recorded.
@@ -88,8 +104,63 @@ impl RequestFacts {
         self.0.target.get().map(String::as_str)
     }
 
-    /// The deciding policy rule, if recorded.
+    /// The deciding policy rule: the one that refused, else the one that allowed.
     pub fn rule(&self) -> Option<&str> {
-        self.0.rule.get().map(String::as_str)
+        self.denied_by()
+            .or_else(|| self.0.rule.get().map(String::as_str))
+    }
+
+    /// The policy's refusal, if it refused (the rule, or `default-deny`).
+    pub fn denied_by(&self) -> Option<&str> {
+        self.0.denied_by.get().map(String::as_str)
+    }
+}
+
+/// Longest caller-influenced text a log line quotes.
+pub(crate) const MAX_LOGGED_LEN: usize = 256;
+
+/// Text a caller chose (a path, a method, a resource URI, a token's subject) as a log line
+/// may quote it: characters that could end or disguise a line (controls, Unicode line and
+/// paragraph separators, bidirectional overrides, zero-width marks) replaced, and cut at
+/// [`MAX_LOGGED_LEN`] bytes.
+pub(crate) fn loggable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{FEFF}')
+    };
+    if text.len() <= MAX_LOGGED_LEN && !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out: String = text
+        .chars()
+        .map(|c| if unsafe_char(c) { '\u{fffd}' } else { c })
+        .collect();
+    if out.len() > MAX_LOGGED_LEN {
+        let mut end = MAX_LOGGED_LEN;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable;
+
+    #[test]
+    fn caller_text_cannot_forge_lines_or_flood_the_log() {
+        assert_eq!(loggable("resources/read"), "resources/read");
+        assert_eq!(loggable("a\nfake\u{1b}[31m"), "a\u{fffd}fake\u{fffd}[31m");
+        for sneaky in [
+            '\u{85}', '\u{2028}', '\u{2029}', '\u{202E}', '\u{2066}', '\u{200B}',
+        ] {
+            assert!(!loggable(&format!("x{sneaky}y")).contains(sneaky));
+        }
+        let long = "é".repeat(300);
+        let cut = loggable(&long);
+        assert!(cut.len() <= 256 + '…'.len_utf8() && cut.ends_with('…'));
     }
 }

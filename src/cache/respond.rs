@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::entry::{Entry, Shape};
 use super::key::Lookup;
-use crate::error::{BodyOrEnvelope, FullBody};
+use crate::error::{BodyOrEnvelope, ErrorCode, FullBody, JsonRpcError, Rejection, Rendered};
 use crate::mcp::not_modified;
 
 /// `Cache-Status` values (RFC 9211), one per way an answer is made.
@@ -48,6 +48,12 @@ pub(crate) fn from_entry<B>(
     if let Some(labels) = &entry.labels {
         // The policy in front checks these again on every answer, cached or not.
         response.extensions_mut().insert(labels.clone());
+    }
+    // A stored refusal is ours: say so, so the error envelope quotes this request's id and
+    // the access log its code, as for a fresh one.
+    if let Some(rejection) = stored_rejection(entry, lookup.rpc_id.as_ref()) {
+        response.extensions_mut().insert(rejection);
+        response.extensions_mut().insert(Rendered);
     }
     mark(&mut response, cache_status);
     response.map(BodyOrEnvelope::envelope)
@@ -145,4 +151,34 @@ fn rpc_answer(entry: &Entry, id: &Value, now: Instant) -> Response<FullBody> {
             .unwrap_or(HeaderValue::from_static("application/json")),
     );
     response
+}
+
+/// The rejection a stored error answer rendered (a REST `{"code","message",...}` or a
+/// JSON-RPC error object), rebuilt from its body.
+fn stored_rejection(entry: &Entry, rpc_id: Option<&Value>) -> Option<Rejection> {
+    let rpc = entry.shape == Shape::RpcNotFound;
+    if !rpc && entry.status.is_success() {
+        return None;
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&entry.body) else {
+        return None;
+    };
+    let message = body.get("message").and_then(Value::as_str)?.to_owned();
+    if rpc {
+        let code = body.get("code").and_then(Value::as_i64)?;
+        let rejection = Rejection::new(ErrorCode::NotFound, message)
+            .with_status(entry.status)
+            .with_json_rpc(JsonRpcError {
+                id: rpc_id.cloned().unwrap_or(Value::Null),
+                code,
+                data: body.get("data").cloned(),
+            });
+        return Some(rejection);
+    }
+    let mut rejection =
+        Rejection::new(ErrorCode::from_status(entry.status), message).with_status(entry.status);
+    if let Some(details) = body.get("details") {
+        rejection = rejection.with_details(details.clone());
+    }
+    Some(rejection)
 }

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 
 use super::service::request_id_str;
 use crate::error::BodyOrEnvelope;
-use crate::error::{BoxError, Dialect, ErrorCode, Rejection, is_json_content_type};
+use crate::error::{BoxError, Dialect, ErrorCode, Rejection, Rendered, is_json_content_type};
 
 pin_project! {
     /// The response future of [`ErrorEnvelope`](super::ErrorEnvelope).
@@ -122,8 +122,10 @@ fn normalise<B>(
     request_id: Option<&HeaderValue>,
 ) -> Response<BodyOrEnvelope<B>> {
     let status = response.status();
-    // A rejection is an error whatever its status (a JSON-RPC error can travel with 200).
-    let rejected = response.extensions().get::<Rejection>().is_some();
+    // Our own rendering of a rejection is an error whatever its status (a JSON-RPC error can
+    // travel with 200); a 2xx body of an inner service is never replaced.
+    let rejected = response.extensions().get::<Rejection>().is_some()
+        && response.extensions().get::<Rendered>().is_some();
     if !(status.is_client_error() || status.is_server_error() || rejected)
         || dialect == Dialect::Grpc
     {

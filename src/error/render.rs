@@ -17,6 +17,7 @@ impl Rejection {
     pub fn into_response(self, dialect: Dialect) -> Response<FullBody> {
         let mut response = self.to_response(dialect, None);
         response.extensions_mut().insert(self);
+        response.extensions_mut().insert(Rendered);
         response
     }
 
@@ -132,3 +133,9 @@ pub(crate) fn json_bytes_response(status: StatusCode, body: Bytes) -> Response<F
         .insert(header::CONTENT_TYPE, APPLICATION_JSON);
     response
 }
+
+/// On a response: its body is our rendering of the [`Rejection`] beside it (so the error
+/// envelope may render it again, with the request id, even when it travels with a 2xx, as a
+/// JSON-RPC error does). A rejection an inner service attached to a body of its own is not.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rendered;

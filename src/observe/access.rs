@@ -8,7 +8,7 @@ use tracing::Span;
 
 use crate::client_addr::ClientAddr;
 use crate::error::Rejection;
-use crate::facts::RequestFacts;
+use crate::facts::{LimitedBy, RequestFacts, Shed, loggable};
 
 /// What the access-log event of one request says; written once, when it is finished.
 #[derive(Debug)]
@@ -34,13 +34,18 @@ pub(crate) struct Answer {
     /// A credential was presented and refused (`error="invalid_token"`).
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) invalid_token: bool,
-    /// The quota that refused it, for a rate-limit refusal.
-    pub(crate) quota: Option<String>,
+    /// The quota that refused it, as the rate limiter marked it.
+    pub(crate) limited_by: Option<std::sync::Arc<str>>,
+    /// The overload layer shed it.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) shed: bool,
 }
 
 impl Answer {
     pub(crate) fn of<B>(response: &http::Response<B>) -> Self {
         let rejection = response.extensions().get::<Rejection>();
+        // Only what our layers say counts (a quota name from an inner service's rejection
+        // could be anything: the rate limiter records its own in the facts).
         Self {
             status: response.status(),
             error_code: rejection.map(|rejection| rejection.code().as_str()),
@@ -50,11 +55,11 @@ impl Answer {
                 .get_all(http::header::WWW_AUTHENTICATE)
                 .iter()
                 .any(|value| value.as_bytes().windows(13).any(|w| w == b"invalid_token")),
-            quota: rejection
-                .and_then(Rejection::details)
-                .and_then(|details| details.get("quota"))
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
+            limited_by: response
+                .extensions()
+                .get::<LimitedBy>()
+                .map(|LimitedBy(quota)| std::sync::Arc::clone(quota)),
+            shed: response.extensions().get::<Shed>().is_some(),
         }
     }
 }
@@ -101,7 +106,7 @@ impl AccessLog {
         }
         let facts = &self.facts;
         let peer = self.peer.map(|ClientAddr(addr)| addr.ip().to_string());
-        let client = facts.client().or(peer.as_deref()).unwrap_or("-");
+        let client = loggable(facts.client().or(peer.as_deref()).unwrap_or("-"));
         let (status, error_code, cache) = match &self.answer {
             Some(answer) => (
                 answer.status.as_u16(),
@@ -114,11 +119,13 @@ impl AccessLog {
         #[cfg(feature = "metrics")]
         super::metrics::finished(&super::metrics::Finished {
             operation: facts.operation(),
+            head: self.method == Method::HEAD,
             status,
             error_code,
             invalid_token: self.answer.as_ref().is_some_and(|a| a.invalid_token),
-            rule: facts.rule(),
-            quota: self.answer.as_ref().and_then(|a| a.quota.as_deref()),
+            denied_by: facts.denied_by(),
+            limited_by: self.answer.as_ref().and_then(|a| a.limited_by.as_deref()),
+            shed: self.answer.as_ref().is_some_and(|a| a.shed),
             cache,
             bytes,
             duration,
@@ -128,17 +135,17 @@ impl AccessLog {
             target: "mcp_bastion::access",
             parent: &self.span,
             request_id = self.request_id.to_str().unwrap_or("-"),
-            client,
-            principal = facts.principal().unwrap_or("-"),
-            http.request.method = %self.method,
-            url.path = %self.path,
-            mcp.method.name = &*printable(facts.operation().unwrap_or("-")),
-            target = &*printable(facts.target().unwrap_or("-")),
-            rule = facts.rule().unwrap_or("-"),
+            client = &*client,
+            principal = &*loggable(facts.principal().unwrap_or("-")),
+            http.request.method = &*loggable(self.method.as_str()),
+            url.path = &*loggable(&self.path),
+            mcp.method.name = &*loggable(facts.operation().unwrap_or("-")),
+            mcp.target = &*loggable(facts.target().unwrap_or("-")),
+            rule = &*loggable(facts.rule().unwrap_or("-")),
             status,
             error.code = error_code.unwrap_or("-"),
             cache = cache.unwrap_or("-"),
-            quota = self.answer.as_ref().and_then(|a| a.quota.as_deref()).unwrap_or("-"),
+            quota = self.answer.as_ref().and_then(|a| a.limited_by.as_deref()).unwrap_or("-"),
             bytes,
             duration_ms,
             ending = ?ending,
@@ -152,47 +159,5 @@ impl Drop for AccessLog {
         // A request dropped before its answer (the client went away, a deadline) is still
         // one line.
         self.write(Ending::CutOff, 0);
-    }
-}
-
-/// Longest caller-chosen text (a method name, a resource URI) the access log quotes.
-const MAX_LOGGED_LEN: usize = 256;
-
-/// Caller-chosen text as the log may quote it: control characters replaced (no forged
-/// lines in a text log, no terminal escapes) and cut at [`MAX_LOGGED_LEN`] bytes.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let clean = text.len() <= MAX_LOGGED_LEN && !text.chars().any(char::is_control);
-    if clean {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if out.len() > MAX_LOGGED_LEN {
-        let mut end = MAX_LOGGED_LEN;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-        out.push('…');
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::printable;
-
-    #[test]
-    fn caller_text_cannot_forge_lines_or_flood_the_log() {
-        assert_eq!(printable("resources/read"), "resources/read");
-        assert_eq!(
-            printable("a\nfake line\u{1b}[31m"),
-            "a\u{fffd}fake line\u{fffd}[31m"
-        );
-        let long = "é".repeat(300);
-        let cut = printable(&long);
-        assert!(cut.len() <= 256 + '…'.len_utf8() && cut.ends_with('…'));
     }
 }

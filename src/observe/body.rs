@@ -17,12 +17,23 @@ pin_project! {
         log: Option<Box<AccessLog>>,
         bytes: u64,
     }
+
+    impl<B> PinnedDrop for ObservedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before its end: cut off, after the bytes it did send.
+            let this = this.project();
+            if let Some(mut log) = this.log.take() {
+                log.write(Ending::CutOff, *this.bytes);
+            }
+        }
+    }
 }
 
 impl<B: Body> ObservedBody<B> {
-    pub(crate) fn new(inner: B, mut log: Box<AccessLog>) -> Self {
-        // An empty body (HEAD, 204, 304) is never polled: the answer is complete now.
-        let log = if inner.is_end_stream() {
+    pub(crate) fn new(inner: B, mut log: Box<AccessLog>, head: bool) -> Self {
+        // An empty body (204, 304), or any answer to HEAD, is never polled: the answer is
+        // complete once its head is sent.
+        let log = if head || inner.is_end_stream() {
             log.write(Ending::Complete, 0);
             None
         } else {

@@ -125,11 +125,16 @@ pub(crate) fn started() {
 /// What one finished request says, for the metrics.
 pub(crate) struct Finished<'a> {
     pub(crate) operation: Option<&'a str>,
+    pub(crate) head: bool,
     pub(crate) status: u16,
     pub(crate) error_code: Option<&'static str>,
     pub(crate) invalid_token: bool,
-    pub(crate) rule: Option<&'a str>,
-    pub(crate) quota: Option<&'a str>,
+    /// The policy's refusal (recorded by the policy layer).
+    pub(crate) denied_by: Option<&'a str>,
+    /// The quota that refused (recorded by the rate limiter, from configuration).
+    pub(crate) limited_by: Option<&'a str>,
+    /// Shed by the overload layer.
+    pub(crate) shed: bool,
     pub(crate) cache: Option<&'a str>,
     pub(crate) bytes: u64,
     pub(crate) duration: Duration,
@@ -151,25 +156,23 @@ pub(crate) fn finished(request: &Finished<'_>) {
     };
     counter!(REQUESTS, "operation" => operation, "status" => status).increment(1);
     histogram!(DURATION, "operation" => operation).record(request.duration.as_secs_f64());
-    match request.error_code {
-        Some("UNAUTHORIZED") => {
-            let reason = if request.invalid_token {
-                "invalid_token"
-            } else {
-                "missing_credentials"
-            };
-            counter!(AUTH_FAILURES, "reason" => reason).increment(1);
-        }
-        Some("FORBIDDEN") => {
-            let rule = request.rule.unwrap_or("default-deny").to_owned();
-            counter!(POLICY_DENIALS, "rule" => rule).increment(1);
-        }
-        Some("RATE_LIMITED") => {
-            let quota = request.quota.unwrap_or("unknown").to_owned();
-            counter!(RATE_LIMITED, "quota" => quota).increment(1);
-        }
-        Some("UNAVAILABLE") => counter!(SHED).increment(1),
-        _ => {}
+    if request.error_code == Some("UNAUTHORIZED") {
+        let reason = if request.invalid_token {
+            "invalid_token"
+        } else {
+            "missing_credentials"
+        };
+        counter!(AUTH_FAILURES, "reason" => reason).increment(1);
+    }
+    // Refusals count from what the refusing layer recorded, never from an answer's text.
+    if let Some(rule) = request.denied_by {
+        counter!(POLICY_DENIALS, "rule" => rule.to_owned()).increment(1);
+    }
+    if let Some(quota) = request.limited_by {
+        counter!(RATE_LIMITED, "quota" => quota.to_owned()).increment(1);
+    }
+    if request.shed {
+        counter!(SHED).increment(1);
     }
     if let Some(cache) = request.cache {
         let result = if cache.contains("fwd=stale") {
@@ -181,8 +184,9 @@ pub(crate) fn finished(request: &Finished<'_>) {
         };
         counter!(CACHE, "result" => result).increment(1);
     }
+    // A context served: a successful read with a body (not HEAD, not a JSON-RPC error).
     let read = matches!(operation, "context.read" | "resources/read");
-    if read && request.status == 200 {
+    if read && request.status == 200 && !request.head && request.error_code.is_none() {
         #[allow(clippy::cast_precision_loss)] // sizes far below 2^52
         histogram!(CONTEXT_SIZE).record(request.bytes as f64);
     }

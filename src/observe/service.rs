@@ -14,7 +14,7 @@ use super::access::{AccessLog, Answer, Ending};
 use super::body::ObservedBody;
 use super::request_id::{X_REQUEST_ID, accept_or_make};
 use crate::client_addr::ClientAddr;
-use crate::facts::RequestFacts;
+use crate::facts::{RequestFacts, loggable};
 
 /// The service built by [`ObserveLayer`](super::ObserveLayer).
 #[derive(Debug, Clone)]
@@ -49,11 +49,12 @@ where
             .insert(X_REQUEST_ID, request_id.clone());
         let facts = RequestFacts::default();
         request.extensions_mut().insert(facts.clone());
-        let span = tracing::info_span!(
+        // At ERROR level, so the id is on error lines even when INFO is filtered out.
+        let span = tracing::error_span!(
             "request",
             request_id = request_id.to_str().unwrap_or("-"),
-            http.request.method = %request.method(),
-            url.path = %request.uri().path(),
+            http.request.method = &*loggable(request.method().as_str()),
+            url.path = &*loggable(request.uri().path()),
         );
         let log = AccessLog::new(
             span.clone(),
@@ -100,7 +101,8 @@ where
                 response
                     .headers_mut()
                     .insert(X_REQUEST_ID, log.request_id.clone());
-                Poll::Ready(Ok(response.map(|body| ObservedBody::new(body, log))))
+                let head = log.method == http::Method::HEAD;
+                Poll::Ready(Ok(response.map(|body| ObservedBody::new(body, log, head))))
             }
             Err(err) => {
                 log.write(Ending::Failed, 0);

@@ -183,7 +183,7 @@ async fn one_access_log_event_per_request_with_what_the_layers_learnt() {
     assert_eq!(rpc["client"], "192.0.2.8");
     assert_eq!(rpc["principal"], "ApiKey:dev");
     assert_eq!(rpc["mcp.method.name"], "resources/read");
-    assert_eq!(rpc["target"], "ctx://docs/a");
+    assert_eq!(rpc["mcp.target"], "ctx://docs/a");
     assert_eq!(rpc["rule"], "developers-read");
     assert_eq!(rpc["status"], "200");
     assert_eq!(rpc["error.code"], "-");
@@ -191,7 +191,7 @@ async fn one_access_log_event_per_request_with_what_the_layers_learnt() {
     assert!(rpc["bytes"].parse::<u64>().unwrap() > 0);
     let denied = &events[1];
     assert_eq!(denied["mcp.method.name"], "context.read");
-    assert_eq!(denied["target"], "secret/x");
+    assert_eq!(denied["mcp.target"], "secret/x");
     assert_eq!(denied["status"], "403");
     assert_eq!(denied["error.code"], "FORBIDDEN");
     let anonymous = &events[2];

@@ -15,6 +15,7 @@ use tower_service::Service;
 use super::layer::OverloadShared;
 use crate::context::Deadline;
 use crate::error::{BodyOrEnvelope, Dialect, ErrorCode, FullBody, Rejection};
+use crate::facts::Shed;
 
 /// The service built by [`OverloadLayer`](super::OverloadLayer).
 #[derive(Debug, Clone)]
@@ -103,9 +104,11 @@ where
         let Ok(slot) = Arc::clone(&self.shared.slots).try_acquire_owned() else {
             let busy = Rejection::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
                 .with_retry_after(Duration::from_secs(1));
+            let mut response = busy.into_response(dialect);
+            response.extensions_mut().insert(Shed);
             return ResponseFuture {
                 state: State::Refused {
-                    response: Some(busy.into_response(dialect)),
+                    response: Some(response),
                 },
             };
         };

@@ -14,7 +14,7 @@ use super::model::{Action, Decision, Policy, RequestAttributes, Target};
 use crate::client_addr::ClientAddr;
 use crate::context::{ContextId, ContextLabels};
 use crate::error::{Dialect, ErrorCode, FullBody, JsonRpcError, Rejection, jsonrpc};
-use crate::facts::RequestFacts;
+use crate::facts::{RequestFacts, loggable};
 use crate::mcp::{McpRequest, Operation, RpcMessage, RpcRequest, RpcTarget};
 use crate::principal::Principal;
 
@@ -93,16 +93,21 @@ pub(crate) fn attributes(extensions: &Extensions, method: &Method) -> RequestAtt
     }
 }
 
-/// Logs a decision at DEBUG (never a credential) and gives its rule to the access log.
+/// Logs a decision at DEBUG (never a credential; caller-chosen names made safe to quote)
+/// and tells the access log which rule decided.
 pub(crate) fn log(decision: &Decision, facts: Option<&RequestFacts>) {
-    if let (Some(facts), Some(rule)) = (facts, decision.rule.as_deref()) {
-        facts.set_rule(rule);
+    if let Some(facts) = facts {
+        match (decision.is_allowed(), decision.rule.as_deref()) {
+            (true, Some(rule)) => facts.set_rule(rule),
+            (false, rule) => facts.set_denied_by(rule.unwrap_or("default-deny")),
+            (true, None) => {}
+        }
     }
     tracing::debug!(
         target: "mcp_bastion::policy",
-        subject = %decision.subject,
+        subject = &*loggable(&decision.subject),
         action = %decision.action,
-        target = %decision.target,
+        target = &*loggable(&decision.target),
         rule = decision.rule.as_deref().unwrap_or("(default deny)"),
         effect = ?decision.effect,
         "policy decision"
@@ -163,6 +168,7 @@ pub(crate) struct Recheck {
     pub(crate) action: Action,
     pub(crate) target: OwnedTarget,
     pub(crate) attributes: RequestAttributes,
+    pub(crate) facts: Option<RequestFacts>,
 }
 
 impl Recheck {
@@ -180,7 +186,7 @@ impl Recheck {
             self.target.as_target(),
             &self.attributes,
         );
-        log(&decision, None);
+        log(&decision, self.facts.as_ref());
         (!decision.is_allowed()).then(|| {
             self.shared
                 .refusal(&decision, &self.principal, Dialect::Rest, None)
@@ -316,6 +322,7 @@ pub(crate) fn recheck_reads(
     reads: &[(Value, String)],
     labels: &ContextLabels,
     base: &RequestAttributes,
+    facts: Option<&RequestFacts>,
 ) -> Option<Response<FullBody>> {
     for (id, context) in reads {
         let Some(context_labels) = labels.of(context) else {
@@ -331,7 +338,7 @@ pub(crate) fn recheck_reads(
             &attributes,
         );
         if !decision.is_allowed() {
-            log(&decision, None);
+            log(&decision, facts);
             return Some(shared.refusal(&decision, principal, Dialect::JsonRpc, Some(id.clone())));
         }
     }

@@ -142,6 +142,7 @@ impl<S> PolicyService<S> {
                     action,
                     target,
                     attributes,
+                    facts: request.extensions().get::<RequestFacts>().cloned(),
                 })
             });
         let future = self.inner.call(request.map(RequestBody::streaming));
@@ -215,8 +216,16 @@ where
         return refused(Rejection::internal().into_response(Dialect::JsonRpc));
     };
     let mcp_path = shared.endpoint.mcp_path();
-    let facts = request.extensions().get::<RequestFacts>();
-    let checks = match decide_rpc(&shared, &policy, &principal, rpc, &base, mcp_path, facts) {
+    let facts = request.extensions().get::<RequestFacts>().cloned();
+    let checks = match decide_rpc(
+        &shared,
+        &policy,
+        &principal,
+        rpc,
+        &base,
+        mcp_path,
+        facts.as_ref(),
+    ) {
         Ok(checks) => checks,
         Err(refusal) => return refused(refusal),
     };
@@ -226,8 +235,15 @@ where
         .get::<ContextLabels>()
         .filter(|_| policy.uses_labels());
     if let Some(labels) = labels
-        && let Some(refusal) =
-            recheck_reads(&shared, &policy, &principal, &checks.reads, labels, &base)
+        && let Some(refusal) = recheck_reads(
+            &shared,
+            &policy,
+            &principal,
+            &checks.reads,
+            labels,
+            &base,
+            facts.as_ref(),
+        )
     {
         return refused(refusal);
     }

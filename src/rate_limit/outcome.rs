@@ -10,6 +10,7 @@ use super::limits::RateLimits;
 use super::quota::Quota;
 use super::store::{StoreError, Verdict};
 use crate::error::{Dialect, ErrorCode, FullBody, Rejection};
+use crate::facts::LimitedBy;
 use crate::mcp::{McpRequest, RpcMessage};
 
 /// What happens to a charged request.
@@ -90,6 +91,9 @@ pub(crate) fn outcome(
             .with_retry_after(std::time::Duration::from_secs(wait));
             let mut response = reply.render(rejection);
             QuotaHeaders::new(quota, remaining, reset).append_to(response.headers_mut());
+            response
+                .extensions_mut()
+                .insert(LimitedBy(std::sync::Arc::from(quota.name())));
             Outcome::Refuse(response)
         }
         Ok(Verdict::TooCostly { remaining, reset }) => {
