@@ -9,7 +9,7 @@
 //!   (the `request` span carries it).
 //! - **Access log**: one event at INFO, target `mcp_bastion::access`, when the answer has
 //!   been sent (or was cut off, or failed): request id, client address, principal, method,
-//!   path, `mcp.method.name` and target, deciding policy rule, status, error code, cache
+//!   path, `mcp.method.name` and `mcp.target`, deciding policy rule, status, error code, cache
 //!   status, bytes, duration. The layers below record what they learn in the request's
 //!   [`RequestFacts`](crate::facts::RequestFacts).
 //! - **Metrics** (feature `metrics`): request counts, latency, in-flight, refusals by kind,
