@@ -64,6 +64,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
 fn capture() -> (Events, tracing::subscriber::DefaultGuard) {
     let events = Events::default();
     let subscriber = tracing_subscriber::registry().with(Capture(Arc::clone(&events)));
+    keep_callsites_interesting();
     (events, tracing::subscriber::set_default(subscriber))
 }
 
@@ -99,6 +100,7 @@ fn json_logs(filter: &str) -> (Written, tracing::subscriber::DefaultGuard) {
         .with_current_span(true)
         .with_span_list(false)
         .finish();
+    keep_callsites_interesting();
     (written, tracing::subscriber::set_default(subscriber))
 }
 
@@ -111,6 +113,7 @@ fn text_logs(filter: &str) -> (Written, tracing::subscriber::DefaultGuard) {
         .with_writer(move || sink.clone())
         .with_ansi(false)
         .finish();
+    keep_callsites_interesting();
     (written, tracing::subscriber::set_default(subscriber))
 }
 
@@ -822,6 +825,7 @@ async fn access_lines_have_no_duplicate_keys_when_flattened() {
         .json()
         .flatten_event(true)
         .finish();
+    keep_callsites_interesting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let _ = send(
         &stack(),
@@ -882,4 +886,16 @@ async fn a_source_outage_is_not_counted_as_shedding() {
         "mcp_shed_total rose by {} with nothing shed",
         after - before
     );
+}
+
+/// Callsite interest is cached process-wide: with only thread-local subscribers, a callsite
+/// first seen while another test's subscriber comes and goes can be cached as uninteresting
+/// and its events lost. A global subscriber that takes everything (and keeps nothing) keeps
+/// every callsite interesting; each test's own subscriber still sees its thread's events.
+fn keep_callsites_interesting() {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+    tracing::callsite::rebuild_interest_cache();
 }

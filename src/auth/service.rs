@@ -54,7 +54,8 @@ where
         }
         let dialect = shared.detector.detect(request.uri(), request.headers());
         mark_sensitive(shared, &mut request);
-        match shared.decide(&request) {
+        let outcome = tracing::debug_span!("authenticate").in_scope(|| shared.decide(&request));
+        match outcome {
             AuthOutcome::Now(Ok(principal)) => {
                 admit(shared, &mut request, principal);
                 ResponseFuture::calling(self.inner.call(request), shared.vary.clone())

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use tracing::Instrument;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -75,7 +76,7 @@ where
         }
         let shared = Arc::clone(&self.shared);
         let endpoint = Arc::clone(&self.endpoint);
-        Box::pin(answer(shared, endpoint, inner, request))
+        Box::pin(answer(shared, endpoint, inner, request).instrument(tracing::debug_span!("cache")))
     }
 }
 

@@ -23,6 +23,7 @@ mod id;
 mod source;
 mod static_source;
 pub(crate) mod timestamp;
+mod trace;
 mod uri;
 
 pub use boxed::BoxContextSource;
@@ -36,4 +37,5 @@ pub use fn_source::{FnSource, source_fn};
 pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
 pub use source::{ContextSource, Deadline, ListRequest, Page, SourceError, SourceRequest};
 pub use static_source::StaticSource;
+pub use trace::TraceContext;
 pub use uri::{InvalidResourceUri, ResourceUriMapping};

@@ -104,8 +104,10 @@ pub struct SourceRequest {
     pub selector: Option<String>,
     /// When the answer stops being useful.
     pub deadline: Option<Instant>,
-    /// The W3C `traceparent` of the request, for sources that call further services.
-    pub traceparent: Option<String>,
+    /// The caller's W3C trace context (validated), for sources that call further services:
+    /// send [`TraceContext::traceparent`](super::TraceContext::traceparent) on, with a span
+    /// id of your own.
+    pub trace: Option<super::TraceContext>,
 }
 
 /// A request for one page of the listing.

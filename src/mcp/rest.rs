@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
+use tracing::Instrument;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -73,6 +74,7 @@ pub(super) async fn read<S: ContextSource>(
     let context = shared
         .source
         .get(&id, &source_request)
+        .instrument(tracing::debug_span!("source", operation = "get"))
         .await
         .map_err(|err| source_rejection(&err, id.as_str()))?;
     let authenticated = source_request
@@ -212,6 +214,7 @@ pub(super) async fn list<S: ContextSource>(
     let page = shared
         .source
         .list(&list_request)
+        .instrument(tracing::debug_span!("source", operation = "list"))
         .await
         .map_err(|err| source_rejection(&err, "(list)"))?;
     let mut labels = ContextLabels::default();
@@ -311,7 +314,11 @@ async fn batch_item<S: ContextSource>(
             );
         }
     };
-    match shared.source.get(&id, request).await {
+    let get = shared.source.get(&id, request);
+    match get
+        .instrument(tracing::debug_span!("source", operation = "get"))
+        .await
+    {
         Ok(context) => {
             let result = BatchResult {
                 context_id: raw.to_owned(),

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
 use super::protocol::{
@@ -14,7 +15,7 @@ use super::service::{Shared, source_rejection, source_request};
 use super::session::SessionError;
 use crate::context::{
     CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, SourceError,
-    SourceRequest,
+    SourceRequest, TraceContext,
 };
 use crate::error::{FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
 
@@ -383,7 +384,25 @@ async fn read_resource<S: ContextSource>(
             ));
         }
     };
-    let context = match shared.source.get(&id, request).await {
+    // A 2026-07-28 request may carry its trace context in `params._meta`.
+    let meta_trace;
+    let request = match (&request.trace, call.params.get("_meta")) {
+        (None, Some(meta)) => {
+            let field = |name: &str| meta.get(name).and_then(Value::as_str);
+            meta_trace = SourceRequest {
+                trace: field("traceparent")
+                    .and_then(|parent| TraceContext::parse(parent, field("tracestate"))),
+                ..request.clone()
+            };
+            &meta_trace
+        }
+        _ => request,
+    };
+    let get = shared.source.get(&id, request);
+    let context = match get
+        .instrument(tracing::debug_span!("source", operation = "get"))
+        .await
+    {
         Ok(context) => context,
         Err(SourceError::NotFound) => return Err(not_found()),
         Err(err) => return Err(as_method_error(&source_rejection(&err, id.as_str()))),

@@ -16,7 +16,7 @@ use super::endpoint::Endpoint;
 use super::metadata::ResourceMetadataService;
 use super::session::SessionStore;
 use super::{rest, rpc};
-use crate::context::{ContextSource, SourceError, SourceRequest};
+use crate::context::{ContextSource, SourceError, SourceRequest, TraceContext};
 use crate::error::{BoxError, Dialect, ErrorCode, FullBody, Rejection};
 use crate::principal::Principal;
 
@@ -160,17 +160,18 @@ impl<S: ContextSource> Shared<S> {
     }
 }
 
-/// What a source sees of a request: principal, trace context; never credentials.
+/// What a source sees of a request: principal, deadline, trace context; never credentials.
 pub(crate) fn source_request(headers: &HeaderMap, extensions: &http::Extensions) -> SourceRequest {
     SourceRequest {
         principal: extensions.get::<Principal>().cloned().map(Arc::new),
         deadline: extensions
             .get::<crate::context::Deadline>()
             .map(|deadline| deadline.0),
-        traceparent: headers
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        // The observe layer's (validated once), else the request's own headers.
+        trace: extensions
+            .get::<TraceContext>()
+            .cloned()
+            .or_else(|| TraceContext::from_headers(headers)),
         ..SourceRequest::default()
     }
 }

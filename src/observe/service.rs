@@ -14,6 +14,7 @@ use super::access::{AccessLog, Answer, Ending};
 use super::body::ObservedBody;
 use super::request_id::{X_REQUEST_ID, accept_or_make};
 use crate::client_addr::ClientAddr;
+use crate::context::TraceContext;
 use crate::facts::{RequestFacts, loggable};
 
 /// The service built by [`ObserveLayer`](super::ObserveLayer).
@@ -49,10 +50,17 @@ where
             .insert(X_REQUEST_ID, request_id.clone());
         let facts = RequestFacts::default();
         request.extensions_mut().insert(facts.clone());
+        // The caller's W3C trace context, validated once for every layer and the source.
+        let trace = TraceContext::from_headers(request.headers());
+        let trace_id = trace.as_ref().map(|trace| trace.trace_id().to_owned());
+        if let Some(trace) = trace {
+            request.extensions_mut().insert(trace);
+        }
         // At ERROR level, so the id is on error lines even when INFO is filtered out.
         let span = tracing::error_span!(
             "request",
             request_id = request_id.to_str().unwrap_or("-"),
+            trace_id = trace_id.as_deref().unwrap_or("-"),
             http.request.method = &*loggable(request.method().as_str()),
             url.path = &*loggable(request.uri().path()),
         );

@@ -48,6 +48,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
 
 fn capture() -> (Events, tracing::subscriber::DefaultGuard) {
     let events = Events::default();
+    keep_callsites_interesting();
     let subscriber = tracing_subscriber::registry().with(Capture(Arc::clone(&events)));
     (events, tracing::subscriber::set_default(subscriber))
 }
@@ -326,4 +327,135 @@ async fn metrics_count_requests_refusals_and_sizes() {
         !text.contains("secret/x") && !text.contains("docs/a"),
         "{text}"
     );
+}
+
+/// Every span's name and its ancestors' names.
+type SpanLog = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
+/// Records every span with its ancestors.
+struct SpanTree(SpanLog);
+
+impl<S> tracing_subscriber::Layer<S> for SpanTree
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        _: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: LayerContext<'_, S>,
+    ) {
+        let Some(span) = ctx.span(id) else { return };
+        let ancestors = span
+            .scope()
+            .skip(1)
+            .map(|parent| parent.name().to_owned())
+            .collect();
+        self.0
+            .lock()
+            .unwrap()
+            .push((span.name().to_owned(), ancestors));
+    }
+}
+
+#[tokio::test]
+async fn each_layer_works_in_a_child_span_of_the_request() {
+    let spans = SpanLog::default();
+    keep_callsites_interesting();
+    let subscriber = tracing_subscriber::registry().with(SpanTree(Arc::clone(&spans)));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let service = stack();
+    let read =
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"ctx://docs/a"}}"#;
+    let (status, _, _) = send(&service, request("POST", "/mcp", None, read)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(&service, request("GET", "/context/docs/a", None, "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let spans = spans.lock().unwrap();
+    for name in ["authenticate", "authorize", "source"] {
+        let found: Vec<_> = spans.iter().filter(|(n, _)| n == name).collect();
+        assert_eq!(found.len(), 2, "{name}: {spans:?}");
+        for (_, ancestors) in found {
+            assert!(
+                ancestors.iter().any(|a| a == "request"),
+                "{name} outside the request: {ancestors:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_source_continues_the_callers_trace() {
+    use crate::context::{SourceRequest, TraceContext, source_fn};
+    use crate::mcp::McpService;
+    use tower::Layer;
+
+    let seen: Arc<Mutex<Vec<Option<TraceContext>>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let source = source_fn(move |_id: ContextId, request: SourceRequest| {
+        record.lock().unwrap().push(request.trace.clone());
+        async { Ok(ContextEntry::text("note", "text", "traced")) }
+    });
+    let service = ObserveLayer::new().layer(McpService::new(source));
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let get = |traceparent: &str| {
+        Request::get("/context/docs/a")
+            .header("traceparent", traceparent)
+            .header("tracestate", "vendor=1")
+            .body(Body::default())
+            .unwrap()
+    };
+    let ok = service.clone().oneshot(get(parent)).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let ok = service.clone().oneshot(get("00-zz-bad")).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    // 2026-07-28: the trace context may travel in `params._meta`.
+    let read = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "resources/read",
+        "params": {
+            "uri": "ctx://docs/a",
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "traceparent": parent
+            }
+        }
+    });
+    let rpc = Request::post("/mcp")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "resources/read")
+        .header("mcp-name", "ctx://docs/a")
+        .body(Body::from(read.to_string()))
+        .unwrap();
+    let answer = service.clone().oneshot(rpc).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let first = seen[0]
+        .as_ref()
+        .expect("a valid traceparent reaches the source");
+    assert_eq!(first.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(first.tracestate(), Some("vendor=1"));
+    assert!(
+        seen[1].is_none(),
+        "a malformed traceparent is not passed on"
+    );
+    assert_eq!(
+        seen[2].as_ref().map(TraceContext::parent_id),
+        Some("00f067aa0ba902b7")
+    );
+}
+
+/// Callsite interest is cached process-wide: with only thread-local subscribers, a callsite
+/// first seen while another test's subscriber comes and goes can be cached as uninteresting
+/// and its events lost. A global subscriber that takes everything (and keeps nothing) keeps
+/// every callsite interesting; each test's own subscriber still sees its thread's events.
+fn keep_callsites_interesting() {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+    tracing::callsite::rebuild_interest_cache();
 }

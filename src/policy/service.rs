@@ -125,7 +125,8 @@ impl<S> PolicyService<S> {
         let principal = principal_of(request.extensions());
         let attributes = attributes(request.extensions(), request.method());
         let policy = shared.policy.load();
-        let decision = policy.decide(principal, action, target.as_target(), &attributes);
+        let decision = tracing::debug_span!("authorize")
+            .in_scope(|| policy.decide(principal, action, target.as_target(), &attributes));
         log(&decision, request.extensions().get::<RequestFacts>());
         if !decision.is_allowed() {
             let dialect = match target {
@@ -217,15 +218,18 @@ where
     };
     let mcp_path = shared.endpoint.mcp_path();
     let facts = request.extensions().get::<RequestFacts>().cloned();
-    let checks = match decide_rpc(
-        &shared,
-        &policy,
-        &principal,
-        rpc,
-        &base,
-        mcp_path,
-        facts.as_ref(),
-    ) {
+    let decided = tracing::debug_span!("authorize").in_scope(|| {
+        decide_rpc(
+            &shared,
+            &policy,
+            &principal,
+            rpc,
+            &base,
+            mcp_path,
+            facts.as_ref(),
+        )
+    });
+    let checks = match decided {
         Ok(checks) => checks,
         Err(refusal) => return refused(refusal),
     };

@@ -2,6 +2,7 @@
 //! `resources/templates/list`.
 
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use super::super::cursor;
 use super::super::service::{Shared, source_rejection};
@@ -41,6 +42,7 @@ pub(super) async fn list_resources<S: ContextSource>(
     let page = shared
         .source
         .list(&list_request)
+        .instrument(tracing::debug_span!("source", operation = "list"))
         .await
         .map_err(|err| as_method_error(&source_rejection(&err, "(list)")))?;
     let mapping = &shared.endpoint.uri_mapping;
