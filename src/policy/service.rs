@@ -218,17 +218,18 @@ where
     };
     let mcp_path = shared.endpoint.mcp_path();
     let facts = request.extensions().get::<RequestFacts>().cloned();
-    let decided = tracing::debug_span!("authorize").in_scope(|| {
-        decide_rpc(
-            &shared,
-            &policy,
-            &principal,
-            rpc,
-            &base,
-            mcp_path,
-            facts.as_ref(),
-        )
-    });
+    // Entered and left before anything is awaited (an entered span is not `Send`).
+    let authorize = tracing::debug_span!("authorize").entered();
+    let decided = decide_rpc(
+        &shared,
+        &policy,
+        &principal,
+        rpc,
+        &base,
+        mcp_path,
+        facts.as_ref(),
+    );
+    drop(authorize);
     let checks = match decided {
         Ok(checks) => checks,
         Err(refusal) => return refused(refusal),
