@@ -18,7 +18,12 @@
 //!
 //! ```text
 //! cargo bench --bench observe_load --features metrics
+//! OBSERVE_ROUNDS=5 OBSERVE_SECONDS=5 cargo bench --bench observe_load --features metrics
 //! ```
+//!
+//! Each phase runs in a process of its own (the metrics recorder is process-wide), the
+//! phases alternate for `OBSERVE_ROUNDS` rounds (default 3), and the medians are compared:
+//! this machine's throughput drifts from minute to minute.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,50 +81,85 @@ fn env(name: &str, default: u64) -> u64 {
 fn main() -> Result<(), Error> {
     let seconds = Duration::from_secs(env("OBSERVE_SECONDS", 8));
     let clients = env("OBSERVE_CLIENTS", 32);
-    let off = phase("off", None, seconds, clients)?;
-    let blocking = phase(
-        "blocking",
-        Some(tracing::Dispatch::new(
-            tracing_subscriber::fmt()
-                .json()
-                .with_current_span(true)
-                .with_env_filter(EnvFilter::new("info"))
+    if let Ok(name) = std::env::var("OBSERVE_PHASE") {
+        // One phase in this process (the metrics recorder is process-wide).
+        let rate = run_phase(&name, seconds, clients)?;
+        println!("RATE {rate}");
+        return Ok(());
+    }
+    // This machine's throughput drifts (a shared VM): phases alternate, each in a fresh
+    // process, and the medians are compared.
+    let rounds = env("OBSERVE_ROUNDS", 3);
+    let phases = ["off", "blocking", "on"];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); phases.len()];
+    for round in 1..=rounds {
+        for (i, name) in phases.iter().enumerate() {
+            let output = std::process::Command::new(std::env::current_exe()?)
+                .arg("--bench")
+                .env("OBSERVE_PHASE", name)
+                .output()?;
+            let text = String::from_utf8_lossy(&output.stdout);
+            let rate: f64 = text
+                .lines()
+                .find_map(|line| line.strip_prefix("RATE "))
+                .and_then(|rate| rate.trim().parse().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "phase {name} failed: {text}{}",
+                        String::from_utf8_lossy(&output.stderr)
+                    )
+                })?;
+            println!("round {round} {name:>9}: {rate:.0} req/s");
+            rates[i].push(rate);
+        }
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let [off, blocking, on] = [0, 1, 2].map(|i| median(&mut rates[i]));
+    println!(
+        "medians: off {off:.0}, blocking {blocking:.0}, on {on:.0} req/s; on / off = {:.3}, blocking / off = {:.3} (metrics recorder in `on`: {})",
+        on / off,
+        blocking / off,
+        cfg!(feature = "metrics")
+    );
+    Ok(())
+}
+
+/// One phase: `off` (no logs, no metrics), `blocking` (JSON logs written on the request's
+/// thread), `on` (JSON logs through a background writer, and the Prometheus recorder).
+fn run_phase(name: &str, seconds: Duration, clients: u64) -> Result<f64, Error> {
+    let json = || {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(EnvFilter::new("info"))
+    };
+    match name {
+        "off" => phase(name, None, seconds, clients),
+        "blocking" => {
+            let logs = json()
                 .with_writer(|| {
                     std::fs::OpenOptions::new()
                         .write(true)
                         .open("/dev/null")
                         .expect("/dev/null")
                 })
-                .finish(),
-        )),
-        seconds,
-        clients,
-    )?;
-    #[cfg(feature = "metrics")]
-    let _metrics = mcp_bastion::observe::install_prometheus()?;
-    let (writer, _flush) =
-        tracing_appender::non_blocking(std::fs::OpenOptions::new().write(true).open("/dev/null")?);
-    let on = phase(
-        "on",
-        Some(tracing::Dispatch::new(
-            tracing_subscriber::fmt()
-                .json()
-                .with_current_span(true)
-                .with_env_filter(EnvFilter::new("info"))
-                .with_writer(writer)
-                .finish(),
-        )),
-        seconds,
-        clients,
-    )?;
-    println!(
-        "on / off = {:.3}   blocking / off = {:.3}   on / blocking = {:.3}   (metrics recorder in `on`: {})",
-        on / off,
-        blocking / off,
-        on / blocking,
-        cfg!(feature = "metrics")
-    );
-    Ok(())
+                .finish();
+            phase(name, Some(tracing::Dispatch::new(logs)), seconds, clients)
+        }
+        "on" => {
+            #[cfg(feature = "metrics")]
+            let _metrics = mcp_bastion::observe::install_prometheus()?;
+            let (writer, _flush) = tracing_appender::non_blocking(
+                std::fs::OpenOptions::new().write(true).open("/dev/null")?,
+            );
+            let logs = json().with_writer(writer).finish();
+            phase(name, Some(tracing::Dispatch::new(logs)), seconds, clients)
+        }
+        other => Err(format!("unknown phase {other}").into()),
+    }
 }
 
 /// Serves the stack and drives it for `seconds`; returns requests per second.
@@ -144,7 +184,9 @@ fn phase(
         let done = drive(&client, addr, clients, seconds).await?;
         #[allow(clippy::cast_precision_loss)]
         let rate = done as f64 / seconds.as_secs_f64();
-        println!("{name:>9}: {done} requests in {seconds:?} = {rate:.0} req/s ({clients} clients)");
+        eprintln!(
+            "{name:>9}: {done} requests in {seconds:?} = {rate:.0} req/s ({clients} clients)"
+        );
         Ok(rate)
     })
 }
