@@ -113,13 +113,18 @@ pub(super) async fn exchange<S: ContextSource>(
     };
     if rpc.batch {
         let budget = shared.endpoint.max_batch_response();
+        // Each error of the batch quotes the request id, as a single error's envelope does.
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|id| id.to_str().ok());
         let mut spent = 0;
         let bodies: Vec<Value> = replies
             .into_iter()
             .map(|reply| {
                 let body = match reply {
                     Ok((id, result)) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-                    Err(rejection) => rejection.json_rpc_body(None),
+                    Err(rejection) => rejection.json_rpc_body(request_id),
                 };
                 // A batch pays for what it makes the server send: past the budget, calls are
                 // answered with an error instead of their result.
@@ -135,7 +140,7 @@ pub(super) async fn exchange<S: ContextSource>(
                     format!("Response too large: the answers to this batch exceed {budget} bytes; send fewer calls per batch"),
                     Some(json!({ "code": "PAYLOAD_TOO_LARGE" })),
                 )
-                .json_rpc_body(None)
+                .json_rpc_body(request_id)
             })
             .collect();
         return Ok(labelled(json_response(

@@ -459,3 +459,29 @@ fn keep_callsites_interesting() {
     });
     tracing::callsite::rebuild_interest_cache();
 }
+
+#[tokio::test]
+async fn every_error_of_a_json_rpc_batch_quotes_the_request_id() {
+    let service = stack();
+    let batch = r#"[
+        {"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"ctx://docs/a"}},
+        {"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"ctx://docs/missing"}}
+    ]"#;
+    let mut rpc = request("POST", "/mcp", Some("batch-7"), batch);
+    rpc.headers_mut()
+        .insert("mcp-protocol-version", "2025-03-26".parse().unwrap());
+    let (status, id, body) = send(&service, rpc).await;
+    assert_eq!((status, id.as_str()), (StatusCode::OK, "batch-7"));
+    let answers = body.as_array().expect("a batch answer");
+    assert_eq!(answers.len(), 2, "{body}");
+    let error = answers
+        .iter()
+        .find(|answer| answer["id"] == 2)
+        .expect("the failed call's answer");
+    assert_eq!(error["error"]["data"]["requestId"], "batch-7", "{body}");
+    assert!(
+        answers
+            .iter()
+            .any(|answer| answer["id"] == 1 && answer.get("result").is_some())
+    );
+}
