@@ -61,7 +61,7 @@ fn limits(n: usize) -> RateLimits {
 /// The store key the rate-limit layer uses for principal `user-{i}` (an API key).
 fn key(buffer: &mut String, i: usize) {
     buffer.clear();
-    write!(buffer, "p:ApiKey:user-{i}").expect("writing to a String");
+    write!(buffer, "ApiKey:user-{i}").expect("writing to a String");
 }
 
 /// Limits whose store already tracks `n` keys (each charged once).

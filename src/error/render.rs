@@ -139,3 +139,12 @@ pub(crate) fn json_bytes_response(status: StatusCode, body: Bytes) -> Response<F
 /// JSON-RPC error does). A rejection an inner service attached to a body of its own is not.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rendered;
+
+/// Whether an answer's `WWW-Authenticate` challenge says a presented credential was refused
+/// (RFC 6750 `error="invalid_token"`), as opposed to asking for one.
+pub(crate) fn refuses_credential(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .any(|value| value.as_bytes().windows(13).any(|w| w == b"invalid_token"))
+}

@@ -7,7 +7,7 @@ use http::{HeaderValue, Method, StatusCode};
 use tracing::Span;
 
 use crate::client_addr::ClientAddr;
-use crate::error::Rejection;
+use crate::error::{Rejection, refuses_credential};
 use crate::facts::{LimitedBy, RequestFacts, Shed, loggable};
 
 /// What the access-log event of one request says; written once, when it is finished.
@@ -50,11 +50,7 @@ impl Answer {
             status: response.status(),
             error_code: rejection.map(|rejection| rejection.code().as_str()),
             cache: response.headers().get("cache-status").cloned(),
-            invalid_token: response
-                .headers()
-                .get_all(http::header::WWW_AUTHENTICATE)
-                .iter()
-                .any(|value| value.as_bytes().windows(13).any(|w| w == b"invalid_token")),
+            invalid_token: refuses_credential(response.headers()),
             limited_by: response
                 .extensions()
                 .get::<LimitedBy>()

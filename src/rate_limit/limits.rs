@@ -136,8 +136,10 @@ impl RateLimits {
         let Some(quota) = chosen.map(|index| &compiled.quotas[index]) else {
             return Charge::Exempt;
         };
+        // An identity starts with its method ("ApiKey:…"), an address key with "a:": the two
+        // kinds never collide, and the identity is the key as it is (no second allocation).
         let key = match identity {
-            Some(identity) => format!("p:{identity}"),
+            Some(identity) => identity,
             // Anonymous callers without a known address share one bucket.
             None => self
                 .address_key(addr)

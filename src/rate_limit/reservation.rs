@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use http::{Response, StatusCode, header};
+use http::{Response, StatusCode};
 use tokio::sync::Notify;
 
 use super::limits::RateLimits;
 use super::quota::Quota;
 use super::store::{StoreAnswer, StoreError, Verdict};
+use crate::error::refuses_credential;
 
 /// Longest a request waits for the requests of its address that are being authenticated.
 pub(crate) const SETTLE_WAIT: Duration = Duration::from_secs(5);
@@ -169,10 +170,5 @@ fn refused_credential<B>(response: &Response<B>) -> bool {
             .headers()
             .get("grpc-status")
             .is_some_and(|status| status == "16");
-    unauthenticated
-        && response
-            .headers()
-            .get_all(header::WWW_AUTHENTICATE)
-            .iter()
-            .any(|value| value.as_bytes().windows(13).any(|w| w == b"invalid_token"))
+    unauthenticated && refuses_credential(response.headers())
 }
