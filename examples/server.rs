@@ -8,7 +8,8 @@
 //! Logs are JSON lines on stderr through a non-blocking writer (`--log-format pretty` for
 //! text; `RUST_LOG` filters them): one access-log line per request (target
 //! `mcp_bastion::access`), every line of a request carrying its request id. Ctrl-C shuts
-//! down gracefully.
+//! down gracefully. With `--features otel`, `--otlp-endpoint http://127.0.0.1:4318` (or
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`) sends every request's spans to an OTLP/HTTP collector.
 //!
 //! Authentication: the seed's API keys `user-admin-token`, `user-dev-token` and
 //! `user-guest-token` (roles admin, developer, guest) as `Authorization: Bearer …` or
@@ -196,17 +197,122 @@ fn watch_policy(handle: PolicyHandle, path: String) {
 /// Prometheus metrics on a listener of their own (`--metrics-addr`, default 127.0.0.1:9100),
 /// so a scrape never competes with the MCP listener and is never exposed with it.
 #[cfg(feature = "metrics")]
-async fn serve_metrics(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve_metrics(
+    args: &Args,
+    cache: mcp_bastion::cache::CacheHandle,
+    limits: RateLimits,
+    log_writer: mcp_bastion::observe::LogWriter,
+) -> Result<(), Box<dyn std::error::Error>> {
     let handle = mcp_bastion::observe::install_prometheus()?;
     let listener = tokio::net::TcpListener::bind(args.metrics_addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "Prometheus metrics at /metrics");
-    let service = mcp_bastion::observe::MetricsService::new(handle);
+    let service = mcp_bastion::observe::MetricsService::new(handle)
+        .with_cache(cache)
+        .with_rate_limits(limits)
+        .with_log_writer(log_writer);
     tokio::spawn(mcp_bastion::server::serve(
         listener,
         service,
         std::future::pending(),
     ));
     Ok(())
+}
+
+/// What must live until the end of `main`: the log writer's flush, the span exporter.
+struct Telemetry {
+    _logs: mcp_bastion::observe::LogWriterGuard,
+    /// For the metrics: the lines it had to drop.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    log_writer: mcp_bastion::observe::LogWriter,
+    #[cfg(feature = "otel")]
+    traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        // Send the spans still in the exporter's batch before the process ends.
+        #[cfg(feature = "otel")]
+        if let Some(traces) = self.traces.take() {
+            let _ = traces.shutdown();
+        }
+    }
+}
+
+/// Logs (JSON lines or text on stderr) and, with feature `otel`, spans over OTLP/HTTP to
+/// `--otlp-endpoint` (or `$OTEL_EXPORTER_OTLP_ENDPOINT`).
+fn init_telemetry(args: &Args) -> Result<Telemetry, Box<dyn std::error::Error>> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // Logs go through a background writer: a slow terminal or pipe never holds a request.
+    // Lines past its bound are dropped (and counted), never waited for.
+    let (writer, logs_guard) = mcp_bastion::observe::LogWriter::new(std::io::stderr());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt::layer().with_writer(writer.clone());
+    let logs = if args.pretty_logs {
+        logs.boxed()
+    } else {
+        // One JSON object a line; the request span's fields (its request id) on each.
+        use mcp_bastion::observe::JsonLines;
+        logs.fmt_fields(JsonLines).event_format(JsonLines).boxed()
+    };
+    let registry = tracing_subscriber::registry().with(logs.with_filter(filter));
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry_otlp::WithExportConfig as _;
+        let endpoint = args
+            .otlp_endpoint
+            .clone()
+            .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok());
+        let Some(endpoint) = endpoint else {
+            registry.init();
+            return Ok(Telemetry {
+                _logs: logs_guard,
+                log_writer: writer.clone(),
+                traces: None,
+            });
+        };
+        let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(&url)
+            .build()?;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name("mcp-bastion-demo")
+                    .build(),
+            )
+            .build();
+        // Every span of the crate (authenticate, authorize, cache, source, serialize are at
+        // DEBUG), whatever RUST_LOG says about the logs.
+        let spans = tracing_subscriber::filter::Targets::new()
+            .with_target("mcp_bastion", tracing::Level::DEBUG)
+            .with_default(tracing::Level::INFO);
+        let traces = tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("mcp-bastion"))
+            .with_filter(spans);
+        registry.with(traces).init();
+        tracing::info!(%url, "exporting spans over OTLP/HTTP");
+        Ok(Telemetry {
+            _logs: logs_guard,
+            log_writer: writer.clone(),
+            traces: Some(provider),
+        })
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        if args.otlp_endpoint.is_some() {
+            return Err("--otlp-endpoint needs the `otel` feature: cargo run --example server --features otel -- ...".into());
+        }
+        registry.init();
+        Ok(Telemetry {
+            _logs: logs_guard,
+            log_writer: writer,
+        })
+    }
 }
 
 /// Command line: `--addr HOST:PORT` (else `$ADDR`, else 127.0.0.1:3000) and, with feature
@@ -222,10 +328,11 @@ struct Args {
     pretty_logs: bool,
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     metrics_addr: SocketAddr,
+    otlp_endpoint: Option<String>,
 }
 
 const USAGE: &str =
-    "usage: server [--addr HOST:PORT] [--policy FILE] [--rate-limits FILE] [--log-format json|pretty] [--metrics-addr HOST:PORT] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
+    "usage: server [--addr HOST:PORT] [--policy FILE] [--rate-limits FILE] [--log-format json|pretty] [--metrics-addr HOST:PORT] [--otlp-endpoint URL] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
   --addr       listen address (default 127.0.0.1:3000, or $ADDR)
   --policy     TOML policy file (default: examples/policy.toml, embedded); reloaded on SIGHUP
                and when the file changes; an invalid new policy is refused
@@ -233,6 +340,8 @@ const USAGE: &str =
   --log-format json (default: one JSON object a line) or pretty (text for a terminal)
   --metrics-addr with feature metrics: Prometheus metrics at /metrics on this address
                (default 127.0.0.1:9100)
+  --otlp-endpoint with feature otel: send spans over OTLP/HTTP to this collector (e.g.
+               http://127.0.0.1:4318; default $OTEL_EXPORTER_OTLP_ENDPOINT, else none)
   --tls-cert   serve HTTPS with this PEM certificate chain (feature tls)
   --tls-key    the PEM private key of --tls-cert
   --client-ca  accept client certificates from this CA (mutual TLS); a certificate whose
@@ -242,7 +351,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut addr = std::env::var("ADDR").ok();
     let (mut tls_cert, mut tls_key, mut client_ca, mut policy) = (None, None, None, None);
-    let mut rate_limits = None;
+    let (mut rate_limits, mut otlp_endpoint) = (None, None);
     let mut pretty_logs = false;
     let mut metrics_addr = SocketAddr::from(([127, 0, 0, 1], 9100));
     while let Some(arg) = args.next() {
@@ -263,6 +372,7 @@ fn parse_args() -> Result<Args, String> {
             "--client-ca" => client_ca = Some(value()?),
             "--policy" => policy = Some(value()?),
             "--rate-limits" => rate_limits = Some(value()?),
+            "--otlp-endpoint" => otlp_endpoint = Some(value()?),
             "--metrics-addr" => {
                 let value = value()?;
                 metrics_addr = value
@@ -301,28 +411,14 @@ fn parse_args() -> Result<Args, String> {
         rate_limits,
         pretty_logs,
         metrics_addr,
+        otlp_endpoint,
     })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
-    // Logs go through a background writer: a slow terminal or pipe never holds a request.
-    // Lines past its buffer are dropped (and counted), never waited for.
-    let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    if args.pretty_logs {
-        logs.init();
-    } else {
-        // One JSON object a line; the request span's fields (its request id) on each.
-        logs.json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init();
-    }
+    let telemetry = init_telemetry(&args)?;
     let addr = args.addr;
     // DNS-rebinding defence: on loopback, accept only loopback Host headers for our port.
     let endpoint = if addr.ip().is_loopback() {
@@ -347,11 +443,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_concurrent(mcp_bastion::overload::DEFAULT_MAX_CONCURRENT)
         .timeout(mcp_bastion::overload::DEFAULT_TIMEOUT)
         .build()?;
+    let quotas = rate_limits(&args)?;
     let mut stack = Stack::new(endpoint)
         .overload(overload)
         .auth(auth(&args)?)
         .policy(policy(&args)?)
-        .rate_limits(rate_limits(&args)?)
+        .rate_limits(quotas.clone())
         .cache(cache.clone());
     if let Ok(secret) = std::env::var("MCP_WEBHOOK_SECRET") {
         stack = stack.invalidation_webhook(cache.handle().webhook(secret)?);
@@ -367,7 +464,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_connections(mcp_bastion::server::DEFAULT_MAX_CONNECTIONS)
         .build()?;
     #[cfg(feature = "metrics")]
-    serve_metrics(&args).await?;
+    serve_metrics(&args, cache.handle(), quotas, telemetry.log_writer.clone()).await?;
+    #[cfg(not(feature = "metrics"))]
+    let _ = (quotas, &telemetry);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let shutdown = async {

@@ -116,8 +116,46 @@ impl RequestFacts {
     }
 }
 
+/// The operations the metrics and the request span name by their own name (a metric label
+/// value, a span name); any other, a JSON-RPC method a client made up included, is `other`.
+#[cfg(any(feature = "metrics", feature = "otel"))]
+pub(crate) const KNOWN_OPERATIONS: [&str; 20] = [
+    "context.read",
+    "context.list",
+    "context.batch",
+    "initialize",
+    "ping",
+    "server/discover",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "tools/list",
+    "tools/call",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "notifications/initialized",
+    "batch",
+    "mcp.transport",
+    "resource-metadata",
+];
+
 /// Longest caller-influenced text a log line quotes.
 pub(crate) const MAX_LOGGED_LEN: usize = 256;
+
+/// Longest plain name.
+pub(crate) const MAX_PLAIN_NAME_LEN: usize = 128;
+
+/// A plain name: 1 to 128 characters of `[A-Za-z0-9._-]`, the shape both of a request id we
+/// keep and of an MCP tool name, safe as it is in a log line, a header or a span name.
+pub(crate) fn is_plain_name(name: &[u8]) -> bool {
+    (1..=MAX_PLAIN_NAME_LEN).contains(&name.len())
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
 
 /// Text a caller chose (a path, a method, a resource URI, a token's subject) as a log line
 /// may quote it: characters that could end or disguise a line (controls, Unicode line and
@@ -128,7 +166,12 @@ pub(crate) fn loggable(text: &str) -> Cow<'_, str> {
         c.is_control()
             || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{FEFF}')
     };
-    if text.len() <= MAX_LOGGED_LEN && !text.chars().any(unsafe_char) {
+    // Most text is short printable ASCII: one pass over the bytes says so.
+    let short = text.len() <= MAX_LOGGED_LEN;
+    if short && text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Cow::Borrowed(text);
+    }
+    if short && !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }
     let mut out: String = text

@@ -29,7 +29,8 @@
 //!
 //! Modules follow the request: [`error`] (the rejection and its envelopes), [`principal`]
 //! (who is calling), [`client_addr`] (where from), [`context`] (ids and sources), [`mcp`]
-//! (classification and the endpoint), then the layers: [`envelope`] (one error format),
+//! (classification and the endpoint), then the layers: [`observe`] (request ids, the
+//! access log, metrics, traces), [`envelope`] (one error format),
 //! [`overload`] (load shedding, deadlines), [`auth`], [`rate_limit`] (quotas and the
 //! `RateLimit` header fields), [`policy`], [`cache`]; [`stack`] puts them in order, and
 //! [`server`] serves any of it.
@@ -39,13 +40,21 @@
 
 pub mod auth;
 pub mod cache;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 pub mod client_addr;
 pub mod context;
 pub mod envelope;
 pub mod error;
 pub mod facts;
 pub mod mcp;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod observe;
+#[cfg(feature = "otel")]
+mod otel;
 pub mod overload;
 pub mod policy;
 pub mod principal;

@@ -79,7 +79,27 @@ async fn no_token_or_key_is_ever_logged() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    no_credential_in(&captured).await;
+}
 
+/// The same with the crate's own JSON-lines format (the demo's).
+#[tokio::test]
+async fn no_token_or_key_is_ever_logged_in_json_lines() {
+    use mcp_bastion::observe::JsonLines;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .fmt_fields(JsonLines)
+        .event_format(JsonLines)
+        .with_max_level(Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    no_credential_in(&captured).await;
+}
+
+/// Sends valid and invalid credentials through the stack and checks what was logged.
+async fn no_credential_in(captured: &Captured) {
     let (auth, valid_jwt, expired_jwt) = jwt_layer();
     let stack = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([

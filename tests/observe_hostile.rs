@@ -96,9 +96,8 @@ fn json_logs(filter: &str) -> (Written, tracing::subscriber::DefaultGuard) {
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(move || sink.clone())
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
+        .fmt_fields(mcp_bastion::observe::JsonLines)
+        .event_format(mcp_bastion::observe::JsonLines)
         .finish();
     keep_callsites_interesting();
     (written, tracing::subscriber::set_default(subscriber))
@@ -243,9 +242,19 @@ fn scrape() -> String {
     static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
         std::sync::OnceLock::new();
     let handle = HANDLE.get_or_init(|| install_prometheus().expect("the only recorder"));
-    let response = futures_lite_block(
-        MetricsService::new(handle.clone()).call(Request::get("/metrics").body(()).unwrap()),
-    )
+    // On a thread without a runtime, the service renders at once (within one it renders on
+    // the blocking pool).
+    let response = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                futures_lite_block(
+                    MetricsService::new(handle.clone())
+                        .call(Request::get("/metrics").body(()).unwrap()),
+                )
+            })
+            .join()
+            .unwrap()
+    })
     .unwrap();
     let bytes = futures_lite_block(response.into_body().collect())
         .unwrap()
@@ -259,7 +268,7 @@ fn recorder() {
     let _ = scrape();
 }
 
-/// Polls a future that is ready at once (the metrics service answers synchronously).
+/// Polls a future that is ready at once (the metrics service outside a runtime).
 #[cfg(feature = "metrics")]
 fn futures_lite_block<F: std::future::Future>(future: F) -> F::Output {
     let waker = std::task::Waker::noop();

@@ -42,6 +42,15 @@ fn alerts_and_dashboard_use_exported_metric_names() {
         metrics::SHED,
         metrics::CACHE,
         metrics::CONTEXT_SIZE,
+        metrics::SOURCE_DURATION,
+        metrics::SOURCE_ERRORS,
+        metrics::CACHE_ENTRIES,
+        metrics::CACHE_BYTES,
+        metrics::CACHE_EVICTIONS,
+        metrics::CACHE_JOINS,
+        metrics::RATE_LIMIT_KEYS,
+        metrics::RATE_LIMIT_EVICTIONS,
+        metrics::LOG_LINES_DROPPED,
     ];
     for (file, text) in [("alerts.yml", ALERTS), ("mcp-bastion.json", DASHBOARD)] {
         let names = series(text);

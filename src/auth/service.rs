@@ -54,7 +54,8 @@ where
         }
         let dialect = shared.detector.detect(request.uri(), request.headers());
         mark_sensitive(shared, &mut request);
-        let outcome = tracing::debug_span!("authenticate").in_scope(|| shared.decide(&request));
+        let span = tracing::debug_span!("authenticate");
+        let outcome = span.in_scope(|| shared.decide(&request));
         match outcome {
             AuthOutcome::Now(Ok(principal)) => {
                 admit(shared, &mut request, principal);
@@ -66,6 +67,8 @@ where
                 // leave a clone (tower's guidance for services that call later).
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
+                // The wait (a key set being fetched) belongs to the same span.
+                let pending = Box::pin(tracing::Instrument::instrument(pending, span));
                 ResponseFuture::authenticating(pending, inner, request, Arc::clone(shared), dialect)
             }
         }

@@ -302,6 +302,10 @@ where
 
 /// stale-while-revalidate: one background request replaces `entry`; the caller is already
 /// answered. A failed refresh lets the next stale hit try again.
+///
+/// The refresh runs in a `cache.refresh` span of its own (a new trace: the request's span
+/// has ended by then), which follows from the current one and carries the request id, so its
+/// log lines and its source call are found from the request that caused it.
 fn refresh_later<S, B, ResBody>(
     shared: &Arc<CacheShared>,
     lookup: Lookup,
@@ -320,7 +324,15 @@ fn refresh_later<S, B, ResBody>(
 {
     let shared = Arc::clone(shared);
     let generation = shared.store.generation();
-    tokio::spawn(async move {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or("-");
+    // At ERROR level, as the request span, so that its id is on error lines.
+    let refresh = tracing::error_span!(parent: None, "cache.refresh", request_id);
+    refresh.follows_from(tracing::Span::current());
+    let refreshing = async move {
         let mut inner = inner;
         let stored = match inner.call(request).await {
             Ok(response) if response.status().is_success() => matches!(
@@ -332,5 +344,6 @@ fn refresh_later<S, B, ResBody>(
         if !stored {
             entry.refreshing.store(false, Ordering::Release);
         }
-    });
+    };
+    tokio::spawn(refreshing.instrument(refresh));
 }

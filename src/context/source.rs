@@ -108,6 +108,9 @@ pub struct SourceRequest {
     /// send [`TraceContext::traceparent`](super::TraceContext::traceparent) on, with a span
     /// id of your own.
     pub trace: Option<super::TraceContext>,
+    /// The request span's own context (feature `otel`, when OpenTelemetry records it): what
+    /// `trace` becomes when the `source` span itself is not recorded.
+    pub(crate) request_span: Option<super::TraceContext>,
 }
 
 /// A request for one page of the listing.
@@ -122,6 +125,8 @@ pub struct ListRequest {
     pub limit: usize,
     /// The authenticated caller, when an auth layer ran.
     pub principal: Option<Arc<Principal>>,
+    /// The W3C trace context to send on, as in [`SourceRequest::trace`].
+    pub trace: Option<super::TraceContext>,
 }
 
 impl Default for ListRequest {
@@ -131,6 +136,7 @@ impl Default for ListRequest {
             cursor: None,
             limit: 100,
             principal: None,
+            trace: None,
         }
     }
 }

@@ -54,11 +54,7 @@ impl TraceContext {
         if !valid {
             return None;
         }
-        let tracestate = tracestate.filter(|state| {
-            state.len() <= MAX_TRACESTATE_LEN
-                && state.split(',').count() <= MAX_TRACESTATE_MEMBERS
-                && state.bytes().all(|b| (0x20..0x7f).contains(&b))
-        });
+        let tracestate = tracestate.filter(|state| valid_tracestate(state));
         Some(Self {
             traceparent: traceparent[..55].to_owned(),
             tracestate: tracestate.map(str::to_owned),
@@ -66,18 +62,20 @@ impl TraceContext {
     }
 
     /// The trace context of a request's headers (one `traceparent`; `tracestate` headers
-    /// joined as one list).
+    /// joined as one list, dropped whole when one of them is not text).
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
         let mut parents = headers.get_all("traceparent").iter();
         let (Some(parent), None) = (parents.next(), parents.next()) else {
             return None;
         };
-        let states: Vec<&str> = headers
+        let states: Option<Vec<&str>> = headers
             .get_all("tracestate")
             .iter()
-            .filter_map(|value| value.to_str().ok())
+            .map(|value| value.to_str().ok())
             .collect();
-        let state = (!states.is_empty()).then(|| states.join(","));
+        let state = states
+            .filter(|states| !states.is_empty())
+            .map(|states| states.join(","));
         Self::parse(parent.to_str().ok()?, state.as_deref())
     }
 
@@ -105,6 +103,68 @@ impl TraceContext {
     pub fn sampled(&self) -> bool {
         u8::from_str_radix(&self.traceparent[53..55], 16).is_ok_and(|flags| flags & 1 == 1)
     }
+}
+
+/// Whether `state` is a W3C `tracestate` list: 1 to 32 `key=value` members with unique
+/// keys (empty members and spaces or tabs around members allowed), at most
+/// [`MAX_TRACESTATE_LEN`] characters.
+fn valid_tracestate(state: &str) -> bool {
+    if state.len() > MAX_TRACESTATE_LEN {
+        return false;
+    }
+    let mut keys: Vec<&str> = Vec::new();
+    for member in state.split(',') {
+        let member = member.trim_matches([' ', '\t']);
+        if member.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = member.split_once('=') else {
+            return false;
+        };
+        if keys.len() == MAX_TRACESTATE_MEMBERS
+            || !valid_key(key)
+            || !valid_value(value)
+            || keys.contains(&key)
+        {
+            return false;
+        }
+        keys.push(key);
+    }
+    !keys.is_empty()
+}
+
+/// A `tracestate` key: `simple-key` or `tenant-id@system-id` (lower-case letters, digits and
+/// `_-*/`; a system id starts with a letter).
+fn valid_key(key: &str) -> bool {
+    let tail = |s: &[u8]| {
+        s.iter()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/'))
+    };
+    let part = |s: &str, max: usize, digit_first: bool| {
+        let s = s.as_bytes();
+        match s.split_first() {
+            Some((first, rest)) => {
+                s.len() <= max
+                    && (first.is_ascii_lowercase() || (digit_first && first.is_ascii_digit()))
+                    && tail(rest)
+            }
+            None => false,
+        }
+    };
+    match key.split_once('@') {
+        None => part(key, 256, true),
+        Some((tenant, system)) => part(tenant, 241, true) && part(system, 14, false),
+    }
+}
+
+/// A `tracestate` value: 1 to 256 printable ASCII characters but `,` and `=`, not ending
+/// in a space.
+fn valid_value(value: &str) -> bool {
+    (1..=256).contains(&value.len())
+        && !value.ends_with(' ')
+        && value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b',' && b != b'=')
 }
 
 #[cfg(test)]
@@ -150,6 +210,15 @@ mod tests {
         headers.append("tracestate", "b=2".parse().unwrap());
         let trace = TraceContext::from_headers(&headers).unwrap();
         assert_eq!(trace.tracestate(), Some("a=1,b=2"));
+        // One member list among several that is not text spoils the whole list (the rest
+        // would be another list than the caller's).
+        let mut spoiled = headers.clone();
+        spoiled.append(
+            "tracestate",
+            http::HeaderValue::from_bytes(b"c=\xe9").unwrap(),
+        );
+        let trace = TraceContext::from_headers(&spoiled).unwrap();
+        assert_eq!(trace.tracestate(), None);
         headers.append("traceparent", GOOD.parse().unwrap());
         assert!(
             TraceContext::from_headers(&headers).is_none(),

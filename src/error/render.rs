@@ -120,8 +120,20 @@ impl Rejection {
 
 /// A JSON response with this status and body.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<FullBody> {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    json_bytes_response(status, Bytes::from(bytes))
+    json_bytes_response(status, json_bytes(body))
+}
+
+/// Serializes a response body, in the `serialize` span. Our types always serialize, so a
+/// failure is a bug answered with an empty body rather than a panic.
+pub(crate) fn json_bytes<T: serde::Serialize>(value: &T) -> Bytes {
+    let _serialize = tracing::debug_span!("serialize").entered();
+    serde_json::to_vec(value).map_or_else(
+        |err| {
+            tracing::error!(error = %err, "a response could not be serialized");
+            Bytes::new()
+        },
+        Bytes::from,
+    )
 }
 
 /// A JSON response with this status and an already serialized body.

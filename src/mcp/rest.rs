@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
-use tracing::Instrument;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,7 +13,7 @@ use serde_json::json;
 use super::conditional::not_modified;
 use super::cursor;
 use super::endpoint::MAX_PAGE_SIZE;
-use super::service::{Shared, source_rejection, source_request};
+use super::service::{Shared, source_call, source_rejection, source_request};
 use super::wire::{
     BatchResult, BatchResults, ContextEnvelope, ContextListItem, ContextListing, EnvelopeData,
     to_bytes,
@@ -71,10 +70,14 @@ pub(super) async fn read<S: ContextSource>(
     let query = parse_query(request.uri.query(), &["select"])?;
     let mut source_request = source_request(&request.headers, &request.extensions);
     source_request.selector = query.get("select").cloned();
-    let context = shared
-        .source
-        .get(&id, &source_request)
-        .instrument(tracing::debug_span!("source", operation = "get"))
+    let call = source_call(
+        "get",
+        &mut source_request.trace,
+        None,
+        source_request.request_span.as_ref(),
+    );
+    let context = call
+        .run(shared.source.get(&id, &source_request))
         .await
         .map_err(|err| source_rejection(&err, id.as_str()))?;
     let authenticated = source_request
@@ -198,7 +201,9 @@ pub(super) async fn list<S: ContextSource>(
             })?,
     };
     let mut list_request = ListRequest::new(limit);
-    list_request.principal = source_request(&request.headers, &request.extensions).principal;
+    let caller = source_request(&request.headers, &request.extensions);
+    list_request.principal = caller.principal;
+    list_request.trace = caller.trace;
     list_request.prefix = query.get("prefix").cloned();
     let keys = &shared.endpoint.cursor_keys;
     let scope = cursor::scope(
@@ -211,10 +216,14 @@ pub(super) async fn list<S: ContextSource>(
             Rejection::bad_request("invalid cursor: not one this server issued for this listing")
         })?);
     }
-    let page = shared
-        .source
-        .list(&list_request)
-        .instrument(tracing::debug_span!("source", operation = "list"))
+    let call = source_call(
+        "list",
+        &mut list_request.trace,
+        None,
+        caller.request_span.as_ref(),
+    );
+    let page = call
+        .run(shared.source.list(&list_request))
         .await
         .map_err(|err| source_rejection(&err, "(list)"))?;
     let mut labels = ContextLabels::default();
@@ -314,11 +323,14 @@ async fn batch_item<S: ContextSource>(
             );
         }
     };
-    let get = shared.source.get(&id, request);
-    match get
-        .instrument(tracing::debug_span!("source", operation = "get"))
-        .await
-    {
+    let mut request = request.clone();
+    let call = source_call(
+        "get",
+        &mut request.trace,
+        None,
+        request.request_span.as_ref(),
+    );
+    match call.run(shared.source.get(&id, &request)).await {
         Ok(context) => {
             let result = BatchResult {
                 context_id: raw.to_owned(),

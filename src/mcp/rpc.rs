@@ -5,13 +5,12 @@ use base64::engine::general_purpose::STANDARD;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
-use tracing::Instrument;
 
 use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
 use super::protocol::{
     Era, HEADER_SESSION_ID, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy,
 };
-use super::service::{Shared, source_rejection, source_request};
+use super::service::{Shared, source_call, source_rejection, source_request};
 use super::session::SessionError;
 use crate::context::{
     CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, SourceError,
@@ -389,25 +388,14 @@ async fn read_resource<S: ContextSource>(
             ));
         }
     };
-    // A 2026-07-28 request may carry its trace context in `params._meta`.
-    let meta_trace;
-    let request = match (&request.trace, call.params.get("_meta")) {
-        (None, Some(meta)) => {
-            let field = |name: &str| meta.get(name).and_then(Value::as_str);
-            meta_trace = SourceRequest {
-                trace: field("traceparent")
-                    .and_then(|parent| TraceContext::parse(parent, field("tracestate"))),
-                ..request.clone()
-            };
-            &meta_trace
-        }
-        _ => request,
-    };
-    let get = shared.source.get(&id, request);
-    let context = match get
-        .instrument(tracing::debug_span!("source", operation = "get"))
-        .await
-    {
+    let mut request = request.clone();
+    let source = source_call(
+        "get",
+        &mut request.trace,
+        meta_trace(call),
+        request.request_span.as_ref(),
+    );
+    let context = match source.run(shared.source.get(&id, &request)).await {
         Ok(context) => context,
         Err(SourceError::NotFound) => return Err(not_found()),
         Err(err) => return Err(as_method_error(&source_rejection(&err, id.as_str()))),
@@ -440,4 +428,11 @@ async fn read_resource<S: ContextSource>(
         ttl_ms,
         scope,
     })
+}
+
+/// The trace context a 2026-07-28 request carries in `params._meta`, when valid.
+pub(super) fn meta_trace(call: &RpcCall) -> Option<TraceContext> {
+    let meta = call.params.get("_meta")?;
+    let field = |name: &str| meta.get(name).and_then(Value::as_str);
+    TraceContext::parse(field("traceparent")?, field("tracestate"))
 }

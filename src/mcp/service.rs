@@ -172,7 +172,76 @@ pub(crate) fn source_request(headers: &HeaderMap, extensions: &http::Extensions)
             .get::<TraceContext>()
             .cloned()
             .or_else(|| TraceContext::from_headers(headers)),
+        #[cfg(feature = "otel")]
+        request_span: extensions
+            .get::<crate::otel::RequestSpanTrace>()
+            .map(|ours| ours.0.clone()),
         ..SourceRequest::default()
+    }
+}
+
+/// One call to the source, observed: its `source` span, and (feature `metrics`) its
+/// latency and failures.
+pub(crate) struct SourceCall {
+    span: tracing::Span,
+    #[cfg(feature = "metrics")]
+    operation: &'static str,
+}
+
+/// Prepares a call to the source (`operation`: `get` or `list`) and sets the trace context
+/// the source sees (`trace`): with OpenTelemetry recording the span (feature `otel`), the
+/// span's own, so the source's calls are its children; when OpenTelemetry does not record
+/// this one (a filter leaves DEBUG spans out), the current span's if it records that, else
+/// the request span's (`request_span`); otherwise the caller's. `from_meta` is a context from `params._meta`
+/// (2026-07-28), used when the request's headers had none.
+pub(crate) fn source_call(
+    operation: &'static str,
+    trace: &mut Option<TraceContext>,
+    from_meta: Option<TraceContext>,
+    request_span: Option<&TraceContext>,
+) -> SourceCall {
+    let span = tracing::debug_span!("source", operation);
+    let from_meta = from_meta.filter(|_| trace.is_none());
+    #[cfg(feature = "otel")]
+    let from_meta = match crate::otel::continue_in(&span, from_meta.as_ref(), request_span) {
+        Some(ours) => {
+            *trace = Some(ours);
+            None
+        }
+        // Our request span is not in a trace that came in `_meta`: that one is handed on.
+        None if from_meta.is_none() => {
+            if let Some(ours) = crate::otel::current().or_else(|| request_span.cloned()) {
+                *trace = Some(ours);
+            }
+            None
+        }
+        None => from_meta,
+    };
+    #[cfg(not(feature = "otel"))]
+    let _ = request_span;
+    if let Some(meta) = from_meta {
+        *trace = Some(meta);
+    }
+    SourceCall {
+        span,
+        #[cfg(feature = "metrics")]
+        operation,
+    }
+}
+
+impl SourceCall {
+    /// Awaits the source's answer in the span, measuring it.
+    pub(crate) async fn run<T>(
+        self,
+        call: impl Future<Output = Result<T, SourceError>>,
+    ) -> Result<T, SourceError> {
+        use tracing::Instrument as _;
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let answer = call.instrument(self.span).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::source_answered(self.operation, started.elapsed(), answer.as_ref().err());
+        answer
     }
 }
 

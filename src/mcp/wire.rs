@@ -152,14 +152,4 @@ pub(crate) struct Named {
     pub(crate) other: Map<String, Value>,
 }
 
-/// Serializes a wire value; our types always serialize, so a failure is a bug answered
-/// with an empty body rather than a panic.
-pub(crate) fn to_bytes<T: Serialize>(value: &T) -> bytes::Bytes {
-    serde_json::to_vec(value).map_or_else(
-        |err| {
-            tracing::error!(error = %err, "a response could not be serialized");
-            bytes::Bytes::new()
-        },
-        bytes::Bytes::from,
-    )
-}
+pub(crate) use crate::error::json_bytes as to_bytes;

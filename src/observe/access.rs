@@ -22,6 +22,10 @@ pub(crate) struct AccessLog {
     pub(crate) started: Instant,
     /// Filled in when the answer's head is known.
     pub(crate) answer: Option<Answer>,
+    /// The request's `mcp-session-id` (at most [`MAX_REQUEST_ID_LEN`](super::MAX_REQUEST_ID_LEN)
+    /// characters).
+    #[cfg(feature = "otel")]
+    pub(crate) session: Option<String>,
     written: bool,
 }
 
@@ -39,6 +43,9 @@ pub(crate) struct Answer {
     /// The overload layer shed it.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) shed: bool,
+    /// The MCP session the answer issued (`initialize`).
+    #[cfg(feature = "otel")]
+    pub(crate) session: Option<HeaderValue>,
 }
 
 impl Answer {
@@ -56,6 +63,8 @@ impl Answer {
                 .get::<LimitedBy>()
                 .map(|LimitedBy(quota)| std::sync::Arc::clone(quota)),
             shed: response.extensions().get::<Shed>().is_some(),
+            #[cfg(feature = "otel")]
+            session: response.headers().get("mcp-session-id").cloned(),
         }
     }
 }
@@ -81,7 +90,7 @@ impl AccessLog {
         facts: RequestFacts,
     ) -> Self {
         #[cfg(feature = "metrics")]
-        super::metrics::started();
+        crate::metrics::started();
         Self {
             span,
             request_id,
@@ -91,6 +100,8 @@ impl AccessLog {
             facts,
             started: Instant::now(),
             answer: None,
+            #[cfg(feature = "otel")]
+            session: None,
             written: false,
         }
     }
@@ -113,7 +124,7 @@ impl AccessLog {
         };
         let duration = self.started.elapsed();
         #[cfg(feature = "metrics")]
-        super::metrics::finished(&super::metrics::Finished {
+        crate::metrics::finished(&crate::metrics::Finished {
             operation: facts.operation(),
             head: self.method == Method::HEAD,
             status,
@@ -146,6 +157,24 @@ impl AccessLog {
             duration_ms,
             ending = ?ending,
             "request"
+        );
+        #[cfg(feature = "otel")]
+        crate::otel::finish_request(
+            &self.span,
+            &crate::otel::Outcome {
+                operation: facts.operation(),
+                target: facts.target(),
+                status,
+                error_code,
+                failed: ending != Ending::Complete,
+                // The request that opens a session has no id to send: its answer issues one.
+                session: self
+                    .answer
+                    .as_ref()
+                    .and_then(|answer| answer.session.as_ref())
+                    .and_then(|session| session.to_str().ok())
+                    .or(self.session.as_deref()),
+            },
         );
     }
 }

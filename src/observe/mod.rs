@@ -15,9 +15,10 @@
 //! - **Metrics** (feature `metrics`): request counts, latency, in-flight, refusals by kind,
 //!   cache results and context sizes through the `metrics` facade; see [`metrics`] for the
 //!   names and [`MetricsService`] to serve them to Prometheus.
-//! - Logging is the subscriber's business: write through a non-blocking writer
-//!   (`tracing_appender::non_blocking`) so that a slow terminal never slows requests; the
-//!   demo server does.
+//! - Logging is the subscriber's business, and must not be what limits throughput:
+//!   [`JsonLines`] formats JSON lines without re-parsing span fields, and [`LogWriter`]
+//!   writes them in batches from a background thread, so that a slow terminal never slows
+//!   requests. The demo server uses both.
 //!
 //! ```
 //! use mcp_bastion::context::StaticSource;
@@ -35,18 +36,30 @@
 
 mod access;
 mod body;
+mod json_lines;
+mod log_writer;
+/// The metric names and recorder set-up (the crate's [`metrics`] module; the
+/// endpoint records its source calls there too).
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-pub mod metrics;
+pub use crate::metrics;
 mod request_id;
+#[cfg(feature = "metrics")]
+mod scrape;
 mod service;
 
 use tower_layer::Layer;
 
-pub use body::ObservedBody;
 #[cfg(feature = "metrics")]
-pub use metrics::{MetricsService, install_prometheus};
+pub use crate::metrics::{install_prometheus, register_with_recorder};
+pub use body::ObservedBody;
+pub use json_lines::JsonLines;
+pub use log_writer::{
+    DEFAULT_MAX_PENDING_BYTES, FLUSH_ON_DROP_TIMEOUT, LogLine, LogWriter, LogWriterGuard,
+};
 pub use request_id::{MAX_REQUEST_ID_LEN, X_REQUEST_ID};
+#[cfg(feature = "metrics")]
+pub use scrape::{MAX_CONCURRENT_SCRAPES, MetricsService};
 pub use service::{ObserveService, ResponseFuture};
 
 /// Request ids, the request span and the access log. See the [module documentation](self).

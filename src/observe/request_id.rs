@@ -2,27 +2,21 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::facts::is_plain_name;
+
 /// The request id header.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-/// Longest request id accepted from a caller.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+/// Longest request id accepted from a caller (the limit of a plain name).
+pub const MAX_REQUEST_ID_LEN: usize = crate::facts::MAX_PLAIN_NAME_LEN;
 
 /// The caller's request id if it is 1 to 128 characters of `[A-Za-z0-9._-]` (a single
 /// header), else a fresh UUIDv7 (time-ordered, so ids sort by arrival).
 pub(crate) fn accept_or_make(headers: &HeaderMap) -> HeaderValue {
     let mut given = headers.get_all(X_REQUEST_ID).iter();
     match (given.next(), given.next()) {
-        (Some(id), None) if is_valid(id.as_bytes()) => id.clone(),
+        (Some(id), None) if is_plain_name(id.as_bytes()) => id.clone(),
         _ => make(),
     }
-}
-
-fn is_valid(id: &[u8]) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_REQUEST_ID_LEN
-        && id
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn make() -> HeaderValue {

@@ -52,19 +52,12 @@ where
         request.extensions_mut().insert(facts.clone());
         // The caller's W3C trace context, validated once for every layer and the source.
         let trace = TraceContext::from_headers(request.headers());
-        let trace_id = trace.as_ref().map(|trace| trace.trace_id().to_owned());
+        let span = request_span(&request_id, &mut request, trace.as_ref());
         if let Some(trace) = trace {
             request.extensions_mut().insert(trace);
         }
-        // At ERROR level, so the id is on error lines even when INFO is filtered out.
-        let span = tracing::error_span!(
-            "request",
-            request_id = request_id.to_str().unwrap_or("-"),
-            trace_id = trace_id.as_deref().unwrap_or("-"),
-            http.request.method = &*loggable(request.method().as_str()),
-            url.path = &*loggable(request.uri().path()),
-        );
-        let log = AccessLog::new(
+        #[cfg_attr(not(feature = "otel"), allow(unused_mut))]
+        let mut log = AccessLog::new(
             span.clone(),
             request_id,
             request.method().clone(),
@@ -72,12 +65,66 @@ where
             request.extensions().get::<ClientAddr>().copied(),
             facts,
         );
+        #[cfg(feature = "otel")]
+        {
+            log.session = request
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|value| value.to_str().ok())
+                .filter(|value| value.len() <= super::request_id::MAX_REQUEST_ID_LEN)
+                .map(str::to_owned);
+        }
         let future = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
             future,
             log: Some(Box::new(log)),
         }
     }
+}
+
+/// The `request` span: at ERROR level, so the id is on error lines even when INFO is filtered
+/// out. With OpenTelemetry (feature `otel`) it is a server span that joins the caller's trace,
+/// and its own context goes in the request's extensions for the source.
+fn request_span<B>(
+    request_id: &http::HeaderValue,
+    request: &mut Request<B>,
+    trace: Option<&TraceContext>,
+) -> tracing::Span {
+    let caller_trace_id = trace.map_or("-", TraceContext::trace_id);
+    #[cfg(not(feature = "otel"))]
+    let span = tracing::error_span!(
+        "request",
+        request_id = request_id.to_str().unwrap_or("-"),
+        trace_id = caller_trace_id,
+        http.request.method = &*loggable(request.method().as_str()),
+        url.path = &*loggable(request.uri().path()),
+    );
+    #[cfg(feature = "otel")]
+    let span = {
+        let span = tracing::error_span!(
+            "request",
+            request_id = request_id.to_str().unwrap_or("-"),
+            trace_id = tracing::field::Empty,
+            http.request.method = &*loggable(request.method().as_str()),
+            url.path = &*loggable(request.uri().path()),
+            otel.kind = "server",
+        );
+        // The trace id OpenTelemetry gave the span (the caller's or a new one) goes in the
+        // logs, so a log line finds its trace.
+        match crate::otel::start_request(&span, trace) {
+            Some(ours) => {
+                span.record("trace_id", ours.trace_id());
+                request
+                    .extensions_mut()
+                    .insert(crate::otel::RequestSpanTrace(ours));
+            }
+            None => {
+                span.record("trace_id", caller_trace_id);
+            }
+        }
+        span
+    };
+    span
 }
 
 pin_project! {

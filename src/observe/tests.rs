@@ -248,18 +248,22 @@ async fn metrics_count_requests_refusals_and_sizes() {
     )
     .unwrap();
     let limits = RateLimitConfig::default()
-        .quota("metrics-test-quota", 3, 60, 3)
+        .quota("metrics-test-quota", 4, 60, 4)
         .default_quota("metrics-test-quota")
         .build()
         .unwrap();
-    let source = StaticSource::new().with_context(
-        ContextId::parse("docs/a").unwrap(),
-        ContextEntry::text("note", "text", "x".repeat(3000)),
-    );
+    let source = crate::context::source_fn(|id: ContextId, _| async move {
+        match id.as_str() {
+            "docs/a" => Ok(ContextEntry::text("note", "text", "x".repeat(3000))),
+            _ => Err(crate::context::SourceError::Unavailable("down".into())),
+        }
+    });
+    let cache = crate::cache::ContextCacheLayer::builder().build().unwrap();
     let service = Stack::new(Endpoint::default())
         .auth(AuthLayer::builder().api_keys(keys))
         .policy(PolicyHandle::new(policy))
-        .rate_limits(limits)
+        .rate_limits(limits.clone())
+        .cache(cache.clone())
         .serve_source(source)
         .unwrap();
     let get = |path: &str| {
@@ -276,6 +280,7 @@ async fn metrics_count_requests_refusals_and_sizes() {
     for path in [
         "/context/docs/a",
         "/context/secret/x",
+        "/context/broken/x",
         "/context/docs/a",
         "/context/docs/a",
     ] {
@@ -286,11 +291,29 @@ async fn metrics_count_requests_refusals_and_sizes() {
         [
             StatusCode::OK,
             StatusCode::FORBIDDEN,
+            StatusCode::SERVICE_UNAVAILABLE,
             StatusCode::OK,
             StatusCode::TOO_MANY_REQUESTS
         ]
     );
-    let mut scrape = MetricsService::new(handle.clone());
+    let (log_writer, _flush) = crate::observe::LogWriter::new(std::io::sink());
+    let mut scrape = MetricsService::new(handle.clone())
+        .with_cache(cache.handle())
+        .with_rate_limits(limits)
+        .with_log_writer(log_writer);
+    let head = scrape
+        .call(Request::head("/metrics").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(
+        head.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .is_empty()
+    );
     let response = scrape
         .call(Request::get("/metrics").body(()).unwrap())
         .await
@@ -322,6 +345,22 @@ async fn metrics_count_requests_refusals_and_sizes() {
         "mcp_request_duration_seconds_bucket{operation=\"context.read\",le=\"0.00005\"}"
     ));
     assert!(text.contains("process_resident_memory_bytes "), "{text}");
+    // The source: its latency (the hit never asked it) and its failure by kind.
+    assert!(value("mcp_source_duration_seconds_count{operation=\"get\"}") >= 2.0);
+    assert!(value("mcp_source_errors_total{operation=\"get\",kind=\"unavailable\"}") >= 1.0);
+    // Read at scrape time from this test's own cache and limiter: exact.
+    assert!((value("mcp_cache_entries ") - 1.0).abs() < 1e-9, "{text}");
+    assert!(value("mcp_cache_bytes ") > 3000.0, "{text}");
+    assert!(
+        (value("mcp_cache_evictions_total ") - 0.0).abs() < 1e-9,
+        "{text}"
+    );
+    assert!((value("mcp_rate_limit_keys ") - 1.0).abs() < 1e-9, "{text}");
+    assert!(
+        text.contains("mcp_rate_limit_evictions_total{kind=\"active\"} 0"),
+        "{text}"
+    );
+    assert!(text.contains("mcp_log_lines_dropped_total 0"), "{text}");
     // No raw path or id ever becomes a label.
     assert!(
         !text.contains("secret/x") && !text.contains("docs/a"),

@@ -2,12 +2,11 @@
 //! `resources/templates/list`.
 
 use serde_json::{Map, Value, json};
-use tracing::Instrument;
 
 use super::super::cursor;
-use super::super::service::{Shared, source_rejection};
+use super::super::service::{Shared, source_call, source_rejection};
 use super::super::wire::{Resource, ResourceList};
-use super::{Facts, MethodResult, as_method_error, invalid_params};
+use super::{Facts, MethodResult, as_method_error, invalid_params, meta_trace};
 use crate::context::{ContextSource, ListRequest, SourceRequest};
 use crate::error::Rejection;
 use crate::mcp::classify::RpcCall;
@@ -39,10 +38,15 @@ pub(super) async fn list_resources<S: ContextSource>(
     let scope = cursor::scope("rpc", request.principal.as_deref(), None);
     list_request.cursor = cursor_param(shared, call, &scope)?;
     list_request.principal.clone_from(&request.principal);
-    let page = shared
-        .source
-        .list(&list_request)
-        .instrument(tracing::debug_span!("source", operation = "list"))
+    list_request.trace.clone_from(&request.trace);
+    let source = source_call(
+        "list",
+        &mut list_request.trace,
+        meta_trace(call),
+        request.request_span.as_ref(),
+    );
+    let page = source
+        .run(shared.source.list(&list_request))
         .await
         .map_err(|err| as_method_error(&source_rejection(&err, "(list)")))?;
     let mapping = &shared.endpoint.uri_mapping;
