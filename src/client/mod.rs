@@ -50,12 +50,14 @@
 mod bearer;
 pub mod breaker;
 pub mod cache;
+pub mod mcp;
 pub mod retry;
 mod trace;
 
 pub use bearer::{Bearer, BearerLayer, BearerToken};
 pub use breaker::{CircuitBreakerLayer, CircuitBreakerLayerBuilder, CircuitOpen};
-pub use cache::{ClientCacheLayer, ClientCacheLayerBuilder};
+pub use cache::{CacheOutcome, ClientCacheLayer, ClientCacheLayerBuilder};
+pub use mcp::{ClientError, McpClient, McpClientBuilder, ServerError};
 pub use retry::{RetryLayer, RetryLayerBuilder, RetryPolicy};
 pub use trace::{Traceparent, TraceparentLayer};
 

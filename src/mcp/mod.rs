@@ -44,7 +44,7 @@ mod rest;
 mod rpc;
 mod service;
 mod session;
-mod wire;
+pub mod wire;
 
 pub use body::RequestBody;
 pub(crate) use classify::{Head, classify_body, classify_head};

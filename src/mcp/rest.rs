@@ -102,17 +102,20 @@ pub(crate) fn envelope<'c>(id: &'c ContextId, context: &'c ContextEntry) -> Cont
     let timestamp = context.last_modified.unwrap_or_else(SystemTime::now);
     let (content, encoding) = match &context.data.content {
         Content::Text(text) => (Cow::Borrowed(text.as_str()), None),
-        Content::Binary(bytes) => (Cow::Owned(STANDARD.encode(bytes)), Some("base64")),
+        Content::Binary(bytes) => (
+            Cow::Owned(STANDARD.encode(bytes)),
+            Some(Cow::Borrowed("base64")),
+        ),
     };
     ContextEnvelope {
-        context_id: id.as_str(),
-        version: &context.version,
+        context_id: Cow::Borrowed(id.as_str()),
+        version: Cow::Borrowed(&context.version),
         timestamp: rfc3339_millis(timestamp)
             .or_else(|| rfc3339_millis(SystemTime::now()))
             .unwrap_or_default(),
         data: EnvelopeData {
-            kind: &context.data.kind,
-            format: &context.data.format,
+            kind: Cow::Borrowed(&context.data.kind),
+            format: Cow::Borrowed(&context.data.format),
             content,
             encoding,
         },

@@ -1,57 +1,90 @@
-//! The JSON shapes the endpoint sends and the policy filter reads back, defined once.
+//! The JSON shapes of the endpoint's answers, defined once: the endpoint writes them, the
+//! policy filter reads its listings back, and [`McpClient`](crate::client::McpClient) (feature
+//! `client`) decodes them.
 //!
 //! REST: the seed's context envelope, a listing page, a batch read and its results. MCP: the
 //! `resources/list`, `tools/list` and `prompts/list` results, whose entries the policy layer
 //! filters for any inner server; members these types do not name are kept as they came.
+//!
+//! ```
+//! use mcp_bastion::mcp::wire::ContextEnvelope;
+//!
+//! let body = r#"{"contextId":"docs/a","version":"v1","timestamp":"2026-01-01T00:00:00.000Z",
+//!                "data":{"type":"markdown","format":"text","content":"# A"}}"#;
+//! let context: ContextEnvelope<'_> = serde_json::from_str(body)?;
+//! assert_eq!(context.data.content, "# A");
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// `GET {rest}/{id}`: `{"contextId","version","timestamp","data":{"type","format","content"}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ContextEnvelope<'a> {
-    pub(crate) context_id: &'a str,
-    pub(crate) version: &'a str,
-    pub(crate) timestamp: String,
-    pub(crate) data: EnvelopeData<'a>,
+#[non_exhaustive]
+pub struct ContextEnvelope<'a> {
+    /// The context's id (`project-alpha/dependency-graph`).
+    pub context_id: Cow<'a, str>,
+    /// Its version (the `ETag` without quotes).
+    pub version: Cow<'a, str>,
+    /// When it last changed (RFC 3339, milliseconds, UTC).
+    pub timestamp: String,
+    /// What it holds.
+    pub data: EnvelopeData<'a>,
 }
 
 /// The `data` member of a [`ContextEnvelope`].
-#[derive(Debug, Serialize)]
-pub(crate) struct EnvelopeData<'a> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EnvelopeData<'a> {
+    /// The kind of context (`markdown`, `dependency-graph`, ...), the seed's `type`.
     #[serde(rename = "type")]
-    pub(crate) kind: &'a str,
-    pub(crate) format: &'a str,
-    pub(crate) content: std::borrow::Cow<'a, str>,
+    pub kind: Cow<'a, str>,
+    /// How `content` is written (`text`, `json`, ...).
+    pub format: Cow<'a, str>,
+    /// The content: text, or base64 when `encoding` says so.
+    pub content: Cow<'a, str>,
     /// `"base64"` when `content` carries binary data.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) encoding: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<Cow<'a, str>>,
 }
 
 /// `GET {rest}`: a page of contexts.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ContextListing {
-    pub(crate) items: Vec<ContextListItem>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) next_cursor: Option<String>,
+#[non_exhaustive]
+pub struct ContextListing {
+    /// The contexts of this page.
+    pub items: Vec<ContextListItem>,
+    /// The cursor of the next page (`?cursor=`); none on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// One entry of a [`ContextListing`].
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ContextListItem {
-    pub(crate) context_id: String,
+#[non_exhaustive]
+pub struct ContextListItem {
+    /// The context's id.
+    pub context_id: String,
+    /// The kind of context (the seed's `type`).
     #[serde(rename = "type")]
-    pub(crate) kind: String,
-    pub(crate) mime_type: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) version: Option<String>,
+    pub kind: String,
+    /// Its media type.
+    pub mime_type: String,
+    /// A title for people, when the source has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Its size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Its version, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// `POST {rest}`: the ids to read.
@@ -61,51 +94,70 @@ pub(crate) struct BatchRequest {
     pub(crate) ids: Vec<String>,
 }
 
-/// The answer to a [`BatchRequest`]: one result per id, in order.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct BatchResults {
-    pub(crate) results: Vec<BatchResult>,
+/// `POST {rest}`'s answer to a [`BatchRequest`]: one result per id, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BatchResults {
+    /// One per id asked for, in the same order.
+    pub results: Vec<BatchResult>,
 }
 
-/// One id's outcome: its status and the envelope, or the error.
-#[derive(Debug, Serialize, Deserialize)]
+/// One id's outcome in [`BatchResults`]: its status and the envelope, or the error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct BatchResult {
-    pub(crate) context_id: String,
-    pub(crate) status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) context: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) error: Option<Value>,
+#[non_exhaustive]
+pub struct BatchResult {
+    /// The id asked for.
+    pub context_id: String,
+    /// The HTTP status a single read of it would have had.
+    pub status: u16,
+    /// The [`ContextEnvelope`], when the read succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
+    /// The REST error envelope, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
 }
 
 /// A `resources/list` result.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ResourceList {
-    pub(crate) resources: Vec<Resource>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) next_cursor: Option<String>,
+#[non_exhaustive]
+pub struct ResourceList {
+    /// The resources of this page.
+    pub resources: Vec<Resource>,
+    /// The cursor of the next page; none on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// Members this type does not name, as they came.
     #[serde(flatten)]
-    pub(crate) other: Map<String, Value>,
+    pub other: Map<String, Value>,
 }
 
 /// A resource of a [`ResourceList`].
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Resource {
-    pub(crate) uri: String,
-    pub(crate) name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) mime_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) size: Option<u64>,
+#[non_exhaustive]
+pub struct Resource {
+    /// Its URI (`ctx://project-alpha/dependency-graph`).
+    pub uri: String,
+    /// Its name.
+    pub name: String,
+    /// A title for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Its size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Members this type does not name (`annotations`, `_meta`, ...), as they came.
     #[serde(flatten)]
-    pub(crate) other: Map<String, Value>,
+    pub other: Map<String, Value>,
 }
 
 /// A `resources/templates/list` result.

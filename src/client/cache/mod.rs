@@ -25,6 +25,30 @@ pub use service::{ClientCache, ResponseFuture};
 
 use crate::error::ConfigError;
 
+/// How a [`ClientCache`] answered: set in the extensions of every response it returns.
+///
+/// ```
+/// use mcp_bastion::client::cache::CacheOutcome;
+///
+/// # let response = http::Response::new(());
+/// match response.extensions().get::<CacheOutcome>() {
+///     Some(CacheOutcome::Fresh) => println!("from memory, no request sent"),
+///     Some(CacheOutcome::Revalidated) => println!("304: the stored body reused"),
+///     _ => println!("the server's answer"),
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheOutcome {
+    /// A fresh stored answer: no request was sent.
+    Fresh,
+    /// A stale stored answer the server confirmed (`304 Not Modified`): its body came from
+    /// memory.
+    Revalidated,
+    /// The server's answer (kept for later or not).
+    Miss,
+}
+
 /// Default most entries.
 pub const DEFAULT_MAX_ENTRIES: usize = 1024;
 /// Default most bytes held (bodies and headers).

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Either, Full};
 use tokio::time::Instant;
 use tower_service::Service;
 
-use super::Shared;
+use super::{CacheOutcome, Shared};
 use super::store::{Entry, Key, Refreshed, Store, freshness};
 use crate::error::BoxError;
 
@@ -91,9 +91,17 @@ fn wants_the_server(headers: &http::HeaderMap) -> bool {
         .any(|directive| directive == "no-cache")
 }
 
-fn stored<R>(entry: Entry) -> Response<Either<Full<Bytes>, R>> {
+fn stored<R>(entry: Entry, outcome: CacheOutcome) -> Response<Either<Full<Bytes>, R>> {
     let mut response = Response::new(Either::Left(Full::new(entry.body)));
     *response.headers_mut() = entry.headers;
+    response.extensions_mut().insert(outcome);
+    response
+}
+
+/// The server's own answer, marked as a miss.
+fn fetched<L, R>(response: Response<R>) -> Response<Either<L, R>> {
+    let mut response = response.map(Either::Right);
+    response.extensions_mut().insert(CacheOutcome::Miss);
     response
 }
 
@@ -115,14 +123,14 @@ where
         && !wants_the_server(request.headers());
     if !cacheable_request {
         let response = inner.call(request).await.map_err(Into::into)?;
-        return Ok(response.map(Either::Right));
+        return Ok(fetched(response));
     }
     let key = Key::of(&request);
     let revalidating = {
         let mut store = shared.store();
         match store.get(&key) {
             Some(entry) if Instant::now() < entry.fresh_until => {
-                return Ok(stored(entry.clone()));
+                return Ok(stored(entry.clone(), CacheOutcome::Fresh));
             }
             Some(entry) => {
                 let headers = request.headers_mut();
@@ -144,9 +152,11 @@ where
             .store()
             .refresh(&key, response.headers(), Instant::now());
         return Ok(match refreshed {
-            Refreshed::Kept(entry) | Refreshed::Once(entry) => stored(entry),
+            Refreshed::Kept(entry) | Refreshed::Once(entry) => {
+                stored(entry, CacheOutcome::Revalidated)
+            }
             // Nothing the 304 validates: the 304 as it is.
-            Refreshed::Gone => response.map(Either::Right),
+            Refreshed::Gone => fetched(response),
         });
     }
     let length = response
@@ -165,7 +175,7 @@ where
         if revalidating {
             shared.store().remove(&key);
         }
-        return Ok(response.map(Either::Right));
+        return Ok(fetched(response));
     };
     let (parts, body) = response.into_parts();
     // Exactly Content-Length bytes (at most max_entry_bytes): a body that sends more, or
@@ -183,5 +193,7 @@ where
         fresh_until: Instant::now() + lifetime.unwrap_or_default(),
     };
     shared.store().put(key, entry);
-    Ok(Response::from_parts(parts, Either::Left(Full::new(body))))
+    let mut response = Response::from_parts(parts, Either::Left(Full::new(body)));
+    response.extensions_mut().insert(CacheOutcome::Miss);
+    Ok(response)
 }

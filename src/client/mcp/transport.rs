@@ -1,0 +1,174 @@
+//! The HTTP side of [`McpClient`](super::McpClient): hyper-util's pooled client (HTTP/1.1 and
+//! HTTP/2, rustls for `https`), the resilience layers around it, and one exchange under the
+//! client's deadline with a bounded body.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode, header};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+use tower_layer::Layer;
+
+use super::ClientError;
+use crate::client::cache::CacheOutcome;
+use crate::client::{
+    BearerLayer, CircuitBreakerLayer, ClientCacheLayer, RetryLayer, TraceparentLayer,
+};
+use crate::error::BoxError;
+
+/// The request body every layer can send again (a retry needs a clone).
+pub type RequestBody = Full<Bytes>;
+/// Any layer's response body.
+pub type ResponseBody = BoxBody<Bytes, BoxError>;
+/// An HTTP client service as [`McpClient`](super::McpClient) sends through: the assembled
+/// stack is one, and so is a transport given to
+/// [`McpClientBuilder::transport`](super::McpClientBuilder::transport).
+pub type HttpService =
+    BoxCloneSyncService<Request<RequestBody>, Response<ResponseBody>, BoxError>;
+
+/// What the stack is made of; see `McpClientBuilder`.
+pub(crate) struct Layers {
+    pub(crate) bearer: Option<BearerLayer>,
+    pub(crate) traceparent: bool,
+    pub(crate) cache: Option<ClientCacheLayer>,
+    pub(crate) breaker: Option<CircuitBreakerLayer>,
+    pub(crate) retry: Option<RetryLayer>,
+    pub(crate) attempt_timeout: Duration,
+}
+
+/// hyper-util's client: connections pooled per host, `https` through rustls (HTTP/2 when the
+/// server offers it by ALPN), plain `http` as HTTP/1.1, or HTTP/2 only when asked.
+pub(crate) fn hyper_transport(tls: Arc<rustls::ClientConfig>, http2_only: bool) -> HttpService {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_or_http()
+        .enable_all_versions()
+        .build();
+    let client: Client<_, RequestBody> = Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .http2_only(http2_only)
+        .build(connector);
+    BoxCloneSyncService::new(
+        client
+            .map_response(|response| response.map(|body| body.map_err(BoxError::from).boxed()))
+            .map_err(BoxError::from),
+    )
+}
+
+/// The TLS configuration used when the application gives none: the Mozilla roots
+/// (webpki-roots), ring, TLS 1.2 and 1.3, ALPN offered by the connector.
+pub(crate) fn default_tls() -> Result<Arc<rustls::ClientConfig>, crate::error::ConfigError> {
+    let roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|err| crate::error::ConfigError::new(format!("TLS: {err}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The transport wrapped in the layers, outermost first: bearer, trace context, cache,
+/// breaker, retries, per-attempt deadline. The cache sees the credential (its key) and
+/// answers fresh entries even while the circuit is open; the breaker counts each call once,
+/// after its retries.
+pub(crate) fn stack(transport: HttpService, layers: Layers) -> HttpService {
+    let mut service = BoxCloneSyncService::new(
+        tower::timeout::TimeoutLayer::new(layers.attempt_timeout).layer(transport),
+    );
+    if let Some(retry) = layers.retry {
+        service = BoxCloneSyncService::new(retry.layer(service));
+    }
+    if let Some(breaker) = layers.breaker {
+        service = BoxCloneSyncService::new(breaker.layer(service));
+    }
+    if let Some(cache) = layers.cache {
+        service = BoxCloneSyncService::new(
+            cache
+                .layer(service)
+                .map_response(|response| response.map(|body| body.map_err(Into::into).boxed())),
+        );
+    }
+    if layers.traceparent {
+        service = BoxCloneSyncService::new(TraceparentLayer::new().layer(service));
+    }
+    if let Some(bearer) = layers.bearer {
+        service = BoxCloneSyncService::new(bearer.layer(service));
+    }
+    service
+}
+
+/// A complete answer: status, headers and the whole body (within the limit).
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) cache: Option<CacheOutcome>,
+}
+
+impl Answer {
+    /// The media type of the answer, lowercased, without parameters.
+    pub(crate) fn media_type(&self) -> String {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|media| media.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+}
+
+/// Sends `request` through `service` and reads the whole answer, all within `deadline`, the
+/// body at most `max_bytes` (a longer one is abandoned, never buffered).
+pub(crate) async fn exchange(
+    service: &HttpService,
+    request: Request<RequestBody>,
+    deadline: Duration,
+    max_bytes: usize,
+) -> Result<Answer, ClientError> {
+    let call = async {
+        let response = service
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(ClientError::from_service)?;
+        let declared = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > max_bytes as u64) {
+            return Err(ClientError::TooLarge { limit: max_bytes });
+        }
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, max_bytes)
+            .collect()
+            .await
+            .map_err(|err| {
+                if err.is::<LengthLimitError>() {
+                    ClientError::TooLarge { limit: max_bytes }
+                } else {
+                    ClientError::Transport(format!("reading the answer: {err}").into())
+                }
+            })?
+            .to_bytes();
+        Ok(Answer {
+            status: parts.status,
+            cache: parts.extensions.get::<CacheOutcome>().copied(),
+            headers: parts.headers,
+            body,
+        })
+    };
+    tokio::time::timeout(deadline, call)
+        .await
+        .unwrap_or(Err(ClientError::Timeout))
+}
