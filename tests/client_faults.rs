@@ -4,181 +4,17 @@
 
 #![cfg(feature = "client")]
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use http::StatusCode;
 use mcp_bastion::client::{
     CacheOutcome, CircuitBreakerLayer, ClientCacheLayer, ClientError, McpClient, RetryLayer,
 };
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-/// One scripted answer.
-#[derive(Clone)]
-enum Reply {
-    /// These bytes, then the connection closes.
-    Raw(Vec<u8>),
-    /// A chunked body that never ends (a chunk every 10 ms).
-    Endless,
-}
-
-/// A request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    head: String,
-    body: String,
-    at: Instant,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|line| {
-            let (field, value) = line.split_once(':')?;
-            field
-                .eq_ignore_ascii_case(name)
-                .then(|| value.trim().to_owned())
-        })
-    }
-}
-
-#[derive(Default)]
-struct Script {
-    replies: Mutex<VecDeque<Reply>>,
-    /// Answered when the script has run out.
-    otherwise: Mutex<Option<Reply>>,
-    seen: Mutex<Vec<Seen>>,
-}
-
-struct FaultServer {
-    addr: SocketAddr,
-    script: Arc<Script>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FaultServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl FaultServer {
-    async fn start(replies: Vec<Reply>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let script = Arc::new(Script {
-            replies: Mutex::new(replies.into()),
-            ..Script::default()
-        });
-        let shared = Arc::clone(&script);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(answer(stream, Arc::clone(&shared)));
-            }
-        });
-        Self { addr, script, task }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn otherwise(&self, reply: Reply) {
-        *self.script.otherwise.lock().unwrap() = Some(reply);
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.script.seen.lock().unwrap().clone()
-    }
-}
-
-async fn answer(mut stream: TcpStream, script: Arc<Script>) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let mut seen = Seen {
-        head,
-        body: String::new(),
-        at: Instant::now(),
-    };
-    let length: usize = seen
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    while buffer.len() < head_end + length {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
-    }
-    seen.body = String::from_utf8_lossy(&buffer[head_end..head_end + length]).into_owned();
-    script.seen.lock().unwrap().push(seen);
-    let reply = script.replies.lock().unwrap().pop_front();
-    let reply = reply.or_else(|| script.otherwise.lock().unwrap().clone());
-    match reply {
-        Some(Reply::Raw(bytes)) => {
-            let _ = stream.write_all(&bytes).await;
-            let _ = stream.shutdown().await;
-        }
-        Some(Reply::Endless) => {
-            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
-            if stream.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            let chunk = format!("400\r\n{}\r\n", " ".repeat(0x400));
-            while stream.write_all(chunk.as_bytes()).await.is_ok() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        None => {}
-    }
-}
-
-/// A complete HTTP/1.1 answer closing its connection.
-fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut text = format!(
-        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    Reply::Raw(text.into_bytes())
-}
-
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-fn envelope(content: &str) -> String {
-    json!({"contextId":"docs/a","version":"v1","timestamp":"2026-01-01T00:00:00.000Z",
-           "data":{"type":"markdown","format":"text","content":content}})
-    .to_string()
-}
-
-fn ok(content: &str) -> Reply {
-    reply(200, &[JSON, ("etag", "\"v1\"")], &envelope(content))
-}
-
-fn unavailable() -> Reply {
-    reply(
-        503,
-        &[JSON],
-        r#"{"code":"UNAVAILABLE","message":"Service temporarily unavailable.","requestId":"r-1"}"#,
-    )
-}
+use common::faults::{FaultServer, JSON, envelope, ok, reply, unavailable};
 
 /// Quick retries (real time: the socket is real), no cache unless a test adds one.
 fn builder(url: &str) -> mcp_bastion::client::McpClientBuilder {
@@ -203,7 +39,10 @@ async fn two_503s_then_a_200_succeed_after_two_retries() {
     assert_eq!(context.etag.as_deref(), Some("\"v1\""));
     let seen = server.seen();
     assert_eq!(seen.len(), 3);
-    assert!(seen.iter().all(|s| s.head.starts_with("GET /context/docs/a ")));
+    assert!(
+        seen.iter()
+            .all(|s| s.head.starts_with("GET /context/docs/a "))
+    );
 }
 
 #[tokio::test]
@@ -277,9 +116,15 @@ async fn a_non_idempotent_post_is_not_retried() {
     server.otherwise(unavailable());
     let client = builder(&server.url()).build().unwrap();
     let err = client.connect().await.unwrap_err();
-    assert_eq!(err.server().map(|e| e.status), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(
+        err.server().map(|e| e.status),
+        Some(StatusCode::SERVICE_UNAVAILABLE)
+    );
     let seen = server.seen();
-    let initializes = seen.iter().filter(|s| s.body.contains("\"initialize\"")).count();
+    let initializes = seen
+        .iter()
+        .filter(|s| s.body.contains("\"initialize\""))
+        .count();
     assert_eq!(initializes, 1, "{seen:#?}");
 }
 
@@ -301,7 +146,10 @@ async fn the_retry_budget_stops_a_retry_storm() {
     }
     let sent = server.seen().len();
     // Without a budget: 40 × 5 = 200 requests.
-    assert!(sent <= 40 + 4 + 10, "{sent} requests reached the failing server");
+    assert!(
+        sent <= 40 + 4 + 10,
+        "{sent} requests reached the failing server"
+    );
 }
 
 #[tokio::test]
@@ -345,7 +193,11 @@ async fn the_breaker_opens_fails_fast_half_opens_and_closes() {
 async fn a_304_reuses_the_stored_body() {
     let stale = reply(
         200,
-        &[JSON, ("etag", "\"v1\""), ("cache-control", "private, max-age=0")],
+        &[
+            JSON,
+            ("etag", "\"v1\""),
+            ("cache-control", "private, max-age=0"),
+        ],
         &envelope("kept"),
     );
     let not_modified = reply(
@@ -376,7 +228,11 @@ async fn two_credentials_never_share_a_private_entry() {
     let private = |who: &str| {
         reply(
             200,
-            &[JSON, ("etag", "\"v1\""), ("cache-control", "private, max-age=60")],
+            &[
+                JSON,
+                ("etag", "\"v1\""),
+                ("cache-control", "private, max-age=60"),
+            ],
             &envelope(who),
         )
     };
@@ -392,14 +248,32 @@ async fn two_credentials_never_share_a_private_entry() {
         .bearer_token("bob-token")
         .build()
         .unwrap();
-    assert_eq!(alice.get_context("docs/a").await.unwrap().envelope.data.content, "alice's");
+    assert_eq!(
+        alice
+            .get_context("docs/a")
+            .await
+            .unwrap()
+            .envelope
+            .data
+            .content,
+        "alice's"
+    );
     let answer = bob.get_context("docs/a").await.unwrap();
     assert_eq!(answer.envelope.data.content, "bob's");
     assert_eq!(answer.cache, Some(CacheOutcome::Miss));
     let again = alice.get_context("docs/a").await.unwrap();
-    assert_eq!((again.envelope.data.content.as_ref(), again.cache), ("alice's", Some(CacheOutcome::Fresh)));
+    assert_eq!(
+        (again.envelope.data.content.as_ref(), again.cache),
+        ("alice's", Some(CacheOutcome::Fresh))
+    );
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0].header("authorization").as_deref(), Some("Bearer alice-token"));
-    assert_eq!(seen[1].header("authorization").as_deref(), Some("Bearer bob-token"));
+    assert_eq!(
+        seen[0].header("authorization").as_deref(),
+        Some("Bearer alice-token")
+    );
+    assert_eq!(
+        seen[1].header("authorization").as_deref(),
+        Some("Bearer bob-token")
+    );
 }

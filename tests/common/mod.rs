@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+pub mod faults;
 pub mod pki;
 
 use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};

@@ -4,9 +4,11 @@
 //! - Fresh (within `max-age`): answered from memory, no request sent.
 //! - Stale, with an `ETag` or `Last-Modified`: the request goes out with `If-None-Match` /
 //!   `If-Modified-Since`; a `304` answer reuses the stored body (and renews its freshness).
-//! - Never kept: `no-store` answers, statuses other than `200`, answers with a `Vary`,
-//!   answers without a `Content-Length` or larger than the entry limit (they pass through as
-//!   they are). A body that does not match its `Content-Length` is an error.
+//! - Never kept: `no-store` answers, statuses other than `200`, answers that vary on a
+//!   request header the key does not hold (`Vary: accept-language`, `Vary: *`; a `Vary` on
+//!   `Authorization`, `X-API-Key`, `Cookie` or `Host` is fine, as the key holds them), answers
+//!   without a `Content-Length` or larger than the entry limit (they pass through as they
+//!   are). A body that does not match its `Content-Length` is an error.
 //! - A request with `Cache-Control: no-cache`, `no-store` or `max-age=0` (or
 //!   `Pragma: no-cache`) goes to the server, as it asks.
 //! - Entries are keyed by URI and a digest of the request's credential (`Authorization`,

@@ -12,8 +12,8 @@ use http_body_util::{BodyExt, Either, Full};
 use tokio::time::Instant;
 use tower_service::Service;
 
+use super::store::{Entry, Key, Refreshed, Store, freshness, varies_only_on_key};
 use super::{CacheOutcome, Shared};
-use super::store::{Entry, Key, Refreshed, Store, freshness};
 use crate::error::BoxError;
 
 /// The service built by [`ClientCacheLayer`](super::ClientCacheLayer). Its answers are the
@@ -163,13 +163,13 @@ where
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok()?.parse::<usize>().ok());
-    // An answer that varies on request headers (`Vary`) is not kept: the key holds only the
-    // URI and the credential, so it could serve one variant (one tenant's, say) to another.
+    // An answer that varies on request headers the key does not hold is not kept: it could
+    // serve one variant (one tenant's, say) to another.
     let kept_length = length.filter(|&length| {
         response.status() == StatusCode::OK
             && lifetime.is_some()
             && length <= shared.max_entry_bytes
-            && !response.headers().contains_key(header::VARY)
+            && varies_only_on_key(response.headers())
     });
     let Some(length) = kept_length else {
         if revalidating {

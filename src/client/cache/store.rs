@@ -18,16 +18,33 @@ pub(crate) struct Key {
     credential: [u8; 32],
 }
 
+/// The request headers a [`Key`] holds (as a digest): the credentials, and `Host` (with a
+/// relative URI, a connection-level client, it names the server).
+const KEYED_HEADERS: [&str; 4] = ["authorization", "x-api-key", "cookie", "host"];
+
+/// Whether an answer's `Vary` names only headers the key already holds (the server's
+/// `Vary: authorization, x-api-key` on an authenticated answer): such an answer is kept, as no
+/// other value of those headers can find it. Any other `Vary`, `*` included, is not.
+pub(crate) fn varies_only_on_key(headers: &HeaderMap) -> bool {
+    headers.get_all(header::VARY).iter().all(|value| {
+        value.to_str().is_ok_and(|names| {
+            names
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .all(|name| {
+                    KEYED_HEADERS
+                        .iter()
+                        .any(|keyed| keyed.eq_ignore_ascii_case(name))
+                })
+        })
+    })
+}
+
 impl Key {
     pub(crate) fn of<B>(request: &Request<B>) -> Self {
         let mut digest = Sha256::new();
-        // Host too: with a relative URI (a connection-level client), it names the server.
-        for name in [
-            header::AUTHORIZATION.as_str(),
-            "x-api-key",
-            header::COOKIE.as_str(),
-            header::HOST.as_str(),
-        ] {
+        for name in KEYED_HEADERS {
             for value in request.headers().get_all(name) {
                 digest.update(name.as_bytes());
                 digest.update(b":");

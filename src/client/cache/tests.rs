@@ -510,3 +510,22 @@ async fn a_304_for_another_version_or_with_no_store_does_not_keep_the_body() {
         ]
     );
 }
+
+#[test]
+fn a_vary_on_the_keyed_headers_alone_is_kept_any_other_is_not() {
+    use super::store::varies_only_on_key;
+    let vary = |values: &[&[u8]]| {
+        let mut headers = http::HeaderMap::new();
+        for value in values {
+            headers.append(header::VARY, HeaderValue::from_bytes(value).unwrap());
+        }
+        varies_only_on_key(&headers)
+    };
+    assert!(vary(&[]));
+    assert!(vary(&[b"authorization, X-API-Key"]));
+    assert!(vary(&[b"Authorization", b"cookie,host"]));
+    assert!(!vary(&[b"authorization, x-tenant"]));
+    assert!(!vary(&[b"authorization", b"accept-language"]));
+    assert!(!vary(&[b"*"]));
+    assert!(!vary(&[b"authorization\xff"]));
+}

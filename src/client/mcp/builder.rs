@@ -204,7 +204,10 @@ impl McpClientBuilder {
             return Err(err);
         }
         let base = parse_base(&self.url)?;
-        for (name, path) in [("mcp_path", &self.mcp_path), ("rest_prefix", &self.rest_prefix)] {
+        for (name, path) in [
+            ("mcp_path", &self.mcp_path),
+            ("rest_prefix", &self.rest_prefix),
+        ] {
             let valid = path.starts_with('/')
                 && path.parse::<http::uri::PathAndQuery>().is_ok()
                 && !path.contains(['?', '#']);
@@ -271,7 +274,9 @@ fn parse_base(url: &str) -> Result<String, ConfigError> {
     }
     let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
     if authority.as_str().contains('@') {
-        return Err(invalid("credentials in the URL are refused; use bearer_token"));
+        return Err(invalid(
+            "credentials in the URL are refused; use bearer_token",
+        ));
     }
     if uri.query().is_some() {
         return Err(invalid("a query cannot be part of the base URL"));

@@ -94,7 +94,10 @@ impl ServerError {
         if let Some(id) = member("requestId") {
             error.request_id = Some(id);
         }
-        error.details = envelope.as_ref().and_then(|body| body.get("details")).cloned();
+        error.details = envelope
+            .as_ref()
+            .and_then(|body| body.get("details"))
+            .cloned();
         error
     }
 

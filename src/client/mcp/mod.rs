@@ -52,8 +52,8 @@ use std::time::Duration;
 use http::Request;
 
 pub use builder::{
-    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_LIST_ITEMS, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_TIMEOUT, McpClientBuilder,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_LIST_ITEMS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    McpClientBuilder,
 };
 pub use error::{ClientError, ServerError};
 pub use model::{BatchItem, Context, Era, ReadResult, ResourceContents, ServerDescription};

@@ -77,8 +77,13 @@ impl McpClient {
     ) -> Result<Value, ClientError> {
         let server = self.connect().await?;
         let outcome = self.exchange(&server, method, params.clone(), name).await;
-        let expired = matches!(&server.era, Era::Initialized { session_id: Some(_), .. })
-            && matches!(&outcome, Err(ClientError::Server(e)) if e.status == StatusCode::NOT_FOUND);
+        let expired = matches!(
+            &server.era,
+            Era::Initialized {
+                session_id: Some(_),
+                ..
+            }
+        ) && matches!(&outcome, Err(ClientError::Server(e)) if e.status == StatusCode::NOT_FOUND);
         if !expired {
             return outcome;
         }
@@ -160,7 +165,10 @@ impl McpClient {
             .and_then(Value::as_str)
             .and_then(|v| LEGACY_VERSIONS.iter().find(|known| **known == v))
             .ok_or_else(|| {
-                ClientError::invalid(answer.status, "initialize: a protocol version this client does not speak")
+                ClientError::invalid(
+                    answer.status,
+                    "initialize: a protocol version this client does not speak",
+                )
             })?;
         let description = ServerDescription {
             era: Era::Initialized {
@@ -217,7 +225,9 @@ impl McpClient {
 /// Whether a refusal of `server/discover` means "not this protocol generation" (then the
 /// client tries `initialize`) rather than "not you" (401, 403, 429: returned as they are).
 fn not_spoken(refused: &ServerError) -> bool {
-    refused.json_rpc_code.is_some_and(|code| NOT_SPOKEN.contains(&code))
+    refused
+        .json_rpc_code
+        .is_some_and(|code| NOT_SPOKEN.contains(&code))
         || matches!(
             refused.status,
             StatusCode::BAD_REQUEST
@@ -242,8 +252,9 @@ fn era_headers(
     name: Option<&str>,
 ) -> Result<Vec<(HeaderName, HeaderValue)>, ClientError> {
     let value = |text: &str| {
-        HeaderValue::from_str(text)
-            .map_err(|_| ClientError::InvalidRequest(format!("{text:?} cannot be sent in a header")))
+        HeaderValue::from_str(text).map_err(|_| {
+            ClientError::InvalidRequest(format!("{text:?} cannot be sent in a header"))
+        })
     };
     let mut headers = vec![(
         HeaderName::from_static(HEADER_PROTOCOL_VERSION),
@@ -271,12 +282,16 @@ fn post(
     body: &Value,
     headers: &[(HeaderName, HeaderValue)],
 ) -> Result<Request<RequestBody>, ClientError> {
-    let bytes = serde_json::to_vec(body).map_err(|err| ClientError::InvalidRequest(err.to_string()))?;
+    let bytes =
+        serde_json::to_vec(body).map_err(|err| ClientError::InvalidRequest(err.to_string()))?;
     let mut request = Request::builder()
         .method(Method::POST)
         .uri(uri)
         .header(header::ACCEPT, ACCEPT_BOTH)
-        .header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )
         .body(RequestBody::from(bytes))
         .map_err(|err| ClientError::InvalidRequest(format!("{uri}: {err}")))?;
     request.headers_mut().extend(headers.iter().cloned());

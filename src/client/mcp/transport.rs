@@ -27,8 +27,7 @@ pub type ResponseBody = BoxBody<Bytes, BoxError>;
 /// An HTTP client service as [`McpClient`](super::McpClient) sends through: the assembled
 /// stack is one, and so is a transport given to
 /// [`McpClientBuilder::transport`](super::McpClientBuilder::transport).
-pub type HttpService =
-    BoxCloneSyncService<Request<RequestBody>, Response<ResponseBody>, BoxError>;
+pub type HttpService = BoxCloneSyncService<Request<RequestBody>, Response<ResponseBody>, BoxError>;
 
 /// What the stack is made of; see `McpClientBuilder`.
 pub(crate) struct Layers {
@@ -68,12 +67,13 @@ pub(crate) fn hyper_transport(tls: Arc<rustls::ClientConfig>, http2_only: bool) 
 /// (webpki-roots), ring, TLS 1.2 and 1.3, ALPN offered by the connector.
 pub(crate) fn default_tls() -> Result<Arc<rustls::ClientConfig>, crate::error::ConfigError> {
     let roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
-    let config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|err| crate::error::ConfigError::new(format!("TLS: {err}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|err| crate::error::ConfigError::new(format!("TLS: {err}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
