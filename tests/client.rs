@@ -241,3 +241,24 @@ async fn the_breaker_opens_while_the_server_is_down_and_closes_when_it_is_back()
         .unwrap();
     assert_eq!(context.envelope.data.content, common::GETTING_STARTED);
 }
+
+#[tokio::test]
+async fn connect_to_reaches_the_server_under_another_name() {
+    let server = demo_server(Arc::default()).await;
+    // Port 1 on localhost has nothing; the URL still names the server in `Host`.
+    let client = McpClient::builder("http://localhost:1")
+        .connect_to(server.addr)
+        .bearer_token("user-dev-token")
+        .build()
+        .unwrap();
+    let context = client
+        .get_context("public-docs/getting-started")
+        .await
+        .unwrap();
+    assert_eq!(context.envelope.data.content, common::GETTING_STARTED);
+    let refreshed = client
+        .refresh_context("public-docs/getting-started")
+        .await
+        .unwrap();
+    assert_eq!(refreshed.cache, Some(CacheOutcome::Revalidated));
+}

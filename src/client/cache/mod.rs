@@ -9,8 +9,9 @@
 //!   `Authorization`, `X-API-Key`, `Cookie` or `Host` is fine, as the key holds them), answers
 //!   without a `Content-Length` or larger than the entry limit (they pass through as they
 //!   are). A body that does not match its `Content-Length` is an error.
-//! - A request with `Cache-Control: no-cache`, `no-store` or `max-age=0` (or
-//!   `Pragma: no-cache`) goes to the server, as it asks.
+//! - A request with `Cache-Control: no-cache` or `max-age=0` (or `Pragma: no-cache`) is
+//!   never answered from memory unconfirmed: a stored answer is revalidated with the server
+//!   (`304` reuses it). With `no-store` the cache stays out of the exchange.
 //! - Entries are keyed by URI and a digest of the request's credential (`Authorization`,
 //!   `X-API-Key`, `Cookie`): one caller's private answer never serves another.
 //! - Bounded by entries and bytes, least recently used out first.

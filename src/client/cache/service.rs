@@ -68,9 +68,19 @@ where
     }
 }
 
-/// A request that asks not to be answered from a cache (RFC 9111 §5.2.1, §5.4): `no-cache`,
-/// `no-store` or `max-age=0` in its `Cache-Control`, or `Pragma: no-cache`.
-fn wants_the_server(headers: &http::HeaderMap) -> bool {
+/// What a request's own directives ask of the cache (RFC 9111 §5.2.1, §5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asks {
+    /// Nothing: a fresh entry answers.
+    Nothing,
+    /// `no-cache`, `max-age=0` or `Pragma: no-cache`: a stored answer only once the server
+    /// confirms it (a conditional request; `304` reuses the body).
+    Validation,
+    /// `no-store`: the cache stays out of the exchange.
+    NoStore,
+}
+
+fn asks(headers: &http::HeaderMap) -> Asks {
     let directives = |name| {
         headers
             .get_all(name)
@@ -80,15 +90,26 @@ fn wants_the_server(headers: &http::HeaderMap) -> bool {
             .map(|directive| directive.trim().to_ascii_lowercase())
             .collect::<Vec<_>>()
     };
-    directives(header::CACHE_CONTROL).iter().any(|directive| {
+    let cache_control = directives(header::CACHE_CONTROL);
+    if cache_control
+        .iter()
+        .any(|directive| directive == "no-store")
+    {
+        return Asks::NoStore;
+    }
+    let validation = cache_control.iter().any(|directive| {
         directive == "no-cache"
-            || directive == "no-store"
             || directive
                 .strip_prefix("max-age=")
                 .is_some_and(|seconds| seconds.trim_matches('"').parse::<u64>().ok() == Some(0))
     }) || directives(header::PRAGMA)
         .iter()
-        .any(|directive| directive == "no-cache")
+        .any(|directive| directive == "no-cache");
+    if validation {
+        Asks::Validation
+    } else {
+        Asks::Nothing
+    }
 }
 
 fn stored<R>(entry: Entry, outcome: CacheOutcome) -> Response<Either<Full<Bytes>, R>> {
@@ -120,7 +141,7 @@ where
         && !request.headers().contains_key(header::IF_NONE_MATCH)
         && !request.headers().contains_key(header::IF_MODIFIED_SINCE)
         && !request.headers().contains_key(header::RANGE)
-        && !wants_the_server(request.headers());
+        && asks(request.headers()) != Asks::NoStore;
     if !cacheable_request {
         let response = inner.call(request).await.map_err(Into::into)?;
         return Ok(fetched(response));
@@ -129,7 +150,10 @@ where
     let revalidating = {
         let mut store = shared.store();
         match store.get(&key) {
-            Some(entry) if Instant::now() < entry.fresh_until => {
+            Some(entry)
+                if Instant::now() < entry.fresh_until
+                    && asks(request.headers()) == Asks::Nothing =>
+            {
                 return Ok(stored(entry.clone(), CacheOutcome::Fresh));
             }
             Some(entry) => {

@@ -529,3 +529,54 @@ fn a_vary_on_the_keyed_headers_alone_is_kept_any_other_is_not() {
     assert!(!vary(&[b"*"]));
     assert!(!vary(&[b"authorization\xff"]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn no_cache_revalidates_a_fresh_entry_and_no_store_leaves_it_alone() {
+    let seen = Seen::default();
+    let client = ClientCacheLayer::builder()
+        .build()
+        .unwrap()
+        .layer(server(&seen, "private, max-age=600"));
+    client.clone().oneshot(get("t")).await.unwrap();
+    let with = |name: &'static str, value: &'static str| {
+        let mut request = get("t");
+        request
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+        request
+    };
+    for (name, value) in [
+        ("cache-control", "no-cache"),
+        ("cache-control", "max-age=0"),
+        ("pragma", "no-cache"),
+    ] {
+        let response = client.clone().oneshot(with(name, value)).await.unwrap();
+        assert_eq!(
+            response.extensions().get::<CacheOutcome>(),
+            Some(&CacheOutcome::Revalidated),
+            "{name}: {value}"
+        );
+        assert_eq!(body(response).await, "private answer for Bearer t");
+    }
+    let response = client
+        .clone()
+        .oneshot(with("cache-control", "no-store"))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.extensions().get::<CacheOutcome>(),
+        Some(&CacheOutcome::Miss)
+    );
+    let fresh = client.oneshot(get("t")).await.unwrap();
+    assert_eq!(
+        fresh.extensions().get::<CacheOutcome>(),
+        Some(&CacheOutcome::Fresh)
+    );
+    let conditions = seen.lock().unwrap().clone();
+    let etag = Some("\"8\"".to_owned());
+    assert_eq!(
+        conditions,
+        [None, etag.clone(), etag.clone(), etag, None],
+        "three revalidations, then no-store without a condition"
+    );
+}

@@ -42,6 +42,7 @@ pub struct McpClientBuilder {
     rest_prefix: String,
     tls: Option<Arc<rustls::ClientConfig>>,
     http2_only: bool,
+    connect_to: Option<std::net::SocketAddr>,
     transport: Option<HttpService>,
     defaults_failed: Option<ConfigError>,
 }
@@ -77,6 +78,7 @@ impl McpClientBuilder {
             rest_prefix: DEFAULT_REST_PREFIX.to_owned(),
             tls: None,
             http2_only: false,
+            connect_to: None,
             transport: None,
             defaults_failed,
         }
@@ -191,6 +193,14 @@ impl McpClientBuilder {
         self
     }
 
+    /// Opens every connection to `addr` instead of the URL's host, which still names the
+    /// server in `Host` and for TLS (as curl's `--connect-to`): one instance behind a load
+    /// balancer, a relay, a test.
+    pub fn connect_to(mut self, addr: std::net::SocketAddr) -> Self {
+        self.connect_to = Some(addr);
+        self
+    }
+
     /// Sends through this service instead of hyper-util's client (a proxy, a test double);
     /// the layers still wrap it. TLS and HTTP version settings then do not apply.
     pub fn transport(mut self, service: HttpService) -> Self {
@@ -237,7 +247,7 @@ impl McpClientBuilder {
                     Some(tls) => tls,
                     None => transport::default_tls()?,
                 };
-                transport::hyper_transport(tls, self.http2_only)
+                transport::hyper_transport(tls, self.http2_only, self.connect_to)
             }
         };
         let layers = Layers {

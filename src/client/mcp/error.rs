@@ -169,7 +169,17 @@ impl fmt::Display for ClientError {
             Self::Server(error) => error.fmt(f),
             Self::CircuitOpen(open) => open.fmt(f),
             Self::Timeout => f.write_str("no complete answer within the deadline"),
-            Self::Transport(error) => write!(f, "transport failure: {error}"),
+            Self::Transport(error) => {
+                // hyper's errors say what failed in their sources ("client error (Connect)"
+                // alone says little): the chain, as far as it goes.
+                write!(f, "transport failure: {error}")?;
+                let mut source = error.source();
+                while let Some(cause) = source {
+                    write!(f, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            }
             Self::TooLarge { limit } => {
                 write!(f, "the answer is larger than the limit of {limit} bytes")
             }

@@ -25,20 +25,41 @@ impl McpClient {
     /// Each `/`-separated segment of `id` is percent-encoded, so an id cannot leave the REST
     /// prefix (`..` is sent as it is and refused by the server).
     pub async fn get_context(&self, id: &str) -> Result<Context, ClientError> {
+        self.read_context(id, false).await
+    }
+
+    /// Like [`get_context`](Self::get_context), but a stored copy is used only once the
+    /// server confirms it is current (`Cache-Control: no-cache`: a conditional request, and
+    /// `304 Not Modified` reuses the stored body), however fresh it is.
+    pub async fn refresh_context(&self, id: &str) -> Result<Context, ClientError> {
+        self.read_context(id, true).await
+    }
+
+    async fn read_context(&self, id: &str, revalidate: bool) -> Result<Context, ClientError> {
         let path: Vec<String> = id
             .split('/')
             .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
             .collect();
         let uri = format!("{}/{}", self.inner.rest_uri, path.join("/"));
-        let mut answer = self.send(get(&uri)?).await?;
+        let request = |no_store: bool| {
+            let mut request = get(&uri)?;
+            let directive = match (no_store, revalidate) {
+                (true, _) => Some("no-store"),
+                (false, true) => Some("no-cache"),
+                (false, false) => None,
+            };
+            if let Some(directive) = directive {
+                request
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static(directive));
+            }
+            Ok::<_, ClientError>(request)
+        };
+        let mut answer = self.send(request(false)?).await?;
         if answer.status == http::StatusCode::NOT_MODIFIED {
             // A 304 reaches us only when the cache lost the entry it revalidated meanwhile:
-            // ask once more, for the whole answer.
-            let mut again = get(&uri)?;
-            again
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            answer = self.send(again).await?;
+            // ask once more, past the cache, for the whole answer.
+            answer = self.send(request(true)?).await?;
         }
         let envelope: ContextEnvelope<'static> = json_answer(&answer)?;
         Ok(Context {

@@ -2,11 +2,12 @@
 //! HTTP/2, rustls for `https`), the resilience layers around it, and one exchange under the
 //! client's deadline with a bounded body.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode, header};
+use http::{HeaderMap, Request, Response, StatusCode, Uri, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tower::ServiceExt;
@@ -40,17 +41,56 @@ pub(crate) struct Layers {
 }
 
 /// hyper-util's client: connections pooled per host, `https` through rustls (HTTP/2 when the
-/// server offers it by ALPN), plain `http` as HTTP/1.1, or HTTP/2 only when asked.
-pub(crate) fn hyper_transport(tls: Arc<rustls::ClientConfig>, http2_only: bool) -> HttpService {
+/// server offers it by ALPN), plain `http` as HTTP/1.1, or HTTP/2 only when asked. With
+/// `connect_to`, every connection goes to that address whatever the URL's host (which still
+/// names the server in `Host` and TLS).
+pub(crate) fn hyper_transport(
+    tls: Arc<rustls::ClientConfig>,
+    http2_only: bool,
+    connect_to: Option<SocketAddr>,
+) -> HttpService {
+    use hyper_util::client::legacy::connect::HttpConnector;
+
+    let mut http = HttpConnector::new();
+    // The URL's scheme is the TLS connector's business; this one only opens TCP.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_or_http()
+        .enable_all_versions();
+    match connect_to {
+        None => client_over(https.wrap_connector(http), http2_only),
+        Some(addr) => {
+            let redirected = tower::util::MapRequest::new(http, move |uri: Uri| {
+                Uri::builder()
+                    .scheme(uri.scheme_str().unwrap_or("http"))
+                    .authority(addr.to_string())
+                    .path_and_query("/")
+                    .build()
+                    .unwrap_or(uri)
+            });
+            client_over(https.wrap_connector(redirected), http2_only)
+        }
+    }
+}
+
+fn client_over<C>(connector: C, http2_only: bool) -> HttpService
+where
+    C: tower_service::Service<Uri> + Clone + Send + Sync + 'static,
+    C::Response: hyper::rt::Read
+        + hyper::rt::Write
+        + hyper_util::client::legacy::connect::Connection
+        + Unpin
+        + Send
+        + 'static,
+    C::Future: Send + Unpin + 'static,
+    C::Error: Into<BoxError>,
+{
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config((*tls).clone())
-        .https_or_http()
-        .enable_all_versions()
-        .build();
-    let client: Client<_, RequestBody> = Client::builder(TokioExecutor::new())
+    let client: Client<C, RequestBody> = Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(60))
