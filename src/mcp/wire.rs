@@ -9,8 +9,8 @@
 //! ```
 //! use mcp_bastion::mcp::wire::ContextEnvelope;
 //!
-//! let body = r#"{"contextId":"docs/a","version":"v1","timestamp":"2026-01-01T00:00:00.000Z",
-//!                "data":{"type":"markdown","format":"text","content":"# A"}}"#;
+//! let body = r##"{"contextId":"docs/a","version":"v1","timestamp":"2026-01-01T00:00:00.000Z",
+//!                 "data":{"type":"markdown","format":"text","content":"# A"}}"##;
 //! let context: ContextEnvelope<'_> = serde_json::from_str(body)?;
 //! assert_eq!(context.data.content, "# A");
 //! # Ok::<(), serde_json::Error>(())
@@ -94,7 +94,7 @@ pub(crate) struct BatchRequest {
     pub(crate) ids: Vec<String>,
 }
 
-/// `POST {rest}`'s answer to a [`BatchRequest`]: one result per id, in order.
+/// `POST {rest}`'s answer to `{"ids":[...]}`: one result per id, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BatchResults {

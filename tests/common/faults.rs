@@ -2,6 +2,7 @@
 //! answers each request with the next reply of its script and records what it was sent.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -146,7 +147,7 @@ pub fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
         body.len()
     );
     for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(text, "{name}: {value}\r\n");
     }
     text.push_str("\r\n");
     text.push_str(body);

@@ -240,15 +240,14 @@ impl McpClientBuilder {
             (None, Some(token)) => Some(BearerLayer::new(&token)?),
             (None, None) => None,
         };
-        let transport = match self.transport {
-            Some(service) => service,
-            None => {
-                let tls = match self.tls {
-                    Some(tls) => tls,
-                    None => transport::default_tls()?,
-                };
-                transport::hyper_transport(tls, self.http2_only, self.connect_to)
-            }
+        let transport = if let Some(service) = self.transport {
+            service
+        } else {
+            let tls = match self.tls {
+                Some(tls) => tls,
+                None => transport::default_tls()?,
+            };
+            transport::hyper_transport(&tls, self.http2_only, self.connect_to)
         };
         let layers = Layers {
             bearer,

@@ -30,7 +30,7 @@ use crate::facts::loggable;
 #[non_exhaustive]
 pub enum ClientError {
     /// The server refused or failed the call; its error envelope, decoded.
-    Server(ServerError),
+    Server(Box<ServerError>),
     /// The circuit breaker is open: no request was sent.
     CircuitOpen(CircuitOpen),
     /// No complete answer within the client's deadline.
@@ -106,7 +106,7 @@ impl ServerError {
         let mut decoded = Self::bare(status, headers);
         decoded.json_rpc_code = error.get("code").and_then(Value::as_i64);
         if let Some(message) = error.get("message").and_then(Value::as_str) {
-            decoded.message = message.to_owned();
+            message.clone_into(&mut decoded.message);
         }
         let data = error.get("data");
         let data_str = |name: &str| {
@@ -199,7 +199,7 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Server(error) => Some(error),
+            Self::Server(error) => Some(error.as_ref()),
             Self::CircuitOpen(open) => Some(open),
             Self::Transport(error) => Some(error.as_ref()),
             _ => None,

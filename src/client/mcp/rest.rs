@@ -183,11 +183,11 @@ fn get(uri: &str) -> Result<Request<RequestBody>, ClientError> {
 /// A 2xx JSON answer decoded as `T`; an error status decoded as the server's envelope.
 fn json_answer<T: DeserializeOwned>(answer: &Answer) -> Result<T, ClientError> {
     if !answer.status.is_success() {
-        return Err(ClientError::Server(ServerError::from_rest(
+        return Err(ClientError::Server(Box::new(ServerError::from_rest(
             answer.status,
             &answer.headers,
             &answer.body,
-        )));
+        ))));
     }
     let media = answer.media_type();
     if media != "application/json" && !media.ends_with("+json") {

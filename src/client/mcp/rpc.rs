@@ -186,11 +186,11 @@ impl McpClient {
             .send(post(&self.inner.mcp_uri, &notification, &headers)?)
             .await?;
         if !answer.status.is_success() {
-            return Err(ClientError::Server(ServerError::from_rest(
+            return Err(ClientError::Server(Box::new(ServerError::from_rest(
                 answer.status,
                 &answer.headers,
                 &answer.body,
-            )));
+            ))));
         }
         Ok(description)
     }
@@ -312,11 +312,11 @@ fn rpc_result(answer: &Answer, id: u64) -> Result<Value, ClientError> {
     };
     let Some(mut message) = message else {
         if !answer.status.is_success() {
-            return Err(ClientError::Server(ServerError::from_rest(
+            return Err(ClientError::Server(Box::new(ServerError::from_rest(
                 answer.status,
                 &answer.headers,
                 &answer.body,
-            )));
+            ))));
         }
         return Err(ClientError::invalid(
             answer.status,
@@ -327,11 +327,11 @@ fn rpc_result(answer: &Answer, id: u64) -> Result<Value, ClientError> {
         ));
     };
     if let Some(error) = message.get("error") {
-        return Err(ClientError::Server(ServerError::from_rpc(
+        return Err(ClientError::Server(Box::new(ServerError::from_rpc(
             answer.status,
             &answer.headers,
             error,
-        )));
+        ))));
     }
     match message.get_mut("result").map(Value::take) {
         Some(result) if answer.status.is_success() => Ok(result),

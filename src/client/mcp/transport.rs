@@ -45,7 +45,7 @@ pub(crate) struct Layers {
 /// `connect_to`, every connection goes to that address whatever the URL's host (which still
 /// names the server in `Host` and TLS).
 pub(crate) fn hyper_transport(
-    tls: Arc<rustls::ClientConfig>,
+    tls: &rustls::ClientConfig,
     http2_only: bool,
     connect_to: Option<SocketAddr>,
 ) -> HttpService {
@@ -56,7 +56,7 @@ pub(crate) fn hyper_transport(
     http.enforce_http(false);
     http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config((*tls).clone())
+        .with_tls_config(tls.clone())
         .https_or_http()
         .enable_all_versions();
     match connect_to {
