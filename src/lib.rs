@@ -33,7 +33,9 @@
 //! access log, metrics, traces), [`envelope`] (one error format),
 //! [`overload`] (load shedding, deadlines), [`auth`], [`rate_limit`] (quotas and the
 //! `RateLimit` header fields), [`policy`], [`cache`]; [`stack`] puts them in order, and
-//! [`server`] serves any of it.
+//! [`server`] serves any of it. On the other side of the wire, `client` (feature `client`)
+//! is a resilient client of such a server: `McpClient` and its tower layers (retries, circuit
+//! breaker, deadlines, bearer, trace context, ETag-revalidating cache).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,5 +1,6 @@
-//! The client side (feature `client`): tower layers that give any HTTP client service the
-//! resilience an MCP server's callers need.
+//! The client side (feature `client`): [`McpClient`], a ready client of an MCP server's REST
+//! routes and MCP endpoint (see [`mcp`]), and the tower layers it is made of, which give any
+//! HTTP client service the resilience an MCP server's callers need.
 //!
 //! - [`RetryLayer`]: retries of transient failures (transport errors, 429, 502, 503, 504) for
 //!   idempotent requests only, exponential backoff with full jitter, `Retry-After`
