@@ -59,20 +59,8 @@ pub use bearer::{Bearer, BearerLayer, BearerToken};
 pub use breaker::{CircuitBreakerLayer, CircuitBreakerLayerBuilder, CircuitOpen};
 pub use cache::{CacheOutcome, ClientCacheLayer, ClientCacheLayerBuilder};
 pub use mcp::{ClientError, McpClient, McpClientBuilder, ServerError};
-pub use retry::{RetryLayer, RetryLayerBuilder, RetryPolicy};
+pub use retry::{Idempotent, RetryLayer, RetryLayerBuilder, RetryPolicy};
 pub use trace::{Traceparent, TraceparentLayer};
-
-/// Marks a request as safe to send twice (an MCP read: `resources/read`, `resources/list`,
-/// ...), so that [`RetryLayer`] may retry it although its method is `POST`.
-///
-/// ```
-/// use mcp_bastion::client::Idempotent;
-///
-/// let mut request = http::Request::post("/mcp").body(()).unwrap();
-/// request.extensions_mut().insert(Idempotent);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Idempotent;
 
 #[cfg(test)]
 mod tests;

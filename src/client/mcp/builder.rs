@@ -7,7 +7,10 @@ use http::Uri;
 
 use super::transport::{self, HttpService, Layers};
 use super::{Inner, McpClient};
-use crate::client::{BearerLayer, CircuitBreakerLayer, ClientCacheLayer, RetryLayer};
+use crate::client::bearer::BearerLayer;
+use crate::client::breaker::CircuitBreakerLayer;
+use crate::client::cache::ClientCacheLayer;
+use crate::client::retry::RetryLayer;
 use crate::error::ConfigError;
 use crate::mcp::{DEFAULT_MCP_PATH, DEFAULT_REST_PREFIX};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use crate::client::CircuitOpen;
+use crate::client::breaker::CircuitOpen;
 use crate::error::BoxError;
 use crate::facts::loggable;
 

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 use super::transport::{Answer, RequestBody};
 use super::{BatchItem, ClientError, Context, McpClient, ServerError};
-use crate::client::Idempotent;
+use crate::client::retry::Idempotent;
 use crate::mcp::wire::{BatchResults, ContextEnvelope, ContextListItem, ContextListing};
 
 /// Left as they are in a path segment: RFC 3986 unreserved characters.

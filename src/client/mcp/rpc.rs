@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::transport::{Answer, RequestBody};
 use super::{ClientError, Era, McpClient, ReadResult, ServerDescription, ServerError};
-use crate::client::Idempotent;
+use crate::client::retry::Idempotent;
 use crate::mcp::protocol::{
     HEADER_METHOD, HEADER_NAME, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID, LEGACY_VERSIONS,
     META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_VERSION,

@@ -15,10 +15,11 @@ use tower::util::BoxCloneSyncService;
 use tower_layer::Layer;
 
 use super::ClientError;
-use crate::client::cache::CacheOutcome;
-use crate::client::{
-    BearerLayer, CircuitBreakerLayer, ClientCacheLayer, RetryLayer, TraceparentLayer,
-};
+use crate::client::bearer::BearerLayer;
+use crate::client::breaker::CircuitBreakerLayer;
+use crate::client::cache::{CacheOutcome, ClientCacheLayer};
+use crate::client::retry::RetryLayer;
+use crate::client::trace::TraceparentLayer;
 use crate::error::BoxError;
 
 /// The request body every layer can send again (a retry needs a clone).

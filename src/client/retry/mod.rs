@@ -12,8 +12,19 @@ use http::{HeaderMap, Request, Response, StatusCode, header};
 use tower::retry::budget::{Budget as _, TpsBudget};
 use tower_layer::Layer;
 
-use super::Idempotent;
 use crate::error::ConfigError;
+
+/// Marks a request as safe to send twice (an MCP read: `resources/read`, `resources/list`,
+/// ...), so that [`RetryLayer`] may retry it although its method is `POST`.
+///
+/// ```
+/// use mcp_bastion::client::Idempotent;
+///
+/// let mut request = http::Request::post("/mcp").body(()).unwrap();
+/// request.extensions_mut().insert(Idempotent);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Idempotent;
 
 /// Default most attempts per request, the first included.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
