@@ -60,6 +60,19 @@ fn served(outcome: Option<CacheOutcome>) -> &'static str {
     }
 }
 
+/// What did not go as the README shows: the example exits non-zero if anything did not.
+#[derive(Default)]
+struct Surprises(Vec<String>);
+
+impl Surprises {
+    fn expect(&mut self, held: bool, what: &str) {
+        if !held {
+            println!("   !! expected {what}");
+            self.0.push(what.to_owned());
+        }
+    }
+}
+
 fn millis(since: Instant) -> String {
     format!("{:.2} ms", since.elapsed().as_secs_f64() * 1000.0)
 }
@@ -76,6 +89,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let client = McpClient::builder(&args.url)
         .bearer_token(&args.token)
         .build()?;
+    let mut surprises = Surprises::default();
 
     println!("1. Cache: miss, then hit (public-docs/getting-started, max-age=300)");
     for attempt in 1..=2 {
@@ -93,6 +107,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
             millis(started),
             context.envelope.data.content.len()
         );
+        if attempt == 2 {
+            surprises.expect(
+                context.cache == Some(CacheOutcome::Fresh),
+                "the second read to come from the cache",
+            );
+        }
     }
 
     println!("\n2. Revalidation: the stored copy, confirmed by the server (ETag, 304)");
@@ -112,6 +132,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
             millis(started),
             context.etag.as_deref().unwrap_or("none")
         );
+        if attempt == 2 {
+            surprises.expect(
+                context.cache == Some(CacheOutcome::Revalidated),
+                "a 304 revalidation",
+            );
+        }
     }
 
     println!("\n3. MCP");
@@ -137,8 +163,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .get_context("project-alpha/dependency-graph")
         .await
     {
-        Err(ClientError::Server(refused)) => println!("   {refused}"),
-        other => println!("   unexpected: {other:?}"),
+        Err(ClientError::Server(refused)) => {
+            println!("   {refused}");
+            surprises.expect(refused.status == 403, "403 for the guest");
+        }
+        other => surprises.expect(false, &format!("403 for the guest, got {other:?}")),
     }
 
     println!("\n5. Rate limits: the guest reads until refused, then a retrying client waits");
@@ -156,7 +185,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     match refusal {
         Some(refused) => println!("   after {reads} reads: {refused}"),
-        None => println!("   {reads} reads and no 429: is the guest exempt here?"),
+        None => surprises.expect(false, &format!("a 429 within {reads} reads")),
     }
     let patient_guest = McpClient::builder(&args.url)
         .bearer_token(&args.guest_token)
@@ -178,12 +207,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     println!("\n6. Circuit breaker");
-    breaker(&args).await?;
+    breaker(&args, &mut surprises).await?;
+    if !surprises.0.is_empty() {
+        eprintln!("\nnot as expected: {}", surprises.0.join("; "));
+        std::process::exit(1);
+    }
     Ok(())
 }
 
 /// Reads through a relay the example stops (the server seems down) and starts again.
-async fn breaker(args: &Args) -> Result<(), Box<dyn Error>> {
+async fn breaker(args: &Args, surprises: &mut Surprises) -> Result<(), Box<dyn Error>> {
     let uri: http::Uri = args.url.parse()?;
     let authority = uri.authority().ok_or("the URL names no server")?;
     let port = authority
@@ -214,17 +247,22 @@ async fn breaker(args: &Args) -> Result<(), Box<dyn Error>> {
     let addr = relay.addr;
     relay.stop();
     println!("   relay stopped: the server is unreachable");
+    let mut failed_fast = false;
     for _ in 0..5 {
         let started = Instant::now();
         match read().await {
-            Err(ClientError::CircuitOpen(open)) => println!(
-                "   failed fast in {}, nothing sent: {open}",
-                millis(started)
-            ),
+            Err(ClientError::CircuitOpen(open)) => {
+                failed_fast = true;
+                println!(
+                    "   failed fast in {}, nothing sent: {open}",
+                    millis(started)
+                );
+            }
             Err(err) => println!("   failed in {}: {err}", millis(started)),
             Ok(_) => println!("   unexpected success"),
         }
     }
+    surprises.expect(failed_fast, "the open circuit to fail fast");
     let relay = Relay::start(addr, target).await?;
     println!(
         "   relay started again; waiting {} s for the circuit to half-open",
