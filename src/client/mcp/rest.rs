@@ -35,7 +35,14 @@ impl McpClient {
         self.read_context(id, true).await
     }
 
+    /// One read, its second request (after a `304` the cache could not use) included, within
+    /// the client's deadline.
     async fn read_context(&self, id: &str, revalidate: bool) -> Result<Context, ClientError> {
+        self.within_deadline(self.read_context_once(id, revalidate))
+            .await
+    }
+
+    async fn read_context_once(&self, id: &str, revalidate: bool) -> Result<Context, ClientError> {
         let path: Vec<String> = id
             .split('/')
             .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
@@ -95,16 +102,20 @@ impl McpClient {
     }
 
     /// Every context under `prefix` (all of them with `None`), following `nextCursor` to the
-    /// last page. At most `max_list_items` entries: a longer listing, or a cursor handed out
-    /// twice, is an error rather than an endless loop.
+    /// last page. At most `max_list_items` entries and pages, all within the client's
+    /// deadline (page with [`list_page`](Self::list_page) for a listing that takes longer): a
+    /// longer listing, or a cursor handed out twice, is an error rather than an endless loop.
     pub async fn list_contexts(
         &self,
         prefix: Option<&str>,
     ) -> Result<Vec<ContextListItem>, ClientError> {
-        super::all_pages(self.inner.max_list_items, |cursor| async move {
-            let page = self.list_page(prefix, cursor.as_deref()).await?;
-            Ok((page.items, page.next_cursor))
-        })
+        self.within_deadline(super::all_pages(
+            self.inner.max_list_items,
+            |cursor| async move {
+                let page = self.list_page(prefix, cursor.as_deref()).await?;
+                Ok((page.items, page.next_cursor))
+            },
+        ))
         .await
     }
 

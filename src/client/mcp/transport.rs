@@ -16,6 +16,7 @@ use tower_layer::Layer;
 
 use super::ClientError;
 use crate::client::cache::CacheOutcome;
+use crate::client::retry::CallDeadline;
 use crate::client::{
     BearerLayer, CircuitBreakerLayer, ClientCacheLayer, RetryLayer, TraceparentLayer,
 };
@@ -172,10 +173,14 @@ impl Answer {
 /// body at most `max_bytes` (a longer one is abandoned, never buffered).
 pub(crate) async fn exchange(
     service: &HttpService,
-    request: Request<RequestBody>,
+    mut request: Request<RequestBody>,
     deadline: Duration,
     max_bytes: usize,
 ) -> Result<Answer, ClientError> {
+    // The retry layer makes no wait the deadline would cut short.
+    request
+        .extensions_mut()
+        .insert(CallDeadline(tokio::time::Instant::now() + deadline));
     let call = async {
         let response = service
             .clone()
