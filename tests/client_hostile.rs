@@ -1,7 +1,7 @@
 //! `McpClient` against a hostile server and a careless caller: listings that never end,
-//! handshakes that eat the deadline, waits longer than the deadline, odd statuses and ids,
-//! redirects. Each ends in bounded time and memory with a typed error, never a panic, and
-//! sends nothing the caller did not mean to send.
+//! handshakes that eat the deadline, waits longer than the deadline, ids that try to leave the
+//! REST prefix, odd statuses and ids, redirects. Each ends in bounded time and memory with a
+//! typed error, never a panic, and sends nothing the caller did not mean to send.
 #![cfg(feature = "client")]
 
 mod common;
@@ -141,6 +141,43 @@ async fn a_wait_longer_than_the_deadline_returns_the_answer_at_once() {
     assert_eq!(refused.retry_after, Some(Duration::from_secs(5)));
     assert!(started.elapsed() < Duration::from_millis(500));
     assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn ids_cannot_leave_the_rest_prefix_or_inject_into_the_request_line() {
+    let server = FaultServer::start(Vec::new()).await;
+    server.otherwise(ok("x"));
+    let client = builder(&server).build().unwrap();
+    // Dot segments: a proxy or server that normalises the path would resolve them.
+    for id in [
+        "..",
+        "../admin/secrets",
+        "docs/../../metrics",
+        "docs/./a",
+        ".",
+    ] {
+        let err = client.get_context(id).await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::InvalidRequest(_)),
+            "{id}: {err:?}"
+        );
+    }
+    assert_eq!(server.seen().len(), 0, "{:#?}", server.seen());
+
+    // Everything else is percent-encoded into one path segment each.
+    for (id, path) in [
+        ("a?b#c", "/context/a%3Fb%23c"),
+        ("a%2Fb", "/context/a%252Fb"),
+        ("a b\r\nX-Admin: 1", "/context/a%20b%0D%0AX-Admin%3A%201"),
+        ("dé", "/context/d%C3%A9"),
+        ("...", "/context/..."),
+    ] {
+        client.get_context(id).await.unwrap();
+        let seen = server.seen();
+        let line = seen.last().unwrap().head.lines().next().unwrap().to_owned();
+        assert_eq!(line, format!("GET {path} HTTP/1.1"), "{id:?}");
+        assert_eq!(seen.last().unwrap().header("x-admin"), None);
+    }
 }
 
 #[tokio::test]

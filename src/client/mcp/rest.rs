@@ -23,7 +23,7 @@ impl McpClient {
     /// `ETag` when stale.
     ///
     /// Each `/`-separated segment of `id` is percent-encoded, so an id cannot leave the REST
-    /// prefix (`..` is sent as it is and refused by the server).
+    /// prefix; an id with a `.` or `..` segment is refused before anything is sent.
     pub async fn get_context(&self, id: &str) -> Result<Context, ClientError> {
         self.read_context(id, false).await
     }
@@ -43,6 +43,18 @@ impl McpClient {
     }
 
     async fn read_context_once(&self, id: &str, revalidate: bool) -> Result<Context, ClientError> {
+        // Sent as they are (percent-encoding them changes nothing: `%2E` is `.`), dot segments
+        // would leave the prefix wherever the path is normalised on the way (a proxy, a
+        // gateway), with the credential: `../admin`. The server refuses them anyway.
+        if id
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(ClientError::InvalidRequest(format!(
+                "context id {:?}: a `.` or `..` segment",
+                crate::facts::loggable(id)
+            )));
+        }
         let path: Vec<String> = id
             .split('/')
             .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
