@@ -18,6 +18,8 @@ pub enum Reply {
     Raw(Vec<u8>),
     /// A chunked body that never ends (a chunk every 10 ms).
     Endless,
+    /// These bytes after this wait, then the connection closes.
+    Slow(Duration, Vec<u8>),
 }
 
 /// A request as the server saw it.
@@ -126,6 +128,11 @@ async fn answer(mut stream: TcpStream, script: Arc<Script>) {
             let _ = stream.write_all(&bytes).await;
             let _ = stream.shutdown().await;
         }
+        Some(Reply::Slow(wait, bytes)) => {
+            tokio::time::sleep(wait).await;
+            let _ = stream.write_all(&bytes).await;
+            let _ = stream.shutdown().await;
+        }
         Some(Reply::Endless) => {
             let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
             if stream.write_all(head.as_bytes()).await.is_err() {
@@ -152,6 +159,14 @@ pub fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
     text.push_str("\r\n");
     text.push_str(body);
     Reply::Raw(text.into_bytes())
+}
+
+/// `reply` after `wait`.
+pub fn slow(wait: Duration, reply: Reply) -> Reply {
+    match reply {
+        Reply::Raw(bytes) | Reply::Slow(_, bytes) => Reply::Slow(wait, bytes),
+        Reply::Endless => Reply::Endless,
+    }
 }
 
 pub const JSON: (&str, &str) = ("content-type", "application/json");

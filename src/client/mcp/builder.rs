@@ -20,7 +20,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default largest answer read; a larger one is a [`ClientError::TooLarge`](super::ClientError).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-/// Default most entries a listing may hold, all pages together.
+/// Default most entries a listing may hold, all pages together (and most pages).
 pub const DEFAULT_MAX_LIST_ITEMS: usize = 100_000;
 
 /// Builds a [`McpClient`]; [`build`](Self::build) checks the values.
@@ -144,7 +144,8 @@ impl McpClientBuilder {
         self
     }
 
-    /// Deadline of a whole call: retries, their waits and reading the answer.
+    /// Deadline of a whole call: retries, their waits and reading the answer; for an MCP call
+    /// the handshake too, and for a listing every page.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -163,8 +164,9 @@ impl McpClientBuilder {
         self
     }
 
-    /// Most entries a listing may hold, all pages together: a server that keeps handing out
-    /// cursors cannot keep the client listing forever.
+    /// Most entries a listing may hold, all pages together, and most pages it may take (empty
+    /// ones too): a server that keeps handing out cursors cannot keep the client listing
+    /// forever.
     pub fn max_list_items(mut self, items: usize) -> Self {
         self.max_list_items = items;
         self

@@ -98,21 +98,38 @@ impl McpClient {
         )
         .await
     }
+
+    /// `call` within the client's deadline, as a whole: a call of several exchanges (a
+    /// handshake and then the method, a listing's pages) or one that waits for another
+    /// caller's handshake keeps to one deadline, not one per exchange.
+    async fn within_deadline<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        tokio::time::timeout(self.inner.timeout, call)
+            .await
+            .unwrap_or(Err(ClientError::Timeout))
+    }
 }
 
 /// Every entry of a paged listing: `page(cursor)` gives one page and the next cursor. At most
-/// `max` entries, and a cursor handed out twice is an error: a server cannot keep the client
-/// listing forever.
+/// `max` entries and `max` pages (an empty page counts too), and a cursor handed out twice is
+/// an error: a server cannot keep the client listing forever. Cursors are remembered by
+/// digest, as each may be as long as an answer.
 async fn all_pages<T, F, Fut>(max: usize, mut page: F) -> Result<Vec<T>, ClientError>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), ClientError>>,
 {
+    use sha2::{Digest, Sha256};
+
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut cursor = None;
+    let mut pages = 0_usize;
     loop {
         let (entries, next) = page(cursor).await?;
+        pages += 1;
         items.extend(entries);
         if items.len() > max {
             return Err(ClientError::invalid(
@@ -120,16 +137,22 @@ where
                 format!("the listing holds more than {max} entries"),
             ));
         }
-        match next {
-            None => return Ok(items),
-            Some(next) if !seen.insert(next.clone()) => {
-                return Err(ClientError::invalid(
-                    http::StatusCode::OK,
-                    "the server handed out the same cursor twice",
-                ));
-            }
-            Some(next) => cursor = Some(next),
+        let Some(next) = next else {
+            return Ok(items);
+        };
+        if pages >= max {
+            return Err(ClientError::invalid(
+                http::StatusCode::OK,
+                format!("the listing runs to more than {max} pages"),
+            ));
         }
+        if !seen.insert(<[u8; 32]>::from(Sha256::digest(next.as_bytes()))) {
+            return Err(ClientError::invalid(
+                http::StatusCode::OK,
+                "the server handed out the same cursor twice",
+            ));
+        }
+        cursor = Some(next);
     }
 }
 

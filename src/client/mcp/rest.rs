@@ -23,7 +23,7 @@ impl McpClient {
     /// `ETag` when stale.
     ///
     /// Each `/`-separated segment of `id` is percent-encoded, so an id cannot leave the REST
-    /// prefix (`..` is sent as it is and refused by the server).
+    /// prefix; an id with a `.` or `..` segment is refused before anything is sent.
     pub async fn get_context(&self, id: &str) -> Result<Context, ClientError> {
         self.read_context(id, false).await
     }
@@ -35,7 +35,26 @@ impl McpClient {
         self.read_context(id, true).await
     }
 
+    /// One read, its second request (after a `304` the cache could not use) included, within
+    /// the client's deadline.
     async fn read_context(&self, id: &str, revalidate: bool) -> Result<Context, ClientError> {
+        self.within_deadline(self.read_context_once(id, revalidate))
+            .await
+    }
+
+    async fn read_context_once(&self, id: &str, revalidate: bool) -> Result<Context, ClientError> {
+        // Sent as they are (percent-encoding them changes nothing: `%2E` is `.`), dot segments
+        // would leave the prefix wherever the path is normalised on the way (a proxy, a
+        // gateway), with the credential: `../admin`. The server refuses them anyway.
+        if id
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(ClientError::InvalidRequest(format!(
+                "context id {:?}: a `.` or `..` segment",
+                crate::facts::loggable(id)
+            )));
+        }
         let path: Vec<String> = id
             .split('/')
             .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
@@ -95,16 +114,20 @@ impl McpClient {
     }
 
     /// Every context under `prefix` (all of them with `None`), following `nextCursor` to the
-    /// last page. At most `max_list_items` entries: a longer listing, or a cursor handed out
-    /// twice, is an error rather than an endless loop.
+    /// last page. At most `max_list_items` entries and pages, all within the client's
+    /// deadline (page with [`list_page`](Self::list_page) for a listing that takes longer): a
+    /// longer listing, or a cursor handed out twice, is an error rather than an endless loop.
     pub async fn list_contexts(
         &self,
         prefix: Option<&str>,
     ) -> Result<Vec<ContextListItem>, ClientError> {
-        super::all_pages(self.inner.max_list_items, |cursor| async move {
-            let page = self.list_page(prefix, cursor.as_deref()).await?;
-            Ok((page.items, page.next_cursor))
-        })
+        self.within_deadline(super::all_pages(
+            self.inner.max_list_items,
+            |cursor| async move {
+                let page = self.list_page(prefix, cursor.as_deref()).await?;
+                Ok((page.items, page.next_cursor))
+            },
+        ))
         .await
     }
 

@@ -28,8 +28,13 @@ impl McpClient {
     /// Agrees on a protocol with the server, once for all clones: `server/discover`
     /// (2026-07-28, stateless), or the `initialize` handshake (2025-11-25 down to 2025-03-26)
     /// when the server does not speak the stateless generation. Calls that need it connect
-    /// by themselves.
+    /// by themselves. The handshake (and the wait for another caller's) keeps to the client's
+    /// deadline.
     pub async fn connect(&self) -> Result<Arc<ServerDescription>, ClientError> {
+        self.within_deadline(self.connect_once()).await
+    }
+
+    async fn connect_once(&self) -> Result<Arc<ServerDescription>, ClientError> {
         let mut server = self.inner.server.lock().await;
         if let Some(description) = server.as_ref() {
             return Ok(Arc::clone(description));
@@ -50,12 +55,15 @@ impl McpClient {
     }
 
     /// Every resource, following `nextCursor` (bounded like
-    /// [`list_contexts`](Self::list_contexts)).
+    /// [`list_contexts`](Self::list_contexts), all pages within the client's deadline).
     pub async fn list_resources(&self) -> Result<Vec<Resource>, ClientError> {
-        super::all_pages(self.inner.max_list_items, |cursor| async move {
-            let page = self.resources_page(cursor.as_deref()).await?;
-            Ok((page.resources, page.next_cursor))
-        })
+        self.within_deadline(super::all_pages(
+            self.inner.max_list_items,
+            |cursor| async move {
+                let page = self.resources_page(cursor.as_deref()).await?;
+                Ok((page.resources, page.next_cursor))
+            },
+        ))
         .await
     }
 
@@ -68,14 +76,24 @@ impl McpClient {
     }
 
     /// A read-only method call: connects first; a stateful session the server forgot (`404`)
-    /// is started again once.
+    /// is started again once. All of it within the client's deadline.
     async fn call(
         &self,
         method: &str,
         params: Map<String, Value>,
         name: Option<&str>,
     ) -> Result<Value, ClientError> {
-        let server = self.connect().await?;
+        self.within_deadline(self.call_once(method, params, name))
+            .await
+    }
+
+    async fn call_once(
+        &self,
+        method: &str,
+        params: Map<String, Value>,
+        name: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let server = self.connect_once().await?;
         let outcome = self.exchange(&server, method, params.clone(), name).await;
         let expired = matches!(
             &server.era,
@@ -93,7 +111,7 @@ impl McpClient {
                 *current = None;
             }
         }
-        let server = self.connect().await?;
+        let server = self.connect_once().await?;
         self.exchange(&server, method, params, name).await
     }
 

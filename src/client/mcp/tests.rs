@@ -26,3 +26,36 @@ fn paths_join_the_base_and_the_token_stays_out_of_debug_output() {
     assert!(shown.contains("https://example.com/api/context"), "{shown}");
     assert!(!shown.contains("secret-token"));
 }
+
+/// Spawned tasks and axum handlers need `Send` futures.
+fn spawnable<T: Send + 'static>(_: T) {}
+
+#[test]
+fn every_call_can_be_spawned() {
+    let client = McpClient::builder("http://127.0.0.1:1").build().unwrap();
+    let c = client.clone();
+    spawnable(async move {
+        super::transport::exchange(
+            &c.inner.service,
+            http::Request::new(super::RequestBody::default()),
+            std::time::Duration::from_secs(1),
+            1,
+        )
+        .await
+    });
+    let c = client.clone();
+    spawnable(async move { c.get_context("a").await });
+    let c = client.clone();
+    spawnable(async move { c.batch(&["a"]).await });
+    let c = client.clone();
+    spawnable(async move { c.list_page(None, None).await });
+    let c = client.clone();
+    spawnable(async move { c.list_contexts(None).await });
+    let c = client.clone();
+    spawnable(async move { c.connect().await });
+    let c = client.clone();
+    spawnable(async move { c.resources_page(None).await });
+    let c = client.clone();
+    spawnable(async move { c.list_resources().await });
+    spawnable(async move { client.read_resource("x").await });
+}

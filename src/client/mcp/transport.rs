@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Request, Response, StatusCode, Uri, header};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 use tower_layer::Layer;
@@ -18,7 +18,7 @@ use super::ClientError;
 use crate::client::bearer::BearerLayer;
 use crate::client::breaker::CircuitBreakerLayer;
 use crate::client::cache::{CacheOutcome, ClientCacheLayer};
-use crate::client::retry::RetryLayer;
+use crate::client::retry::{CallDeadline, RetryLayer};
 use crate::client::trace::TraceparentLayer;
 use crate::error::BoxError;
 
@@ -173,10 +173,14 @@ impl Answer {
 /// body at most `max_bytes` (a longer one is abandoned, never buffered).
 pub(crate) async fn exchange(
     service: &HttpService,
-    request: Request<RequestBody>,
+    mut request: Request<RequestBody>,
     deadline: Duration,
     max_bytes: usize,
 ) -> Result<Answer, ClientError> {
+    // The retry layer makes no wait the deadline would cut short.
+    request
+        .extensions_mut()
+        .insert(CallDeadline(tokio::time::Instant::now() + deadline));
     let call = async {
         let response = service
             .clone()
@@ -190,23 +194,27 @@ pub(crate) async fn exchange(
         if declared.is_some_and(|length| length > max_bytes as u64) {
             return Err(ClientError::TooLarge { limit: max_bytes });
         }
-        let (parts, body) = response.into_parts();
-        let body = Limited::new(body, max_bytes)
-            .collect()
-            .await
-            .map_err(|err| {
-                if err.is::<LengthLimitError>() {
-                    ClientError::TooLarge { limit: max_bytes }
-                } else {
-                    ClientError::Transport(format!("reading the answer: {err}").into())
+        let (parts, mut body) = response.into_parts();
+        // Frame by frame rather than `Limited::collect`: with that future held across an
+        // await, rustc cannot prove this function's future `Send` (its `Into<BoxError>` bound
+        // becomes higher-ranked), and no call of the client could be spawned.
+        let mut read = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|err| {
+                ClientError::Transport(format!("reading the answer: {err}").into())
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if data.len() > max_bytes - read.len() {
+                    return Err(ClientError::TooLarge { limit: max_bytes });
                 }
-            })?
-            .to_bytes();
+                read.extend_from_slice(&data);
+            }
+        }
         Ok(Answer {
             status: parts.status,
             cache: parts.extensions.get::<CacheOutcome>().copied(),
             headers: parts.headers,
-            body,
+            body: read.freeze(),
         })
     };
     tokio::time::timeout(deadline, call)

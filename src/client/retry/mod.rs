@@ -40,7 +40,8 @@ pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(10);
 /// [`Idempotent`] marker, as `McpClient` sets on MCP reads). Never other statuses. The wait is
 /// a random duration up to `base × 2^(retry − 1)` (full jitter), at most the maximum delay,
 /// and never shorter than the server's `Retry-After`; a `Retry-After` longer than the maximum
-/// delay is not waited for (the answer is returned as it is). Each retry takes a token from
+/// delay is not waited for (the answer is returned as it is), nor is a wait that would outlast
+/// the deadline of an `McpClient` call. Each retry takes a token from
 /// the budget, which every original request refills: by default retries add at most 20% to
 /// the load (plus 10 per second).
 ///
@@ -218,11 +219,21 @@ impl<B: Clone, ResBody, E> tower::retry::Policy<Request<B>, Response<ResBody>, E
             // Longer than we wait: the caller sees the answer and its Retry-After.
             return None;
         }
+        let delay = backoff(&self.settings, self.attempts).max(server_wait.unwrap_or_default());
+        let deadline = request.extensions().get::<CallDeadline>();
+        if deadline.is_some_and(|deadline| tokio::time::Instant::now() + delay >= deadline.0) {
+            // The call would end during the wait: the caller sees the answer now, rather than
+            // a timeout that hides it.
+            tracing::debug!(
+                ?delay,
+                "the wait outlasts the call's deadline; not retrying"
+            );
+            return None;
+        }
         if !self.settings.budget.withdraw() {
             tracing::debug!("retry budget spent; not retrying");
             return None;
         }
-        let delay = backoff(&self.settings, self.attempts).max(server_wait.unwrap_or_default());
         tracing::debug!(attempt = self.attempts, ?delay, "retrying");
         Some(tokio::time::sleep(delay))
     }
@@ -246,6 +257,11 @@ impl<B: Clone, ResBody, E> tower::retry::Policy<Request<B>, Response<ResBody>, E
         Some(copy)
     }
 }
+
+/// When the whole call ends (`McpClient` puts it in the request's extensions): a retry whose
+/// wait would reach it is not made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallDeadline(pub(crate) tokio::time::Instant);
 
 /// Requests that may be sent twice.
 fn idempotent<B>(request: &Request<B>) -> bool {
