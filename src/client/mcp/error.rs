@@ -172,10 +172,12 @@ impl fmt::Display for ClientError {
             Self::Transport(error) => {
                 // hyper's errors say what failed in their sources ("client error (Connect)"
                 // alone says little): the chain, as far as it goes.
-                write!(f, "transport failure: {error}")?;
+                // Made printable and bounded like the server's text: a TLS alert or a peer's
+                // certificate names can end up in these messages.
+                write!(f, "transport failure: {}", loggable(&error.to_string()))?;
                 let mut source = error.source();
                 while let Some(cause) = source {
-                    write!(f, ": {cause}")?;
+                    write!(f, ": {}", loggable(&cause.to_string()))?;
                     source = cause.source();
                 }
                 Ok(())
