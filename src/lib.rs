@@ -66,3 +66,5 @@ pub mod stack;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
+#[cfg(any(feature = "jwks", feature = "client"))]
+mod tls_client;

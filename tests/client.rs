@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use http::{StatusCode, Version};
 use mcp_bastion::auth::AuthLayer;
 use mcp_bastion::client::mcp::Era;
-use mcp_bastion::client::{CacheOutcome, CircuitBreakerLayer, ClientError, McpClient, RetryLayer};
+use mcp_bastion::client::{
+    CacheOutcome, CircuitBreakerLayer, ClientError, McpClient, McpClientBuilder, RetryLayer,
+};
 use mcp_bastion::mcp::Endpoint;
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::rate_limit::RateLimitConfig;
@@ -44,14 +46,16 @@ async fn demo_server(versions: Arc<Mutex<Vec<Version>>>) -> common::TestServer {
     common::spawn_service(service).await
 }
 
+/// A client builder for `server`, sending `token`.
+fn client_of(server: &common::TestServer, token: &str) -> McpClientBuilder {
+    McpClient::builder(&server.url("")).bearer_token(token)
+}
+
 #[tokio::test]
 async fn rest_and_mcp_through_the_demo_stack() {
     let versions = Arc::new(Mutex::new(Vec::new()));
     let server = demo_server(Arc::clone(&versions)).await;
-    let client = McpClient::builder(&server.url(""))
-        .bearer_token("user-dev-token")
-        .build()
-        .unwrap();
+    let client = client_of(&server, "user-dev-token").build().unwrap();
 
     let first = client
         .get_context("project-alpha/dependency-graph")
@@ -120,8 +124,7 @@ async fn rest_and_mcp_through_the_demo_stack() {
 async fn http2_with_prior_knowledge() {
     let versions = Arc::new(Mutex::new(Vec::new()));
     let server = demo_server(Arc::clone(&versions)).await;
-    let client = McpClient::builder(&server.url(""))
-        .bearer_token("user-dev-token")
+    let client = client_of(&server, "user-dev-token")
         .http2_only()
         .build()
         .unwrap();
@@ -139,8 +142,7 @@ async fn http2_with_prior_knowledge() {
 #[tokio::test]
 async fn a_guest_is_refused_a_private_context_and_waits_out_its_rate_limit() {
     let server = demo_server(Arc::default()).await;
-    let guest = McpClient::builder(&server.url(""))
-        .bearer_token("user-guest-token")
+    let guest = client_of(&server, "user-guest-token")
         .no_cache()
         .retry(
             RetryLayer::builder()
@@ -172,8 +174,7 @@ async fn a_guest_is_refused_a_private_context_and_waits_out_its_rate_limit() {
     assert!(started.elapsed() >= Duration::from_secs(1));
 
     // Without retries, the 429 is returned with its Retry-After.
-    let impatient = McpClient::builder(&server.url(""))
-        .bearer_token("user-guest-token")
+    let impatient = client_of(&server, "user-guest-token")
         .no_cache()
         .no_retry()
         .build()

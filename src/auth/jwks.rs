@@ -73,8 +73,7 @@ impl JwksSource {
     #[cfg(feature = "jwks")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
     pub fn url(url: &str) -> Result<Self, ConfigError> {
-        let roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
-        Self::url_with_roots(url, roots)
+        Self::url_with_roots(url, crate::tls_client::webpki_roots())
     }
 
     /// A key set fetched from an `https://` URL whose certificate chains to this CA (PEM)
@@ -122,16 +121,9 @@ impl JwksSource {
                 )));
             }
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|err| ConfigError::new(format!("JWKS TLS: {err}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
         Ok(Self::Url(JwksUrl {
             uri,
-            tls: Arc::new(tls),
+            tls: crate::tls_client::config(roots, "JWKS")?,
         }))
     }
 

@@ -250,7 +250,8 @@ impl McpClientBuilder {
         } else {
             let tls = match self.tls {
                 Some(tls) => tls,
-                None => transport::default_tls()?,
+                // The Mozilla roots (webpki-roots).
+                None => crate::tls_client::config(crate::tls_client::webpki_roots(), "client")?,
             };
             transport::hyper_transport(&tls, self.http2_only, self.connect_to)
         };

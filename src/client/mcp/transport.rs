@@ -3,7 +3,6 @@
 //! client's deadline with a bounded body.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -102,20 +101,6 @@ where
             .map_response(|response| response.map(|body| body.map_err(BoxError::from).boxed()))
             .map_err(BoxError::from),
     )
-}
-
-/// The TLS configuration used when the application gives none: the Mozilla roots
-/// (webpki-roots), ring, TLS 1.2 and 1.3, ALPN offered by the connector.
-pub(crate) fn default_tls() -> Result<Arc<rustls::ClientConfig>, crate::error::ConfigError> {
-    let roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|err| crate::error::ConfigError::new(format!("TLS: {err}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// The transport wrapped in the layers, outermost first: bearer, trace context, cache,
