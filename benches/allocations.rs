@@ -9,7 +9,9 @@
 //!
 //! Per scenario: allocations and bytes allocated per request (a warm cache hit, a REST
 //! listing, an MCP `resources/read` of the 2026-07-28 era), averaged over many requests after
-//! a warm-up; no log subscriber (the access log's own cost is `observe_load`'s subject).
+//! a warm-up, and the time per request in memory (with the counting allocator; a figure to
+//! compare runs on one machine, not a throughput); no log subscriber (the access log's own
+//! cost is `observe_load`'s subject).
 
 use std::alloc::System;
 use std::time::Duration;
@@ -108,7 +110,13 @@ fn main() -> Result<(), Error> {
             ),
         ];
         println!("allocations per request through the whole stack ({REQUESTS} requests each):");
+        // `cargo bench --bench allocations -- hit` runs the scenarios whose name contains "hit"
+        // (for heaptrack, which then sees one scenario only).
+        let filter = std::env::args().skip(1).find(|arg| !arg.starts_with("--"));
         for (name, request) in &scenarios {
+            if filter.as_deref().is_some_and(|filter| !name.contains(filter)) {
+                continue;
+            }
             let call = || async {
                 let mut request = request();
                 request
@@ -122,17 +130,20 @@ fn main() -> Result<(), Error> {
                 call().await;
             }
             let region = Region::new(GLOBAL);
+            let started = std::time::Instant::now();
             for _ in 0..REQUESTS {
                 call().await;
             }
+            let elapsed = started.elapsed();
             let change = region.change();
             #[allow(clippy::cast_precision_loss)]
             let per = |count: usize| count as f64 / REQUESTS as f64;
             println!(
-                "  {name:<20} {:>7.1} allocations, {:>6.1} reallocations, {:>8.0} bytes",
+                "  {name:<20} {:>7.1} allocations, {:>6.1} reallocations, {:>8.0} bytes, {:>6.2} µs",
                 per(change.allocations),
                 per(change.reallocations),
-                per(change.bytes_allocated)
+                per(change.bytes_allocated),
+                per(usize::try_from(elapsed.as_nanos()).unwrap_or(usize::MAX)) / 1e3
             );
         }
         Ok(())

@@ -29,11 +29,12 @@ pub struct RequestFacts(Arc<Facts>);
 #[derive(Debug, Default)]
 struct Facts {
     client: OnceLock<String>,
-    principal: OnceLock<String>,
-    operation: OnceLock<String>,
+    // Shared or static where the layers hold them that way: recording them copies nothing.
+    principal: OnceLock<Arc<str>>,
+    operation: OnceLock<Cow<'static, str>>,
     target: OnceLock<String>,
-    rule: OnceLock<String>,
-    denied_by: OnceLock<String>,
+    rule: OnceLock<Arc<str>>,
+    denied_by: OnceLock<Arc<str>>,
 }
 
 /// On an answer: a rate limit refused it (the configured quota's name). Set by the rate
@@ -59,14 +60,26 @@ impl RequestFacts {
     }
 
     /// The caller, as `Principal::identity` names it.
-    pub fn set_principal(&self, identity: impl Into<String>) {
+    pub fn set_principal(&self, identity: impl Into<Arc<str>>) {
         let _ = self.0.principal.set(identity.into());
     }
 
     /// What the request asks for: the MCP method (`resources/read`) or the REST operation
     /// (`context.read`, `context.list`, `context.batch`).
-    pub fn set_operation(&self, operation: impl Into<String>) {
+    pub fn set_operation(&self, operation: impl Into<Cow<'static, str>>) {
         let _ = self.0.operation.set(operation.into());
+    }
+
+    /// [`set_operation`](Self::set_operation) for a name of unknown lifetime: a known
+    /// operation is kept as our own static name, no copy.
+    pub(crate) fn set_operation_named(&self, operation: &str) {
+        let known = KNOWN_OPERATIONS
+            .iter()
+            .chain(&["response", "grpc", "other"])
+            .find(|known| **known == operation);
+        self.set_operation(
+            known.map_or_else(|| Cow::Owned(operation.to_owned()), |k| Cow::Borrowed(*k)),
+        );
     }
 
     /// What it acts on: a context id, resource URI, tool or prompt name.
@@ -75,12 +88,12 @@ impl RequestFacts {
     }
 
     /// The policy rule that allowed the request (the first one, for a batch).
-    pub fn set_rule(&self, rule: impl Into<String>) {
+    pub fn set_rule(&self, rule: impl Into<Arc<str>>) {
         let _ = self.0.rule.set(rule.into());
     }
 
     /// The policy refused the request: by this deny rule, or by default (`default-deny`).
-    pub fn set_denied_by(&self, rule: impl Into<String>) {
+    pub fn set_denied_by(&self, rule: impl Into<Arc<str>>) {
         let _ = self.0.denied_by.set(rule.into());
     }
 
@@ -91,12 +104,12 @@ impl RequestFacts {
 
     /// The caller's identity, if recorded.
     pub fn principal(&self) -> Option<&str> {
-        self.0.principal.get().map(String::as_str)
+        self.0.principal.get().map(AsRef::as_ref)
     }
 
     /// The operation, if recorded.
     pub fn operation(&self) -> Option<&str> {
-        self.0.operation.get().map(String::as_str)
+        self.0.operation.get().map(AsRef::as_ref)
     }
 
     /// The target, if recorded.
@@ -107,18 +120,17 @@ impl RequestFacts {
     /// The deciding policy rule: the one that refused, else the one that allowed.
     pub fn rule(&self) -> Option<&str> {
         self.denied_by()
-            .or_else(|| self.0.rule.get().map(String::as_str))
+            .or_else(|| self.0.rule.get().map(AsRef::as_ref))
     }
 
     /// The policy's refusal, if it refused (the rule, or `default-deny`).
     pub fn denied_by(&self) -> Option<&str> {
-        self.0.denied_by.get().map(String::as_str)
+        self.0.denied_by.get().map(AsRef::as_ref)
     }
 }
 
 /// The operations the metrics and the request span name by their own name (a metric label
 /// value, a span name); any other, a JSON-RPC method a client made up included, is `other`.
-#[cfg(any(feature = "metrics", feature = "otel"))]
 pub(crate) const KNOWN_OPERATIONS: [&str; 20] = [
     "context.read",
     "context.list",

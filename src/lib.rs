@@ -50,6 +50,7 @@ pub mod context;
 pub mod envelope;
 pub mod error;
 pub mod facts;
+mod header_value;
 pub mod mcp;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

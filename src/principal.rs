@@ -15,6 +15,8 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -64,9 +66,32 @@ impl AuthMethod {
 }
 
 /// An authenticated caller: subject, roles, scopes and attributes.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
+///
+/// The fields are read through [`PrincipalFields`] (`principal.subject`, `principal.roles`);
+/// they sit behind an `Arc`, so the clone every authenticated request makes (from the
+/// key table or the verified-token cache into the request extensions) copies a pointer, not
+/// the sets and maps. Writing a field (`principal.expires_at = ...`) copies them first when
+/// the value is shared.
+///
+/// ```
+/// use mcp_bastion::principal::{AuthMethod, Principal};
+///
+/// let mut principal = Principal::new("devUser", AuthMethod::ApiKey).with_role("developer");
+/// let shared = principal.clone();
+/// principal.roles.insert("admin".to_owned());
+/// assert!(principal.has_role("admin"));
+/// assert!(!shared.has_role("admin"));
+/// assert_eq!(shared.subject, "devUser");
+/// ```
+#[derive(Clone, PartialEq)]
 pub struct Principal {
+    fields: Arc<PrincipalFields>,
+}
+
+/// The fields of a [`Principal`], reached through it (`principal.subject`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PrincipalFields {
     /// Stable subject identifier (user id, key id, certificate subject).
     pub subject: String,
     /// RBAC roles.
@@ -79,6 +104,49 @@ pub struct Principal {
     pub auth_method: AuthMethod,
     /// When the credential stops being valid, if it expires.
     pub expires_at: Option<SystemTime>,
+    /// [`Principal::identity`], written once per value (reset by any write to a field).
+    identity: OnceLock<Arc<str>>,
+}
+
+impl PartialEq for PrincipalFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.subject == other.subject
+            && self.roles == other.roles
+            && self.scopes == other.scopes
+            && self.attributes == other.attributes
+            && self.auth_method == other.auth_method
+            && self.expires_at == other.expires_at
+    }
+}
+
+impl std::ops::Deref for Principal {
+    type Target = PrincipalFields;
+
+    fn deref(&self) -> &PrincipalFields {
+        &self.fields
+    }
+}
+
+impl std::ops::DerefMut for Principal {
+    fn deref_mut(&mut self) -> &mut PrincipalFields {
+        let fields = Arc::make_mut(&mut self.fields);
+        // The caller may change the subject or the method: the identity is written again.
+        fields.identity = OnceLock::new();
+        fields
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("subject", &self.subject)
+            .field("roles", &self.roles)
+            .field("scopes", &self.scopes)
+            .field("attributes", &self.attributes)
+            .field("auth_method", &self.auth_method)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl Principal {
@@ -92,20 +160,36 @@ impl Principal {
     /// let key = Principal::new("devUser", AuthMethod::ApiKey).identity();
     /// let token = Principal::new("devUser", AuthMethod::Jwt).identity();
     /// assert_ne!(key, token);
+    /// assert_eq!(key, "ApiKey:devUser");
     /// ```
-    pub fn identity(&self) -> String {
-        format!("{}:{}", self.auth_method.as_str(), self.subject)
+    pub fn identity(&self) -> &str {
+        self.shared_identity_ref()
+    }
+
+    /// [`identity`](Self::identity), shared: recording it (the access log's facts) copies
+    /// nothing.
+    pub(crate) fn shared_identity(&self) -> Arc<str> {
+        Arc::clone(self.shared_identity_ref())
+    }
+
+    fn shared_identity_ref(&self) -> &Arc<str> {
+        self.fields
+            .identity
+            .get_or_init(|| format!("{}:{}", self.auth_method.as_str(), self.subject).into())
     }
 
     /// A principal with no roles, scopes or attributes.
     pub fn new(subject: impl Into<String>, auth_method: AuthMethod) -> Self {
         Self {
-            subject: subject.into(),
-            roles: BTreeSet::new(),
-            scopes: BTreeSet::new(),
-            attributes: BTreeMap::new(),
-            auth_method,
-            expires_at: None,
+            fields: Arc::new(PrincipalFields {
+                subject: subject.into(),
+                roles: BTreeSet::new(),
+                scopes: BTreeSet::new(),
+                attributes: BTreeMap::new(),
+                auth_method,
+                expires_at: None,
+                identity: OnceLock::new(),
+            }),
         }
     }
 

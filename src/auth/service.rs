@@ -93,7 +93,7 @@ pub(crate) fn admit<B>(shared: &AuthShared, request: &mut Request<B>, principal:
         request.headers_mut().remove(name);
     }
     RequestFacts::record(request.extensions(), |facts| {
-        facts.set_principal(principal.identity());
+        facts.set_principal(principal.shared_identity());
     });
     request.extensions_mut().insert(principal);
 }

@@ -112,7 +112,9 @@ fn rest_answer(
     } else {
         "private"
     };
-    if let Ok(value) = HeaderValue::from_str(&format!("{visibility}, max-age={max_age}")) {
+    if let Some(value) =
+        crate::header_value::formatted(format_args!("{visibility}, max-age={max_age}"))
+    {
         headers.insert(header::CACHE_CONTROL, value);
     }
     response

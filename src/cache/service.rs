@@ -114,7 +114,7 @@ where
     };
     let principal = request.extensions().get::<Principal>();
     let caller = Caller {
-        owner: principal.map_or_else(String::new, Principal::identity),
+        owner: principal.map_or_else(String::new, |p| p.identity().to_owned()),
         authenticated: principal.is_some_and(|p| !p.is_anonymous()),
     };
     // The body first, within the endpoint's limit: every path below may replay it, and a

@@ -154,7 +154,7 @@ impl CursorKeys {
 /// The scope a cursor is sealed for: which listing (`rest` with its prefix, or `rpc`) and
 /// which caller (the principal's subject; empty without one).
 pub(crate) fn scope(listing: &str, principal: Option<&Principal>, prefix: Option<&str>) -> String {
-    let subject = principal.map_or_else(String::new, Principal::identity);
+    let subject = principal.map_or("", Principal::identity);
     let prefix = prefix.unwrap_or("");
     // Lengths first, so that no prefix and subject pair can spell another.
     format!(

@@ -183,7 +183,7 @@ struct Facts {
 fn session_owner(extensions: &http::Extensions) -> String {
     extensions
         .get::<crate::principal::Principal>()
-        .map_or_else(String::new, crate::principal::Principal::identity)
+        .map_or_else(String::new, |p| p.identity().to_owned())
 }
 
 /// Whether the request is a lone `initialize` (never part of a batch).

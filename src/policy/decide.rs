@@ -97,9 +97,10 @@ pub(crate) fn attributes(extensions: &Extensions, method: &Method) -> RequestAtt
 /// and tells the access log which rule decided.
 pub(crate) fn log(decision: &Decision, facts: Option<&RequestFacts>) {
     if let Some(facts) = facts {
-        match (decision.is_allowed(), decision.rule.as_deref()) {
-            (true, Some(rule)) => facts.set_rule(rule),
-            (false, rule) => facts.set_denied_by(rule.unwrap_or("default-deny")),
+        match (decision.is_allowed(), &decision.rule) {
+            (true, Some(rule)) => facts.set_rule(Arc::clone(rule)),
+            (false, Some(rule)) => facts.set_denied_by(Arc::clone(rule)),
+            (false, None) => facts.set_denied_by("default-deny"),
             (true, None) => {}
         }
     }

@@ -116,9 +116,10 @@ impl GlobTrie {
         // The nodes reachable after the segments consumed so far, each once. A `**` node,
         // once reached, stays in the set (it may take any further segment), and entering a
         // node enters its `**` child too (which may take none).
-        let mut current: Vec<&Node> = Vec::new();
+        // The live nodes are a handful: kept on the stack, no allocation per request.
+        let mut current = NodeSet::new();
         enter(&self.root, &mut current);
-        let mut next: Vec<&Node> = Vec::new();
+        let mut next = NodeSet::new();
         for segment in segments(text) {
             for node in &current {
                 if node.globstar {
@@ -152,8 +153,11 @@ impl GlobTrie {
     }
 }
 
+/// The nodes live while matching (spills to the heap past 16).
+type NodeSet<'a> = smallvec::SmallVec<[&'a Node; 16]>;
+
 /// Adds `node` and the chain of `**` nodes below it (each may match zero segments).
-fn enter<'a>(mut node: &'a Node, set: &mut Vec<&'a Node>) {
+fn enter<'a>(mut node: &'a Node, set: &mut NodeSet<'a>) {
     loop {
         set.push(node);
         match &node.any_segments {

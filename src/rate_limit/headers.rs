@@ -22,12 +22,16 @@ pub(crate) struct QuotaHeaders {
 impl QuotaHeaders {
     /// `remaining` units left; the quota whole again in `reset` (rounded up to seconds).
     pub(crate) fn new(quota: &Quota, remaining: u32, reset: Duration) -> Self {
-        let state = format!("\"{}\";r={remaining};t={}", quota.name(), seconds(reset));
+        let state = crate::header_value::formatted(format_args!(
+            "\"{}\";r={remaining};t={}",
+            quota.name(),
+            seconds(reset)
+        ))
+        // The name was checked to be a token-safe string when the quota was built.
+        .unwrap_or_else(|| HeaderValue::from_static("\"invalid\";r=0;t=0"));
         Self {
             policy: quota.policy_header().clone(),
-            // The name was checked to be a token-safe string when the quota was built.
-            state: HeaderValue::try_from(state)
-                .unwrap_or_else(|_| HeaderValue::from_static("\"invalid\";r=0;t=0")),
+            state,
         }
     }
 
@@ -40,7 +44,9 @@ impl QuotaHeaders {
 
 /// Whole seconds, rounded up.
 pub(crate) fn seconds(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+    duration
+        .as_secs()
+        .saturating_add(u64::from(duration.subsec_nanos() > 0))
 }
 
 #[cfg(test)]
@@ -54,6 +60,12 @@ mod tests {
         QuotaHeaders::new(&guest, 0, Duration::from_millis(4001)).append_to(&mut headers);
         assert_eq!(headers[RATELIMIT_POLICY], "\"guest\";q=60;w=60");
         assert_eq!(headers[RATELIMIT], "\"guest\";r=0;t=5");
+        // The longest name with the largest numbers still fits the stack buffer.
+        let long = Quota::new(&"n".repeat(64), 60, 60, 10).unwrap();
+        let mut headers = HeaderMap::new();
+        QuotaHeaders::new(&long, u32::MAX, Duration::MAX).append_to(&mut headers);
+        let expected = format!("\"{}\";r={};t={}", "n".repeat(64), u32::MAX, u64::MAX);
+        assert_eq!(headers[RATELIMIT], expected.as_str());
         assert_eq!(seconds(Duration::ZERO), 0);
         assert_eq!(seconds(Duration::from_secs(3)), 3);
     }

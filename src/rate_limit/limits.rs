@@ -117,14 +117,14 @@ impl RateLimits {
         let identity = principal.map(Principal::identity);
         if let (Some(principal), Some(identity)) = (principal, &identity) {
             let exempt = &compiled.exempt;
-            if exempt.principals.iter().any(|p| p == identity)
+            if exempt.principals.iter().any(|p| p == *identity)
                 || exempt.roles.iter().any(|role| principal.has_role(role))
             {
                 return Charge::Exempt;
             }
         }
         let chosen = principal
-            .zip(identity.as_deref())
+            .zip(identity)
             .and_then(|(principal, identity)| {
                 compiled
                     .rules
@@ -139,7 +139,7 @@ impl RateLimits {
         // An identity starts with its method ("ApiKey:…"), an address key with "a:": the two
         // kinds never collide, and the identity is the key as it is (no second allocation).
         let key = match identity {
-            Some(identity) => identity,
+            Some(identity) => identity.to_owned(),
             // Anonymous callers without a known address share one bucket.
             None => self
                 .address_key(addr)
@@ -190,15 +190,20 @@ impl RateLimits {
     /// (`ipv6_prefix` bits, default /64: one host usually owns a whole /64, so a finer key
     /// would let it rotate addresses). `None` when the address is unknown.
     pub(crate) fn address_key(&self, addr: Option<&ClientAddr>) -> Option<String> {
-        Some(match addr?.0.ip().to_canonical() {
-            IpAddr::V4(v4) => format!("a:{v4}"),
+        use std::fmt::Write as _;
+        // Sized for the longest IPv6 prefix: one allocation, no growth.
+        let mut key = String::with_capacity(48);
+        match addr?.0.ip().to_canonical() {
+            IpAddr::V4(v4) => write!(key, "a:{v4}"),
             IpAddr::V6(v6) => {
                 let bits = u32::from(self.compiled.ipv6_prefix);
                 let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
                 let prefix = std::net::Ipv6Addr::from(u128::from(v6) & mask);
-                format!("a:{prefix}/{bits}")
+                write!(key, "a:{prefix}/{bits}")
             }
-        })
+        }
+        .ok()?;
+        Some(key)
     }
 }
 

@@ -113,7 +113,7 @@ impl McpRequest {
     pub(crate) fn keep(self, extensions: &mut http::Extensions) {
         RequestFacts::record(extensions, |facts| {
             let (operation, target) = self.describe();
-            facts.set_operation(operation);
+            facts.set_operation_named(operation);
             if let Some(target) = target {
                 facts.set_target(target);
             }
