@@ -37,6 +37,7 @@ mod classify;
 mod conditional;
 mod cursor;
 mod endpoint;
+mod generation;
 mod metadata;
 mod origin;
 pub mod protocol;
@@ -55,10 +56,13 @@ pub use classify::{
 pub(crate) use conditional::not_modified;
 pub use cursor::MIN_CURSOR_SECRET;
 pub use endpoint::{
-    DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_BATCH_RESPONSE, DEFAULT_MAX_RPC_BATCH,
-    DEFAULT_MAX_SESSIONS, DEFAULT_MCP_PATH, DEFAULT_PAGE_SIZE, DEFAULT_REST_PREFIX,
-    DEFAULT_SESSION_IDLE_TIMEOUT, Endpoint, EndpointBuilder, MAX_PAGE_SIZE,
+    DEFAULT_BODY_LIMIT, DEFAULT_GENERATION_ABANDON_AFTER, DEFAULT_GENERATION_KEEP_FOR,
+    DEFAULT_GENERATION_RETRY_AFTER, DEFAULT_GENERATION_WAIT, DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BATCH_RESPONSE, DEFAULT_MAX_CONCURRENT_GENERATIONS, DEFAULT_MAX_GENERATION_JOBS,
+    DEFAULT_MAX_RPC_BATCH, DEFAULT_MAX_SESSIONS, DEFAULT_MCP_PATH, DEFAULT_PAGE_SIZE,
+    DEFAULT_REST_PREFIX, DEFAULT_SESSION_IDLE_TIMEOUT, Endpoint, EndpointBuilder, MAX_PAGE_SIZE,
 };
+pub use generation::AsyncGeneration;
 pub(crate) use metadata::Challenge;
 pub use metadata::{
     ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH, authentication_required,
