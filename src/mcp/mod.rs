@@ -12,6 +12,10 @@
 //!   stateless 2026-07-28 (`server/discover`, `resources/*`, per-request `_meta`,
 //!   `Mcp-Method`/`Mcp-Name` checks, `resultType`/`ttlMs`/`cacheScope` on results).
 //!
+//! With [`EndpointBuilder::async_generation`], reads slower than a short wait become
+//! background jobs answered "pending" (REST `202 Accepted` + `Retry-After` + `Location`, MCP a
+//! pending result) until the context is ready; see [`AsyncGeneration`].
+//!
 //! Transport and header violations are answered with a 4xx status and a JSON-RPC error
 //! (`-32700` parse, `-32600` shape, `-32602` `_meta`, `-32020` header mismatch, `-32022`
 //! unsupported version, 404 + `-32601` for unknown 2026-07-28 methods). Errors of a method
