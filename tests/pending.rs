@@ -163,3 +163,52 @@ async fn a_slow_context_is_polled_to_completion_through_the_stack() {
     );
     server.shutdown().await;
 }
+
+/// The crate's client waits out `Retry-After` and reads again within its deadline; when the
+/// next wait would pass the deadline it returns the 202 at once.
+#[cfg(feature = "client")]
+#[tokio::test]
+async fn the_client_follows_a_pending_read_within_its_deadline() {
+    use mcp_bastion::client::{ClientError, McpClient};
+
+    let source = source_fn(|_id: ContextId, _request: SourceRequest| async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok(ContextEntry::text("impactReport", "markdown", "ready"))
+    });
+    let endpoint = Endpoint::builder()
+        .async_generation(AsyncGeneration::new().wait(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    let service = Stack::new(endpoint)
+        .auth(AuthLayer::builder().api_keys(common::seed_keys()))
+        .policy(PolicyHandle::new(Policy::from_toml(POLICY).unwrap()))
+        .serve_source(source)
+        .unwrap();
+    let server = common::spawn_service(service).await;
+
+    let client = McpClient::builder(&server.url(""))
+        .bearer_token("user-dev-token")
+        .build()
+        .unwrap();
+    let context = client.get_context("alpha/impact-report").await.unwrap();
+    assert_eq!(context.envelope.data.content, "ready");
+
+    let impatient = McpClient::builder(&server.url(""))
+        .bearer_token("user-dev-token")
+        .timeout(Duration::from_millis(800))
+        .build()
+        .unwrap();
+    match impatient.get_context("beta/impact-report").await {
+        Err(ClientError::Server(answer)) => {
+            assert_eq!(answer.status, StatusCode::ACCEPTED);
+            assert_eq!(answer.retry_after, Some(Duration::from_secs(1)));
+            assert!(
+                answer.message.contains("being generated"),
+                "{}",
+                answer.message
+            );
+        }
+        other => panic!("expected the pending answer, got {other:?}"),
+    }
+    server.shutdown().await;
+}
