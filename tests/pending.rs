@@ -154,13 +154,37 @@ async fn a_slow_context_is_polled_to_completion_through_the_stack() {
         .header("mcp-protocol-version", "2025-11-25")
         .body(Full::from(read.to_string()))
         .unwrap();
-    let (status, _, body) = fetch(&client, request).await;
+    let (status, headers, body) = fetch(&client, request).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["result"]["contents"], json!([]), "{body}");
     assert_eq!(
         body["result"]["_meta"]["io.github.mcp-bastion/pending"]["retryAfterMs"],
         1000
     );
+    let cache_status = headers["cache-status"].to_str().unwrap();
+    assert!(!cache_status.contains("stored"), "{cache_status}");
+
+    // MCP 2026-07-28: `resultType: "pending"`, never stored either; it joins the same job.
+    let uri = "ctx://public/impact-report";
+    let read = json!({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":uri,
+        "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+                 "io.modelcontextprotocol/clientCapabilities":{}}}});
+    let request = Request::post(server.url("/mcp"))
+        .header(header::AUTHORIZATION, "Bearer user-dev-token")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "resources/read")
+        .header("mcp-name", uri)
+        .body(Full::from(read.to_string()))
+        .unwrap();
+    let (status, headers, body) = fetch(&client, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["result"]["resultType"], "pending", "{body}");
+    assert_eq!(body["result"]["retryAfterMs"], 1000);
+    let cache_status = headers["cache-status"].to_str().unwrap();
+    assert!(!cache_status.contains("stored"), "{cache_status}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "both eras share one job");
     server.shutdown().await;
 }
 
