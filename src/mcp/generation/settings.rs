@@ -95,7 +95,8 @@ impl AsyncGeneration {
     }
 
     /// Most jobs (running, queued or finished) at once (default 1,024); past it, reads that
-    /// would start one are answered 503 with `Retry-After`.
+    /// would start one are answered 503 with `Retry-After`. Finished results wait in the table
+    /// for their pickup, so it holds at most this many contexts.
     pub fn max_jobs(mut self, max: usize) -> Self {
         self.max_jobs = max;
         self
