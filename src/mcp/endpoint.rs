@@ -40,6 +40,8 @@ pub const DEFAULT_GENERATION_ABANDON_AFTER: Duration = Duration::from_secs(30);
 pub const DEFAULT_GENERATION_KEEP_FOR: Duration = Duration::from_secs(60);
 /// Asynchronous generation: most jobs at once.
 pub const DEFAULT_MAX_GENERATION_JOBS: usize = 1024;
+/// Asynchronous generation: most jobs one caller holds at once.
+pub const DEFAULT_MAX_GENERATION_JOBS_PER_CALLER: usize = 64;
 /// Asynchronous generation: most source calls running at once for jobs.
 pub const DEFAULT_MAX_CONCURRENT_GENERATIONS: usize = 32;
 

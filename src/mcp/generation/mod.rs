@@ -14,8 +14,9 @@
 //!   the first read after that takes it and the job is forgotten: the next read calls the
 //!   source again (a cache in front keeps cacheable results). A result nobody picked up is
 //!   dropped after `keep_for`.
-//! - **Bounds.** At most `max_jobs` jobs (running, queued or finished): past it, reads that
-//!   would start one are refused with 503 and `Retry-After`. At most `max_concurrent` source
+//! - **Bounds.** At most `max_jobs` jobs (running, queued or finished), at most
+//!   `max_per_caller` of them for one caller (so that one caller cannot fill the table): past
+//!   either, reads that would start one are refused with 503 and `Retry-After`. At most `max_concurrent` source
 //!   calls run for jobs; the other jobs queue.
 //! - **Cancellation.** A job nobody waited for or polled during `abandon_after` is cancelled
 //!   (its source call dropped; nothing of it is kept), whatever its result would have been:
@@ -96,7 +97,14 @@ struct Job {
     activity: SharedActivity,
 }
 
-type Table = Arc<Mutex<HashMap<JobKey, Arc<Job>>>>;
+/// The jobs by key, and how many each caller holds.
+#[derive(Default)]
+struct Entries {
+    jobs: HashMap<JobKey, Arc<Job>>,
+    per_caller: HashMap<String, usize>,
+}
+
+type Table = Arc<Mutex<Entries>>;
 
 /// The job table of one endpoint.
 pub(crate) struct Jobs {
@@ -121,7 +129,7 @@ impl Jobs {
     /// Jobs in the table (running, queued or finished).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        lock(&self.table).len()
+        lock(&self.table).jobs.len()
     }
 
     /// Reads `id` through the table: joins the caller's job for it or starts one (with
@@ -153,13 +161,18 @@ impl Jobs {
         }
         let (job, start) = {
             let mut table = lock(&self.table);
-            if let Some(job) = table.get(&key) {
+            let table = &mut *table;
+            if let Some(job) = table.jobs.get(&key) {
                 (Arc::clone(job), None)
             } else {
-                if table.len() >= self.settings.max_jobs.get() {
+                let held = table.per_caller.get(&key.owner).copied().unwrap_or(0);
+                if table.jobs.len() >= self.settings.max_jobs.get()
+                    || held >= self.settings.max_per_caller.get()
+                {
                     tracing::warn!(
-                        max_jobs = self.settings.max_jobs.get(),
-                        "the generation job table is full"
+                        jobs = table.jobs.len(),
+                        held,
+                        "generation job refused: the table or the caller's share is full"
                     );
                     return Err(Unready::Busy(self.settings.retry_after));
                 }
@@ -172,7 +185,8 @@ impl Jobs {
                         abandoned: false,
                     })),
                 });
-                table.insert(key.clone(), Arc::clone(&job));
+                table.jobs.insert(key.clone(), Arc::clone(&job));
+                *table.per_caller.entry(key.owner.clone()).or_default() += 1;
                 (job, Some(sender))
             }
         };
@@ -284,11 +298,19 @@ impl Jobs {
 
 fn remove(table: &Table, key: &JobKey, activity: &SharedActivity) {
     let mut table = lock(table);
+    let table = &mut *table;
     if table
+        .jobs
         .get(key)
         .is_some_and(|current| Arc::ptr_eq(&current.activity, activity))
     {
-        table.remove(key);
+        table.jobs.remove(key);
+        if let Some(held) = table.per_caller.get_mut(&key.owner) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                table.per_caller.remove(&key.owner);
+            }
+        }
     }
 }
 

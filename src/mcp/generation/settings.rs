@@ -8,6 +8,7 @@ use crate::error::ConfigError;
 use crate::mcp::endpoint::{
     DEFAULT_GENERATION_ABANDON_AFTER, DEFAULT_GENERATION_KEEP_FOR, DEFAULT_GENERATION_RETRY_AFTER,
     DEFAULT_GENERATION_WAIT, DEFAULT_MAX_CONCURRENT_GENERATIONS, DEFAULT_MAX_GENERATION_JOBS,
+    DEFAULT_MAX_GENERATION_JOBS_PER_CALLER,
 };
 
 /// How the endpoint turns slow context reads into background generation jobs.
@@ -43,6 +44,7 @@ pub struct AsyncGeneration {
     pub(crate) abandon_after: Duration,
     pub(crate) keep_for: Duration,
     pub(crate) max_jobs: usize,
+    pub(crate) max_per_caller: usize,
     pub(crate) max_concurrent: usize,
 }
 
@@ -54,6 +56,7 @@ impl Default for AsyncGeneration {
             abandon_after: DEFAULT_GENERATION_ABANDON_AFTER,
             keep_for: DEFAULT_GENERATION_KEEP_FOR,
             max_jobs: DEFAULT_MAX_GENERATION_JOBS,
+            max_per_caller: DEFAULT_MAX_GENERATION_JOBS_PER_CALLER,
             max_concurrent: DEFAULT_MAX_CONCURRENT_GENERATIONS,
         }
     }
@@ -61,7 +64,7 @@ impl Default for AsyncGeneration {
 
 impl AsyncGeneration {
     /// The defaults (2 s wait, 1 s retry hint, 30 s abandonment, 60 s pickup, 1,024 jobs,
-    /// 32 concurrent generations).
+    /// 64 per caller, 32 concurrent generations).
     pub fn new() -> Self {
         Self::default()
     }
@@ -102,6 +105,14 @@ impl AsyncGeneration {
         self
     }
 
+    /// Most jobs one caller (one principal; every anonymous caller together) holds at once
+    /// (default 64), so that one caller cannot fill the table; past it, that caller's reads
+    /// that would start a job are answered 503 with `Retry-After`.
+    pub fn max_per_caller(mut self, max: usize) -> Self {
+        self.max_per_caller = max;
+        self
+    }
+
     /// Most source calls running at once for jobs (default 32); further jobs queue.
     pub fn max_concurrent(mut self, max: usize) -> Self {
         self.max_concurrent = max;
@@ -117,6 +128,7 @@ impl AsyncGeneration {
         };
         let max_jobs = count("max_jobs", self.max_jobs)?;
         let max_concurrent = count("max_concurrent", self.max_concurrent)?;
+        let max_per_caller = count("max_per_caller", self.max_per_caller)?;
         if self.retry_after.is_zero() || self.keep_for.is_zero() {
             return Err(ConfigError::new(
                 "async generation retry_after and keep_for must be longer than zero",
@@ -133,6 +145,7 @@ impl AsyncGeneration {
             abandon_after: self.abandon_after,
             keep_for: self.keep_for,
             max_jobs,
+            max_per_caller,
             max_concurrent,
         })
     }
@@ -146,5 +159,6 @@ pub(crate) struct Settings {
     pub(crate) abandon_after: Duration,
     pub(crate) keep_for: Duration,
     pub(crate) max_jobs: NonZeroUsize,
+    pub(crate) max_per_caller: NonZeroUsize,
     pub(crate) max_concurrent: NonZeroUsize,
 }

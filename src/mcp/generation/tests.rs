@@ -234,6 +234,28 @@ async fn a_full_job_table_answers_503_with_retry_after() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn one_caller_cannot_fill_the_table() {
+    let settings = AsyncGeneration::new().max_jobs(10).max_per_caller(2);
+    let (service, _) = service(Duration::from_secs(60), settings);
+    for id in ["a/1", "a/2"] {
+        let (pending, _) = send(&service, get(&format!("/context/{id}"), Some("mallory"))).await;
+        assert_eq!(pending.status(), StatusCode::ACCEPTED);
+    }
+    let (busy, body) = send(&service, get("/context/a/3", Some("mallory"))).await;
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["code"], "UNAVAILABLE");
+    // Others still get jobs.
+    let (pending, _) = send(&service, get("/context/a/3", Some("alice"))).await;
+    assert_eq!(pending.status(), StatusCode::ACCEPTED);
+    assert_eq!(jobs(&service), 3);
+    // Once Mallory's jobs are gone (abandoned), Mallory may start new ones.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    assert_eq!(jobs(&service), 0);
+    let (pending, _) = send(&service, get("/context/a/3", Some("mallory"))).await;
+    assert_eq!(pending.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failed_generation_is_reported_once() {
     let (service, counts) = service(Duration::from_secs(3), AsyncGeneration::new());
     let (pending, _) = send(&service, get("/context/fail/report", None)).await;
@@ -392,6 +414,7 @@ fn settings_are_validated() {
     assert!(build(AsyncGeneration::new()).is_ok());
     assert!(build(AsyncGeneration::new().max_jobs(0)).is_err());
     assert!(build(AsyncGeneration::new().max_concurrent(0)).is_err());
+    assert!(build(AsyncGeneration::new().max_per_caller(0)).is_err());
     assert!(build(AsyncGeneration::new().retry_after(Duration::ZERO)).is_err());
     assert!(build(AsyncGeneration::new().abandon_after(Duration::from_secs(1))).is_err());
 }
