@@ -234,5 +234,24 @@ async fn the_client_follows_a_pending_read_within_its_deadline() {
         }
         other => panic!("expected the pending answer, got {other:?}"),
     }
+
+    // MCP: a pending result is read again, never handed out as empty contents.
+    let read = client
+        .read_resource("ctx://gamma/impact-report")
+        .await
+        .unwrap();
+    assert_eq!(read.contents.len(), 1);
+    assert_eq!(read.contents[0].text.as_deref(), Some("ready"));
+    match impatient.read_resource("ctx://delta/impact-report").await {
+        Err(ClientError::Server(answer)) => {
+            assert_eq!(answer.retry_after, Some(Duration::from_secs(1)));
+            assert!(
+                answer.message.contains("being generated"),
+                "{}",
+                answer.message
+            );
+        }
+        other => panic!("expected the pending answer, got {other:?}"),
+    }
     server.shutdown().await;
 }

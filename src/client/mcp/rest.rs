@@ -92,8 +92,8 @@ impl McpClient {
                 break;
             }
             let wait = crate::client::retry::retry_after(&answer.headers)
-                .unwrap_or(MIN_PENDING_WAIT)
-                .max(MIN_PENDING_WAIT);
+                .unwrap_or(super::MIN_PENDING_WAIT)
+                .max(super::MIN_PENDING_WAIT);
             if tokio::time::Instant::now() + wait >= deadline {
                 return Err(ClientError::Server(Box::new(ServerError::from_rest(
                     answer.status,
@@ -218,9 +218,6 @@ impl McpClient {
             .collect()
     }
 }
-
-/// The shortest wait before reading a pending context again, whatever `Retry-After` says.
-const MIN_PENDING_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A `GET` of `uri` asking for JSON.
 fn get(uri: &str) -> Result<Request<RequestBody>, ClientError> {
