@@ -26,16 +26,22 @@
 //! or `--rate-limits FILE`. Over the quota: 429 with `Retry-After`, `RateLimit-Policy` and
 //! `RateLimit`.
 //!
+//! Slow contexts: `project-alpha/impact-report` takes about 3 s to generate; reads wait 2 s,
+//! then get `202 Accepted` with `Retry-After` and `Location` (asynchronous generation).
+//!
 //! Authorization: `examples/policy.toml` (the seed's rules: `project-alpha/**` for admin and
 //! developer, everything else for guest, developer, admin), or `--policy FILE`, reloaded on
 //! SIGHUP and when the file changes.
 
 use std::net::SocketAddr;
 
+#[path = "support/impact.rs"]
+mod impact;
+
 use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, AuthLayerBuilder};
 use mcp_bastion::cache::ContextCacheLayer;
 use mcp_bastion::context::{CacheScope, ContextEntry, ContextId, StaticSource};
-use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
+use mcp_bastion::mcp::{AsyncGeneration, Endpoint, ResourceMetadata};
 use mcp_bastion::overload::OverloadLayer;
 use mcp_bastion::policy::{Policy, PolicyHandle};
 use mcp_bastion::principal::{AuthMethod, Principal};
@@ -428,6 +434,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Endpoint::builder().allow_any_host()
     }
     .resource_metadata(ResourceMetadata::new(&resource(&args))?.with_scopes(["context:read"]))
+    // Reads slower than 2 s become background jobs answered 202 + Retry-After + Location.
+    .async_generation(AsyncGeneration::new())
     .build()?;
     // The recommended stack from the one endpoint description: envelope, load shedding,
     // client address, limits by address, authentication, rate limit by principal, policy,
@@ -454,7 +462,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stack = stack.invalidation_webhook(cache.handle().webhook(secret)?);
         tracing::info!("cache invalidation webhook at POST /cache/invalidate");
     }
-    let service = stack.serve_source(seed_contexts()?)?;
+    let service = stack.serve_source(impact::WithImpactReport(seed_contexts()?))?;
     // Connection limits: header, body and idle timeouts, HTTP/2 pings, a connection cap
     // (the safe defaults, spelled out so they are easy to find and change).
     let limits = ServerConfig::builder()

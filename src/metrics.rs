@@ -319,8 +319,9 @@ pub(crate) fn source_answered(
         _ => source_duration(operation).record(seconds),
     }
     let kind = match error {
-        // A missing context is an answer, not a failure of the source.
-        None | Some(SourceError::NotFound) => return,
+        // A missing context, or one still being generated, is an answer, not a failure of
+        // the source.
+        None | Some(SourceError::NotFound | SourceError::Pending { .. }) => return,
         Some(SourceError::InvalidRequest(_)) => "invalid_request",
         Some(SourceError::TooLarge { .. }) => "too_large",
         Some(SourceError::Unavailable(_)) => "unavailable",

@@ -156,8 +156,13 @@ where
             return passed(parts, bytes); // errors are answers, never values
         };
         let hints: ResultHints = serde_json::from_str(result.get()).unwrap_or_default();
-        // A result that asks the client for input is one exchange's, never anyone else's.
-        if hints.result_type.as_deref() == Some("input_required") {
+        // Only a complete result is a value: one that asks the client for input is one
+        // exchange's, and one still being generated (`pending`) has nothing to keep.
+        if hints
+            .result_type
+            .as_deref()
+            .is_some_and(|kind| kind != "complete")
+        {
             return passed(parts, bytes);
         }
         let shape = if lookup.modern {

@@ -12,7 +12,8 @@
 //!   McpService attaches, else the 2026-07-28 `cacheScope` / `ttlMs`, else `Cache-Control`, else
 //!   private for the default TTL). Public entries are shared; private ones are keyed by the
 //!   principal's subject and never served to anyone else. `no-store`, errors and results
-//!   that ask for input (`resultType: "input_required"`) are never stored. Put the cache
+//!   other than complete ones (`resultType: "input_required"`, `"pending"`) are never stored, nor is
+//!   a `202 Accepted` (a context still being generated). Put the cache
 //!   behind the policy ([`Stack`](crate::stack::Stack) does): a hit is served only to
 //!   requests the policy let through, and the sensitivity labels the source gave travel with
 //!   the entry so the policy checks them again on every hit.

@@ -360,32 +360,33 @@ async fn json_rpc_hits_answer_the_callers_id_and_the_remaining_ttl() {
 }
 
 #[tokio::test]
-async fn results_that_ask_for_input_are_never_stored() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&calls);
-    let inner = tower::service_fn(move |_request: Request<crate::mcp::RequestBody<Body>>| {
-        count.fetch_add(1, Ordering::SeqCst);
-        async {
-            let body = r#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","contents":[]}}"#;
-            let mut response = http::Response::new(Body::from(body));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
-            Ok::<_, std::convert::Infallible>(response)
+async fn results_that_are_not_complete_are_never_stored() {
+    // Asking for input, or still being generated (asynchronous generation), with no hint
+    // besides the result itself.
+    for result_type in ["input_required", "pending"] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&calls);
+        let inner = tower::service_fn(move |_request: Request<crate::mcp::RequestBody<Body>>| {
+            count.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let body = format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"result":{{"resultType":"{result_type}","contents":[],"ttlMs":60000,"cacheScope":"public"}}}}"#
+                );
+                let mut response = http::Response::new(Body::from(body));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        let service = cache(ContextCacheLayer::builder()).layer(inner);
+        for _ in 0..2 {
+            let request = rpc(1, "resources/read", &json!({"uri": "ctx://public/a"}), true);
+            let response = service.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.headers()["cache-status"], "mcp-bastion; fwd=miss");
         }
-    });
-    let service = cache(ContextCacheLayer::builder()).layer(inner);
-    for _ in 0..2 {
-        let request = rpc(
-            1,
-            "resources/read",
-            &json!({"uri": "ctx://public/a"}),
-            false,
-        );
-        let response = service.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.headers()["cache-status"], "mcp-bastion; fwd=miss");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "{result_type}");
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

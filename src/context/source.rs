@@ -190,6 +190,17 @@ pub enum SourceError {
     },
     /// A dependency of the source is down; retrying later may work.
     Unavailable(String),
+    /// The context is being generated and is not ready yet: the client is told to come back
+    /// after `retry_after` (REST: `202 Accepted` with `Retry-After`; MCP: a pending result,
+    /// see the README section "Slow contexts: asynchronous generation"). A source that
+    /// generates in the background answers this until the result is ready; a slow source can
+    /// also just take its time and let the endpoint's asynchronous generation
+    /// ([`EndpointBuilder::async_generation`](crate::mcp::EndpointBuilder::async_generation))
+    /// turn the wait into a background job.
+    Pending {
+        /// The source's estimate of when the context will be ready.
+        retry_after: std::time::Duration,
+    },
     /// Anything else; logged, never shown to the client.
     Internal(BoxError),
 }
@@ -201,6 +212,11 @@ impl fmt::Display for SourceError {
             Self::InvalidRequest(message) => write!(f, "invalid request: {message}"),
             Self::TooLarge { limit } => write!(f, "context exceeds the {limit}-byte limit"),
             Self::Unavailable(message) => write!(f, "source unavailable: {message}"),
+            Self::Pending { retry_after } => write!(
+                f,
+                "context is being generated; retry in {} ms",
+                retry_after.as_millis()
+            ),
             Self::Internal(err) => write!(f, "source failed: {err}"),
         }
     }

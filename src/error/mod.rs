@@ -30,7 +30,7 @@ pub use body::BodyOrEnvelope;
 pub(crate) use dialect::is_json_content_type;
 pub use dialect::{Dialect, DialectDetector};
 pub(crate) use render::{Rendered, refuses_credential};
-pub(crate) use render::{json_bytes, json_bytes_response, json_response};
+pub(crate) use render::{json_bytes, json_bytes_response, json_response, retry_after_seconds};
 
 /// Stable, machine-readable error codes shared by every dialect.
 ///

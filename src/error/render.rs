@@ -44,8 +44,10 @@ impl Rejection {
             headers.insert(header::ALLOW, allow.clone());
         }
         if let Some(after) = self.inner.retry_after {
-            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_seconds(after)),
+            );
         }
         response
     }
@@ -159,4 +161,9 @@ pub(crate) fn refuses_credential(headers: &http::HeaderMap) -> bool {
         .get_all(header::WWW_AUTHENTICATE)
         .iter()
         .any(|value| value.as_bytes().windows(13).any(|w| w == b"invalid_token"))
+}
+
+/// A `Retry-After` value: whole seconds, rounded up.
+pub(crate) fn retry_after_seconds(after: std::time::Duration) -> u64 {
+    after.as_secs() + u64::from(after.subsec_nanos() > 0)
 }

@@ -2,7 +2,10 @@
 //! hosts and origins, resource metadata) that [`McpService`](super::McpService) and every
 //! layer take. Each default of the crate's HTTP surface is written here and nowhere else.
 
+use std::time::Duration;
+
 use super::cursor::CursorKeys;
+use super::generation::{AsyncGeneration, Settings as GenerationSettings};
 use super::metadata::{Challenge, ResourceMetadata};
 use super::origin::{HostPolicy, OriginPolicy};
 use crate::context::ResourceUriMapping;
@@ -26,6 +29,21 @@ pub const DEFAULT_MAX_RPC_BATCH: usize = 64;
 /// Most bytes of answers one batch (REST or JSON-RPC) may produce; the calls past it are
 /// answered with an error instead.
 pub const DEFAULT_MAX_BATCH_RESPONSE: usize = 8 * 1024 * 1024;
+
+/// Asynchronous generation: how long a read waits before answering "pending".
+pub const DEFAULT_GENERATION_WAIT: Duration = Duration::from_secs(2);
+/// Asynchronous generation: the `Retry-After` of a pending answer without a source estimate.
+pub const DEFAULT_GENERATION_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Asynchronous generation: a job nobody asked about for this long is cancelled.
+pub const DEFAULT_GENERATION_ABANDON_AFTER: Duration = Duration::from_secs(30);
+/// Asynchronous generation: how long a finished result waits for its pickup.
+pub const DEFAULT_GENERATION_KEEP_FOR: Duration = Duration::from_secs(60);
+/// Asynchronous generation: most jobs at once.
+pub const DEFAULT_MAX_GENERATION_JOBS: usize = 1024;
+/// Asynchronous generation: most jobs one caller holds at once.
+pub const DEFAULT_MAX_GENERATION_JOBS_PER_CALLER: usize = 64;
+/// Asynchronous generation: most source calls running at once for jobs.
+pub const DEFAULT_MAX_CONCURRENT_GENERATIONS: usize = 32;
 
 /// What the endpoint is: its MCP path and REST prefix, how resource URIs map to context ids,
 /// body, page and batch limits, the hosts and origins it answers, its RFC 9728 resource
@@ -68,6 +86,7 @@ pub struct Endpoint {
     pub(crate) detector: DialectDetector,
     pub(crate) challenge: Challenge,
     pub(crate) cursor_keys: CursorKeys,
+    pub(crate) generation: Option<GenerationSettings>,
 }
 
 impl Default for Endpoint {
@@ -92,6 +111,7 @@ impl Default for Endpoint {
             detector: DialectDetector::new(DEFAULT_MCP_PATH, DEFAULT_REST_PREFIX),
             challenge: Challenge::default(),
             cursor_keys: CursorKeys::default(),
+            generation: None,
         }
     }
 }
@@ -107,6 +127,7 @@ impl Endpoint {
             sessions: false,
             max_sessions: DEFAULT_MAX_SESSIONS,
             session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
+            generation: None,
         }
     }
 
@@ -196,6 +217,7 @@ pub struct EndpointBuilder {
     sessions: bool,
     max_sessions: usize,
     session_idle_timeout: std::time::Duration,
+    generation: Option<AsyncGeneration>,
 }
 
 impl EndpointBuilder {
@@ -353,6 +375,16 @@ impl EndpointBuilder {
         self
     }
 
+    /// Turn context reads slower than [`AsyncGeneration::wait`] into background generation
+    /// jobs answered "pending" (REST `202 Accepted` + `Retry-After` + `Location`, MCP a
+    /// pending result) until the context is ready. Off by default: a read waits for its
+    /// source however long it takes (a source can still answer
+    /// [`SourceError::Pending`](crate::context::SourceError::Pending) itself).
+    pub fn async_generation(mut self, settings: AsyncGeneration) -> Self {
+        self.generation = Some(settings);
+        self
+    }
+
     /// Validates and returns the description.
     pub fn build(mut self) -> Result<Endpoint, ConfigError> {
         for (what, path) in [
@@ -430,6 +462,9 @@ impl EndpointBuilder {
                 max_sessions,
                 idle_timeout: self.session_idle_timeout,
             });
+        }
+        if let Some(settings) = self.generation.take() {
+            self.config.generation = Some(settings.validate()?);
         }
         if let Some(keys) = self.cursor_keys.take() {
             self.config.cursor_keys = keys?;

@@ -12,6 +12,10 @@
 //!   stateless 2026-07-28 (`server/discover`, `resources/*`, per-request `_meta`,
 //!   `Mcp-Method`/`Mcp-Name` checks, `resultType`/`ttlMs`/`cacheScope` on results).
 //!
+//! With [`EndpointBuilder::async_generation`], reads slower than a short wait become
+//! background jobs answered "pending" (REST `202 Accepted` + `Retry-After` + `Location`, MCP a
+//! pending result) until the context is ready; see [`AsyncGeneration`].
+//!
 //! Transport and header violations are answered with a 4xx status and a JSON-RPC error
 //! (`-32700` parse, `-32600` shape, `-32602` `_meta`, `-32020` header mismatch, `-32022`
 //! unsupported version, 404 + `-32601` for unknown 2026-07-28 methods). Errors of a method
@@ -37,6 +41,7 @@ mod classify;
 mod conditional;
 mod cursor;
 mod endpoint;
+mod generation;
 mod metadata;
 mod origin;
 pub mod protocol;
@@ -55,10 +60,14 @@ pub use classify::{
 pub(crate) use conditional::not_modified;
 pub use cursor::MIN_CURSOR_SECRET;
 pub use endpoint::{
-    DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_BATCH_RESPONSE, DEFAULT_MAX_RPC_BATCH,
-    DEFAULT_MAX_SESSIONS, DEFAULT_MCP_PATH, DEFAULT_PAGE_SIZE, DEFAULT_REST_PREFIX,
-    DEFAULT_SESSION_IDLE_TIMEOUT, Endpoint, EndpointBuilder, MAX_PAGE_SIZE,
+    DEFAULT_BODY_LIMIT, DEFAULT_GENERATION_ABANDON_AFTER, DEFAULT_GENERATION_KEEP_FOR,
+    DEFAULT_GENERATION_RETRY_AFTER, DEFAULT_GENERATION_WAIT, DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BATCH_RESPONSE, DEFAULT_MAX_CONCURRENT_GENERATIONS, DEFAULT_MAX_GENERATION_JOBS,
+    DEFAULT_MAX_GENERATION_JOBS_PER_CALLER, DEFAULT_MAX_RPC_BATCH, DEFAULT_MAX_SESSIONS,
+    DEFAULT_MCP_PATH, DEFAULT_PAGE_SIZE, DEFAULT_REST_PREFIX, DEFAULT_SESSION_IDLE_TIMEOUT,
+    Endpoint, EndpointBuilder, MAX_PAGE_SIZE,
 };
+pub use generation::AsyncGeneration;
 pub(crate) use metadata::Challenge;
 pub use metadata::{
     ResourceMetadata, ResourceMetadataService, WELL_KNOWN_PATH, authentication_required,

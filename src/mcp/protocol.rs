@@ -29,6 +29,15 @@ pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabi
 /// `_meta` key identifying the server on 2026-07-28 results.
 pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
+/// `_meta` key marking a `resources/read` result whose context is still being generated
+/// (asynchronous generation): `{"retryAfterMs": <ms>, "message": "..."}`. Its `contents` are
+/// empty; read the resource again after `retryAfterMs`.
+pub const META_PENDING: &str = "io.github.mcp-bastion/pending";
+
+/// `resultType` of a 2026-07-28 `resources/read` result whose context is still being
+/// generated; it also carries `retryAfterMs` (and [`META_PENDING`] in `_meta`).
+pub const RESULT_TYPE_PENDING: &str = "pending";
+
 /// Which generation of the protocol a request belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Era {

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::conditional::not_modified;
 use super::cursor;
 use super::endpoint::MAX_PAGE_SIZE;
+use super::generation::Unready;
 use super::service::{Shared, source_call, source_rejection, source_request};
 use super::wire::{
     BatchResult, BatchResults, ContextEnvelope, ContextListItem, ContextListing, EnvelopeData,
@@ -20,8 +21,8 @@ use super::wire::{
 };
 use crate::context::timestamp::{http_date, rfc3339_millis};
 use crate::context::{
-    CacheScope, Content, ContextEntry, ContextId, ContextLabels, ContextSource, ListRequest,
-    SourceRequest,
+    CacheHint, CacheScope, Content, ContextEntry, ContextId, ContextLabels, ContextSource,
+    ListRequest, SourceRequest,
 };
 use crate::error::{FullBody, Rejection};
 
@@ -76,14 +77,16 @@ pub(super) async fn read<S: ContextSource>(
         None,
         source_request.request_span.as_ref(),
     );
-    let context = call
-        .run(shared.source.get(&id, &source_request))
-        .await
-        .map_err(|err| source_rejection(&err, id.as_str()))?;
     let authenticated = source_request
         .principal
         .as_deref()
         .is_some_and(|principal| !principal.is_anonymous());
+    let context = match shared.fetch(&id, source_request, call).await {
+        Ok(context) => context,
+        Err(Unready::Pending(after)) => return Ok(pending(request, &id, after)),
+        Err(Unready::Busy(after)) => return Err(busy(after)),
+        Err(Unready::Failed(err)) => return Err(source_rejection(&err, id.as_str())),
+    };
     let mut response = context_response(
         &id,
         &context,
@@ -95,6 +98,47 @@ pub(super) async fn read<S: ContextSource>(
     labels.add(&id, &context.labels);
     labels.attach(&mut response);
     Ok(response)
+}
+
+/// `202 Accepted` for a context still being generated: `Retry-After`, `Location` (this same
+/// read: reading it again joins the job) and a small status document
+/// `{"status":"pending","contextId","retryAfter","message"}`; never stored by a cache.
+fn pending(request: &Parts, id: &ContextId, after: std::time::Duration) -> Response<FullBody> {
+    let seconds = crate::error::retry_after_seconds(after).max(1);
+    let body = json!({
+        "status": "pending",
+        "contextId": id.as_str(),
+        "retryAfter": seconds,
+        "message": "the context is being generated; read it again at Location after Retry-After seconds",
+    });
+    let mut response = crate::error::json_response(StatusCode::ACCEPTED, &body);
+    if request.method == Method::HEAD {
+        *response.body_mut() = FullBody::default();
+    }
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(location) = request
+        .uri
+        .path_and_query()
+        .and_then(|target| HeaderValue::from_str(target.as_str()).ok())
+    {
+        headers.insert(header::LOCATION, location);
+    }
+    response.extensions_mut().insert(CacheHint {
+        ttl: None,
+        scope: CacheScope::NoStore,
+    });
+    response
+}
+
+/// The refusal when the generation job table is full.
+pub(super) fn busy(after: std::time::Duration) -> Rejection {
+    Rejection::new(
+        crate::error::ErrorCode::Unavailable,
+        "too many contexts are being generated; retry later",
+    )
+    .with_retry_after(after)
 }
 
 /// The seed's envelope: `{"contextId","version","timestamp","data":{"type","format","content"}}`.

@@ -7,8 +7,10 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
+use super::generation::Unready;
 use super::protocol::{
-    Era, HEADER_SESSION_ID, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy,
+    Era, HEADER_SESSION_ID, META_PENDING, META_SERVER_INFO, RESULT_TYPE_PENDING,
+    SUPPORTED_VERSIONS, negotiate_legacy,
 };
 use super::service::{Shared, source_call, source_rejection, source_request};
 use super::session::SessionError;
@@ -268,6 +270,8 @@ struct MethodResult {
     value: Value,
     ttl_ms: u64,
     scope: &'static str,
+    /// `resultType` in 2026-07-28: `complete`, or `pending` while a context is generated.
+    result_type: &'static str,
 }
 
 impl From<Value> for MethodResult {
@@ -276,6 +280,7 @@ impl From<Value> for MethodResult {
             value,
             ttl_ms: 0,
             scope: "private",
+            result_type: "complete",
         }
     }
 }
@@ -286,6 +291,7 @@ impl MethodResult {
             value,
             ttl_ms: 0,
             scope: "public",
+            result_type: "complete",
         }
     }
 }
@@ -299,7 +305,7 @@ fn modern_result<S>(shared: &Shared<S>, result: MethodResult) -> Value {
         Value::Object(map) => map,
         other => return other,
     };
-    value.insert("resultType".into(), Value::from("complete"));
+    value.insert("resultType".into(), Value::from(result.result_type));
     value.insert("ttlMs".into(), Value::from(result.ttl_ms));
     value.insert("cacheScope".into(), Value::from(result.scope));
     let meta = value
@@ -395,10 +401,22 @@ async fn read_resource<S: ContextSource>(
         meta_trace(call),
         request.request_span.as_ref(),
     );
-    let context = match source.run(shared.source.get(&id, &request)).await {
+    let context = match shared.fetch(&id, request, source).await {
         Ok(context) => context,
-        Err(SourceError::NotFound) => return Err(not_found()),
-        Err(err) => return Err(as_method_error(&source_rejection(&err, id.as_str()))),
+        Err(Unready::Pending(after)) => {
+            facts.hint = Some(crate::context::CacheHint {
+                ttl: None,
+                scope: CacheScope::NoStore,
+            });
+            return Ok(pending(after));
+        }
+        Err(Unready::Busy(after)) => return Err(as_method_error(&super::rest::busy(after))),
+        Err(Unready::Failed(err)) if matches!(*err, SourceError::NotFound) => {
+            return Err(not_found());
+        }
+        Err(Unready::Failed(err)) => {
+            return Err(as_method_error(&source_rejection(&err, id.as_str())));
+        }
     };
     let mut content = Map::new();
     content.insert("uri".into(), Value::from(uri));
@@ -427,7 +445,25 @@ async fn read_resource<S: ContextSource>(
         value: json!({ "contents": [Value::Object(content)] }),
         ttl_ms,
         scope,
+        result_type: "complete",
     })
+}
+
+/// The result of a read whose context is still being generated: no contents, the retry hint
+/// in `_meta` (and, in 2026-07-28, `resultType: "pending"` with `retryAfterMs`).
+fn pending(after: std::time::Duration) -> MethodResult {
+    let retry_after_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+    let message = "the resource is being generated; read it again after retryAfterMs";
+    MethodResult {
+        value: json!({
+            "contents": [],
+            "retryAfterMs": retry_after_ms,
+            "_meta": { META_PENDING: { "retryAfterMs": retry_after_ms, "message": message } },
+        }),
+        ttl_ms: 0,
+        scope: "private",
+        result_type: RESULT_TYPE_PENDING,
+    }
 }
 
 /// The trace context a 2026-07-28 request carries in `params._meta`, when valid.

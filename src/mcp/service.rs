@@ -13,10 +13,11 @@ use tower_service::Service;
 
 use super::classify::{McpRequest, Operation, classify};
 use super::endpoint::Endpoint;
+use super::generation::{Fetched, Jobs};
 use super::metadata::ResourceMetadataService;
 use super::session::SessionStore;
 use super::{rest, rpc};
-use crate::context::{ContextSource, SourceError, SourceRequest, TraceContext};
+use crate::context::{ContextId, ContextSource, SourceError, SourceRequest, TraceContext};
 use crate::error::{BoxError, Dialect, ErrorCode, FullBody, Rejection};
 use crate::principal::Principal;
 
@@ -48,13 +49,15 @@ use crate::principal::Principal;
 /// # Ok(()) }
 /// ```
 pub struct McpService<S> {
-    shared: Arc<Shared<S>>,
+    pub(super) shared: Arc<Shared<S>>,
 }
 
 pub(crate) struct Shared<S> {
-    pub(crate) source: S,
+    pub(crate) source: Arc<S>,
     pub(crate) endpoint: Endpoint,
     pub(crate) sessions: Option<SessionStore>,
+    /// The generation jobs, when asynchronous generation is on.
+    pub(crate) jobs: Option<Jobs>,
 }
 
 impl<S> Clone for McpService<S> {
@@ -84,11 +87,13 @@ impl<S: ContextSource> McpService<S> {
         let sessions = endpoint
             .sessions
             .map(|settings| SessionStore::new(settings.max_sessions, settings.idle_timeout));
+        let jobs = endpoint.generation.map(Jobs::new);
         Self {
             shared: Arc::new(Shared {
-                source,
+                source: Arc::new(source),
                 endpoint,
                 sessions,
+                jobs,
             }),
         }
     }
@@ -245,6 +250,25 @@ impl SourceCall {
     }
 }
 
+impl<S: ContextSource> Shared<S> {
+    /// Reads one context for a REST read or `resources/read`: straight from the source, or
+    /// through the generation jobs when asynchronous generation is on.
+    pub(crate) async fn fetch(
+        &self,
+        id: &ContextId,
+        request: SourceRequest,
+        call: SourceCall,
+    ) -> Fetched {
+        match &self.jobs {
+            Some(jobs) => jobs.read(&self.source, id, request, call).await,
+            None => match call.run(self.source.get(id, &request)).await {
+                Ok(context) => Ok(Arc::new(context)),
+                Err(err) => Err(err.into()),
+            },
+        }
+    }
+}
+
 /// The rejection for a failed source call; internals are logged, never sent.
 pub(crate) fn source_rejection(err: &SourceError, id: &str) -> Rejection {
     match err {
@@ -265,6 +289,12 @@ pub(crate) fn source_rejection(err: &SourceError, id: &str) -> Rejection {
             tracing::warn!(context_id = id, reason = %reason, "context source unavailable");
             Rejection::new(ErrorCode::Unavailable, "the context source is unavailable")
         }
+        // Where pending cannot be answered as such (a batch item).
+        SourceError::Pending { retry_after } => Rejection::new(
+            ErrorCode::Unavailable,
+            "the context is being generated; read it again later",
+        )
+        .with_retry_after(*retry_after),
         SourceError::Internal(cause) => {
             tracing::error!(context_id = id, error = %cause, "context source failed");
             Rejection::new(ErrorCode::Internal, "the context source failed")

@@ -112,6 +112,10 @@ impl McpClient {
     }
 }
 
+/// The shortest wait before reading a context still being generated again, whatever the
+/// server's retry hint says.
+const MIN_PENDING_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Every entry of a paged listing: `page(cursor)` gives one page and the next cursor. At most
 /// `max` entries and `max` pages (an empty page counts too), and a cursor handed out twice is
 /// an error: a server cannot keep the client listing forever. Cursors are remembered by

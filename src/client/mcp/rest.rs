@@ -24,6 +24,12 @@ impl McpClient {
     ///
     /// Each `/`-separated segment of `id` is percent-encoded, so an id cannot leave the REST
     /// prefix; an id with a `.` or `..` segment is refused before anything is sent.
+    ///
+    /// A context still being generated (`202 Accepted`, asynchronous generation) is read
+    /// again after the server's `Retry-After` (at least a quarter second), from the same URL
+    /// (a `Location` elsewhere is never followed with the credential), while the client's
+    /// deadline allows; when the next wait would pass it, the call returns at once with
+    /// [`ClientError::Server`] carrying status 202 and the server's `retry_after`.
     pub async fn get_context(&self, id: &str) -> Result<Context, ClientError> {
         self.read_context(id, false).await
     }
@@ -74,11 +80,29 @@ impl McpClient {
             }
             Ok::<_, ClientError>(request)
         };
+        let deadline = tokio::time::Instant::now() + self.inner.timeout;
         let mut answer = self.send(request(false)?).await?;
-        if answer.status == http::StatusCode::NOT_MODIFIED {
-            // A 304 reaches us only when the cache lost the entry it revalidated meanwhile:
-            // ask once more, past the cache, for the whole answer.
-            answer = self.send(request(true)?).await?;
+        loop {
+            if answer.status == http::StatusCode::NOT_MODIFIED {
+                // A 304 reaches us only when the cache lost the entry it revalidated
+                // meanwhile: ask once more, past the cache, for the whole answer.
+                answer = self.send(request(true)?).await?;
+            }
+            if answer.status != http::StatusCode::ACCEPTED {
+                break;
+            }
+            let wait = crate::client::retry::retry_after(&answer.headers)
+                .unwrap_or(super::MIN_PENDING_WAIT)
+                .max(super::MIN_PENDING_WAIT);
+            if tokio::time::Instant::now() + wait >= deadline {
+                return Err(ClientError::Server(Box::new(ServerError::from_rest(
+                    answer.status,
+                    &answer.headers,
+                    &answer.body,
+                ))));
+            }
+            tokio::time::sleep(wait).await;
+            answer = self.send(request(false)?).await?;
         }
         let envelope: ContextEnvelope<'static> = json_answer(&answer)?;
         Ok(Context {

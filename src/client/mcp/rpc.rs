@@ -13,7 +13,8 @@ use super::{ClientError, Era, McpClient, ReadResult, ServerDescription, ServerEr
 use crate::client::retry::Idempotent;
 use crate::mcp::protocol::{
     HEADER_METHOD, HEADER_NAME, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID, LEGACY_VERSIONS,
-    META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_VERSION,
+    META_CLIENT_CAPABILITIES, META_PENDING, META_PROTOCOL_VERSION, META_SERVER_INFO,
+    MODERN_VERSION, RESULT_TYPE_PENDING,
 };
 use crate::mcp::wire::{Resource, ResourceList};
 
@@ -68,11 +69,33 @@ impl McpClient {
     }
 
     /// `resources/read` of `uri` (`ctx://project-alpha/dependency-graph`).
+    ///
+    /// A resource still being generated (a pending result: `resultType: "pending"`, or the
+    /// `_meta` key [`META_PENDING`]) is read again after its `retryAfterMs` (at least a
+    /// quarter second) while the client's deadline allows; when the next wait would pass it,
+    /// the call returns at once with [`ClientError::Server`] carrying the retry hint.
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResult, ClientError> {
         let mut params = Map::new();
         params.insert("uri".into(), Value::from(uri));
-        let result = self.call("resources/read", params, Some(uri)).await?;
-        decode(result, "resources/read")
+        let deadline = tokio::time::Instant::now() + self.inner.timeout;
+        self.within_deadline(async {
+            loop {
+                let result = self
+                    .call_once("resources/read", params.clone(), Some(uri))
+                    .await?;
+                let Some(wait) = pending_wait(&result) else {
+                    return decode(result, "resources/read");
+                };
+                if tokio::time::Instant::now() + wait >= deadline {
+                    let mut pending = ServerError::bare(StatusCode::OK, &http::HeaderMap::new());
+                    "the resource is still being generated".clone_into(&mut pending.message);
+                    pending.retry_after = Some(wait);
+                    return Err(ClientError::Server(Box::new(pending)));
+                }
+                tokio::time::sleep(wait).await;
+            }
+        })
+        .await
     }
 
     /// A read-only method call: connects first; a stateful session the server forgot (`404`)
@@ -371,6 +394,22 @@ fn answers(message: &Value, id: u64) -> bool {
             Some(Value::Null) => message.get("error").is_some(),
             _ => false,
         }
+}
+
+/// How long to wait before reading again, when `result` says the resource is still being
+/// generated.
+fn pending_wait(result: &Value) -> Option<std::time::Duration> {
+    let marker = result.get("_meta").and_then(|meta| meta.get(META_PENDING));
+    let typed = result.get("resultType").and_then(Value::as_str) == Some(RESULT_TYPE_PENDING);
+    if marker.is_none() && !typed {
+        return None;
+    }
+    let millis = marker
+        .and_then(|marker| marker.get("retryAfterMs"))
+        .or_else(|| result.get("retryAfterMs"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Some(std::time::Duration::from_millis(millis).max(super::MIN_PENDING_WAIT))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(result: Value, method: &str) -> Result<T, ClientError> {
