@@ -69,7 +69,10 @@ async fn a_slow_context_is_polled_to_completion_through_the_stack() {
         counted.fetch_add(1, Ordering::SeqCst);
         async move {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let who = request.principal.map(|p| p.identity()).unwrap_or_default();
+            let who = request
+                .principal
+                .map(|p| p.identity().to_owned())
+                .unwrap_or_default();
             let scope = if id.as_str().starts_with("public/") {
                 CacheScope::Public
             } else {

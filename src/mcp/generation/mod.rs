@@ -37,7 +37,6 @@ use tokio::time::Instant;
 
 use super::service::SourceCall;
 use crate::context::{ContextEntry, ContextId, ContextSource, SourceError, SourceRequest};
-use crate::principal::Principal;
 
 pub use settings::AsyncGeneration;
 pub(crate) use settings::Settings;
@@ -147,7 +146,7 @@ impl Jobs {
             owner: request
                 .principal
                 .as_deref()
-                .map_or_else(String::new, Principal::identity),
+                .map_or_else(String::new, |p| p.identity().to_owned()),
         };
         let now = Instant::now();
         let mut until = now + self.settings.wait;

@@ -56,7 +56,7 @@ fn slow(delay: Duration) -> (impl ContextSource, Arc<Counts>) {
             assert!(!id.as_str().starts_with("boom/"), "the source broke");
             let who = request
                 .principal
-                .map_or_else(|| "anonymous".to_owned(), |p| p.identity());
+                .map_or_else(|| "anonymous".to_owned(), |p| p.identity().to_owned());
             Ok(ContextEntry::text(
                 "report",
                 "markdown",
