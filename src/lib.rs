@@ -46,6 +46,9 @@ pub mod cache;
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 pub mod client_addr;
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub mod compression;
 pub mod context;
 pub mod envelope;
 pub mod error;
