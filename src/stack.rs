@@ -223,7 +223,7 @@ impl Stack {
         #[cfg(feature = "compression")]
         let (compression, decompression) = match self.compression {
             Some(config) => (
-                CompressionLayer::new(config.clone()),
+                CompressionLayer::new(config),
                 RequestDecompressionLayer::new(config).with_endpoint(&self.endpoint),
             ),
             None => (

@@ -14,7 +14,7 @@
 //! let endpoint = Endpoint::default();
 //! let config = CompressionConfig::default().min_size(2048);
 //! let service = ServiceBuilder::new()
-//!     .layer(CompressionLayer::new(config.clone()))
+//!     .layer(CompressionLayer::new(config))
 //!     .layer(ErrorEnvelopeLayer::for_endpoint(&endpoint))
 //!     .layer(RequestDecompressionLayer::new(config).with_endpoint(&endpoint))
 //!     .service(McpService::with_endpoint(StaticSource::new(), endpoint));
@@ -73,7 +73,7 @@ use negotiate::Coding;
 ///     .brotli(false);
 /// assert_eq!(config.min_size_bytes(), 4096);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 #[must_use]
 pub struct CompressionConfig {
     min_size: u64,

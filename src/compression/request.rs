@@ -45,6 +45,7 @@ impl RequestDecompressionLayer {
     }
 
     /// Uses `endpoint`'s body limit and dialects.
+    #[must_use]
     pub fn with_endpoint(self, endpoint: &Endpoint) -> Self {
         match self.shared {
             Some(shared) => Self::for_parts(shared.encodings, endpoint),

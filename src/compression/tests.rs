@@ -2,8 +2,6 @@
 //! and 304s through the cache, the size and type rules, the listing filter, and request
 //! bodies (decoding, the zip bomb, unknown codings) in both dialects.
 
-use std::fmt::Write as _;
-
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -24,40 +22,9 @@ use crate::stack::Stack;
 type Body = Full<Bytes>;
 const TOKEN: &str = "Bearer dev-token-0123456789ab";
 
-/// A realistic large JSON context: the build history of `builds` CI builds.
-pub(crate) fn build_history(builds: usize) -> String {
-    let mut out = String::from("{\"project\":\"project-alpha\",\"builds\":[");
-    for n in 0..builds {
-        if n > 0 {
-            out.push(',');
-        }
-        let status = ["passed", "passed", "passed", "failed", "cancelled"][n % 5];
-        let _ = write!(
-            out,
-            "{{\"number\":{},\"commit\":\"{:040x}\",\"branch\":\"{}\",\"status\":\"{status}\",\
-             \"startedAt\":\"2026-{:02}-{:02}T{:02}:{:02}:00Z\",\"durationSeconds\":{},\
-             \"author\":\"dev{}@example.com\",\"steps\":[{{\"name\":\"build\",\"seconds\":{}}},\
-             {{\"name\":\"test\",\"seconds\":{},\"passed\":{},\"failed\":{}}},\
-             {{\"name\":\"deploy\",\"seconds\":{}}}]}}",
-            1000 + n,
-            (n as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834),
-            ["main", "release/2.4", "feature/cache", "fix/login"][n % 4],
-            1 + n % 12,
-            1 + n % 28,
-            n % 24,
-            (n * 7) % 60,
-            60 + (n * 37) % 900,
-            n % 17,
-            20 + (n * 13) % 200,
-            40 + (n * 29) % 600,
-            1200 + n % 40,
-            usize::from(n % 5 == 3) * (1 + n % 3),
-            5 + n % 30,
-        );
-    }
-    out.push_str("]}");
-    out
-}
+#[path = "../../tests/common/build_history.rs"]
+mod build_history;
+use build_history::build_history;
 
 fn stack(
     config: CompressionConfig,
@@ -369,15 +336,9 @@ async fn compressed_request_bodies_are_decoded() {
     assert_eq!(json["error"]["code"], -32700);
 }
 
-/// 100 MiB of zeros as gzip members of 1 MiB each (a gzip stream may hold several members,
-/// decoded one after the other): about 100 KB on the wire.
+/// 100 MiB of zeros in one gzip member: about 100 KB on the wire.
 async fn gzip_bomb() -> Bytes {
-    let member = encode("gzip", Bytes::from(vec![0u8; 1 << 20])).await;
-    let mut bomb = Vec::with_capacity(member.len() * 100);
-    for _ in 0..100 {
-        bomb.extend_from_slice(&member);
-    }
-    Bytes::from(bomb)
+    encode("gzip", Bytes::from(vec![0u8; 100 << 20])).await
 }
 
 #[tokio::test]
@@ -443,8 +404,21 @@ async fn unknown_content_encodings_are_refused_with_415() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn without_compression_the_stack_passes_encodings_through() {
+type Seen = std::sync::Arc<std::sync::Mutex<Option<HeaderValue>>>;
+
+/// The stack in front of a service answering 5000 bytes of `content_type` (and recording the
+/// `Accept-Encoding` it saw), with `compression` when given.
+fn around_inner(
+    compression: Option<CompressionConfig>,
+    content_type: &'static str,
+) -> (
+    impl Service<
+        Request<Body>,
+        Response = Response<impl http_body::Body<Data = Bytes, Error: std::fmt::Debug>>,
+        Error: std::fmt::Debug,
+    > + Clone,
+    Seen,
+) {
     let keys = ApiKeyStore::new([ApiKey::new(
         "dev-token-0123456789ab",
         Principal::new("dev", AuthMethod::ApiKey).with_role("developer"),
@@ -463,27 +437,67 @@ async fn without_compression_the_stack_passes_encodings_through() {
         "#,
     )
     .unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = Seen::default();
     let record = std::sync::Arc::clone(&seen);
     let inner = service_fn(move |request: Request<_>| {
         *record.lock().unwrap() = request.headers().get(header::ACCEPT_ENCODING).cloned();
         async move {
             Ok::<_, std::convert::Infallible>(
                 Response::builder()
-                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::CONTENT_TYPE, content_type)
                     .body(Body::from("x".repeat(5000)))
                     .unwrap(),
             )
         }
     });
-    let service = Stack::new(Endpoint::default())
+    let mut stack = Stack::new(Endpoint::default())
         .auth(AuthLayer::builder().api_keys(keys))
-        .policy(PolicyHandle::new(policy))
-        .service(inner)
-        .unwrap();
+        .policy(PolicyHandle::new(policy));
+    if let Some(config) = compression {
+        stack = stack.compression(config);
+    }
+    (stack.service(inner).unwrap(), seen)
+}
+
+#[tokio::test]
+async fn without_compression_the_stack_passes_encodings_through() {
+    let (service, seen) = around_inner(None, "application/json");
     let response = send(&service, get("/context/docs/x", Some("gzip;q=0.5, *;q=0"))).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
     assert!(!vary(&response).concat().contains("accept-encoding"));
     assert_eq!(seen.lock().unwrap().as_ref().unwrap(), "gzip;q=0.5, *;q=0");
+    // Nor does it decode or refuse request bodies.
+    let mut request = get("/context/docs/x", None);
+    request
+        .headers_mut()
+        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
+    assert_eq!(send(&service, request).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn event_streams_grpc_and_binary_are_never_compressed() {
+    for content_type in [
+        "text/event-stream",
+        "application/grpc",
+        "application/grpc+proto",
+        "application/octet-stream",
+    ] {
+        let (service, seen) = around_inner(Some(CompressionConfig::default()), content_type);
+        let response = send(&service, get("/context/docs/x", Some("gzip, br, zstd"))).await;
+        assert_eq!(response.status(), StatusCode::OK, "{content_type}");
+        assert!(
+            response.headers().get(header::CONTENT_ENCODING).is_none(),
+            "{content_type}"
+        );
+        assert_eq!(response.body().len(), 5000, "{content_type}");
+        // The layers below see the negotiated coding only.
+        assert_eq!(seen.lock().unwrap().as_ref().unwrap(), "zstd");
+    }
+    let (service, seen) = around_inner(Some(CompressionConfig::default()), "text/markdown");
+    let response = send(&service, get("/context/docs/x", Some("*;q=0"))).await;
+    assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(seen.lock().unwrap().as_ref().unwrap(), "identity");
+    let response = send(&service, get("/context/docs/x", Some("gzip"))).await;
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
 }
