@@ -186,6 +186,31 @@ pub(crate) fn compressible_type(headers: &HeaderMap) -> bool {
 /// Adds `Accept-Encoding` to the response's `Vary`, merging every `Vary` field into one and
 /// listing each name once. `Vary: *` already covers it.
 pub(crate) fn add_vary(headers: &mut HeaderMap) {
+    // The common cases first: no Vary yet, or one field (one allocation at most).
+    let mut fields = headers.get_all(header::VARY).iter();
+    match (fields.next(), fields.next()) {
+        (None, _) => {
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            return;
+        }
+        (Some(only), None) => {
+            let listed = only.as_bytes().split(|b| *b == b',').any(|name| {
+                let name = name.trim_ascii();
+                name == b"*" || name.eq_ignore_ascii_case(b"accept-encoding")
+            });
+            if listed {
+                return;
+            }
+            let mut merged = Vec::with_capacity(only.len() + 17);
+            merged.extend_from_slice(only.as_bytes().trim_ascii_end());
+            merged.extend_from_slice(b", accept-encoding");
+            if let Ok(merged) = HeaderValue::from_bytes(&merged) {
+                headers.insert(header::VARY, merged);
+            }
+            return;
+        }
+        (Some(_), Some(_)) => {}
+    }
     let mut names: Vec<String> = Vec::new();
     for value in headers.get_all(header::VARY) {
         let Ok(value) = value.to_str() else { continue };
@@ -392,7 +417,24 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::VARY, HeaderValue::from_static("origin, *"));
         add_vary(&mut headers);
+        assert_eq!(headers[header::VARY], "origin, *");
+
+        let mut headers = HeaderMap::new();
+        headers.append(header::VARY, HeaderValue::from_static("origin"));
+        headers.append(header::VARY, HeaderValue::from_static("*"));
+        add_vary(&mut headers);
         assert_eq!(headers[header::VARY], "*");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("authorization, x-api-key"),
+        );
+        add_vary(&mut headers);
+        assert_eq!(
+            headers[header::VARY],
+            "authorization, x-api-key, accept-encoding"
+        );
     }
 
     #[test]
