@@ -4,7 +4,8 @@
 //! `on_the_way_out/<coding>`: the cache stores identity bytes and `CompressionLayer`
 //! compresses every response (what the stack does), versus
 //! `stored_variant/<coding>`: the bytes were compressed once and stored, and each request
-//! only passes them through the same layer; `identity` is the floor.
+//! only passes them through the same layer; `identity` is the floor. `small/*`: the layer's
+//! own cost on an answer below the minimum size, against the bare service.
 
 #[path = "../tests/common/build_history.rs"]
 mod build_history;
@@ -110,6 +111,26 @@ fn compression(c: &mut Criterion) {
             b.iter(|| runtime.block_on(run(&from_store, coding)));
         });
     }
+    // The layer's own cost on a small JSON answer it leaves alone (under the minimum size).
+    let small = Bytes::from(r#"{"contextId":"docs/a","version":"1","data":{"content":"hi"}}"#);
+    let bare = stored(small.clone(), None);
+    let through = layer.layer(stored(small, None));
+    group.bench_function("small/bare", |b| {
+        b.iter(|| runtime.block_on(run(&bare, "gzip, br, zstd")));
+    });
+    group.bench_function("small/through_layer", |b| {
+        b.iter(|| runtime.block_on(run(&through, "gzip, br, zstd")));
+    });
+    let disabled = CompressionLayer::disabled().layer(stored(
+        Bytes::from(r#"{"contextId":"docs/a","version":"1","data":{"content":"hi"}}"#),
+        None,
+    ));
+    group.bench_function("small/disabled_layer", |b| {
+        b.iter(|| runtime.block_on(run(&disabled, "gzip, br, zstd")));
+    });
+    group.bench_function("small/through_layer_identity", |b| {
+        b.iter(|| runtime.block_on(run(&through, "identity")));
+    });
     group.finish();
 }
 
