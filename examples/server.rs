@@ -462,6 +462,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stack = stack.invalidation_webhook(cache.handle().webhook(secret)?);
         tracing::info!("cache invalidation webhook at POST /cache/invalidate");
     }
+    // With feature `compression`: gzip, br or zstd responses (JSON and text of 1 KiB or more)
+    // and compressed request bodies, decoded within the 1 MiB body limit.
+    #[cfg(feature = "compression")]
+    let stack = stack.compression(mcp_bastion::compression::CompressionConfig::default());
     let service = stack.serve_source(impact::WithImpactReport(seed_contexts()?))?;
     // Connection limits: header, body and idle timeouts, HTTP/2 pings, a connection cap
     // (the safe defaults, spelled out so they are easy to find and change).

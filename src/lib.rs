@@ -32,7 +32,8 @@
 //! (classification and the endpoint), then the layers: [`observe`] (request ids, the
 //! access log, metrics, traces), [`envelope`] (one error format),
 //! [`overload`] (load shedding, deadlines), [`auth`], [`rate_limit`] (quotas and the
-//! `RateLimit` header fields), [`policy`], [`cache`]; [`stack`] puts them in order, and
+//! `RateLimit` header fields), [`policy`], [`cache`], and `compression` (feature
+//! `compression`: gzip, br and zstd both ways); [`stack`] puts them in order, and
 //! [`server`] serves any of it. On the other side of the wire, `client` (feature `client`)
 //! is a resilient client of such a server: `McpClient` and its tower layers (retries, circuit
 //! breaker, deadlines, bearer, trace context, ETag-revalidating cache).
@@ -46,6 +47,9 @@ pub mod cache;
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 pub mod client_addr;
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub mod compression;
 pub mod context;
 pub mod envelope;
 pub mod error;

@@ -1,6 +1,7 @@
 //! [`Stack`]: the recommended order of the layers, assembled from one [`Endpoint`].
 //!
-//! Outermost first: observe (request id, span, access log) → error envelope → load shedding
+//! Outermost first: observe (request id, span, access log) → (response compression) → error
+//! envelope → (request decompression) → load shedding
 //! and deadline → client address → limits
 //! by address (per-address quota, failed authentications) → (invalidation webhook) →
 //! authentication → rate limit by principal → policy → context cache (when configured) →
@@ -50,6 +51,11 @@ use tower_layer::Layer;
 use crate::auth::{Auth, AuthLayer, AuthLayerBuilder};
 use crate::cache::{ContextCacheLayer, ContextCacheService, InvalidationWebhook, WebhookRoute};
 use crate::client_addr::{ClientAddrLayer, ClientAddrService, TrustedProxies};
+#[cfg(feature = "compression")]
+use crate::compression::{
+    Compression, CompressionConfig, CompressionLayer, RequestDecompression,
+    RequestDecompressionLayer,
+};
 use crate::context::ContextSource;
 use crate::envelope::{ErrorEnvelope, ErrorEnvelopeLayer};
 use crate::error::ConfigError;
@@ -74,6 +80,8 @@ pub struct Stack {
     overload: Option<OverloadLayer>,
     rate_limits: Option<RateLimits>,
     proxies: TrustedProxies,
+    #[cfg(feature = "compression")]
+    compression: Option<CompressionConfig>,
 }
 
 /// The layers of a [`Stack`], in order, ready to wrap a service.
@@ -89,20 +97,30 @@ pub struct StackLayer {
     overload: OverloadLayer,
     address_limit: AddressLimitLayer,
     rate_limit: RateLimitLayer,
+    #[cfg(feature = "compression")]
+    compression: CompressionLayer,
+    #[cfg(feature = "compression")]
+    decompression: RequestDecompressionLayer,
 }
 
-/// A service wrapped by [`StackLayer`].
-pub type StackService<S> = ObserveService<
-    ErrorEnvelope<
-        OverloadService<
-            ClientAddrService<
-                AddressLimitService<
-                    WebhookRoute<Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>>,
-                >,
-            >,
+/// The layers from load shedding inward.
+type Guarded<S> = OverloadService<
+    ClientAddrService<
+        AddressLimitService<
+            WebhookRoute<Auth<RateLimitService<PolicyService<ContextCacheService<S>>>>>,
         >,
     >,
 >;
+
+/// A service wrapped by [`StackLayer`].
+#[cfg(not(feature = "compression"))]
+pub type StackService<S> = ObserveService<ErrorEnvelope<Guarded<S>>>;
+
+/// A service wrapped by [`StackLayer`] (with feature `compression`: response compression just
+/// inside observe, request decompression just inside the error envelope).
+#[cfg(feature = "compression")]
+pub type StackService<S> =
+    ObserveService<Compression<ErrorEnvelope<RequestDecompression<Guarded<S>>>>>;
 
 impl Stack {
     /// A stack for `endpoint`.
@@ -116,6 +134,8 @@ impl Stack {
             overload: None,
             rate_limits: None,
             proxies: TrustedProxies::default(),
+            #[cfg(feature = "compression")]
+            compression: None,
         }
     }
 
@@ -169,6 +189,18 @@ impl Stack {
         self
     }
 
+    /// Compress responses and accept compressed request bodies (feature `compression`;
+    /// default: neither). Responses are compressed on the way out, after the error envelope,
+    /// the policy's listing filter and the cache have seen identity bodies; request bodies are
+    /// decoded before anything reads them, within the endpoint's body limit. See
+    /// [`compression`](crate::compression).
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    pub fn compression(mut self, config: CompressionConfig) -> Self {
+        self.compression = Some(config);
+        self
+    }
+
     /// The endpoint description the stack was made for.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
@@ -188,7 +220,22 @@ impl Stack {
             Some(limits) => limits,
             None => RateLimitConfig::default().build()?,
         };
+        #[cfg(feature = "compression")]
+        let (compression, decompression) = match self.compression {
+            Some(config) => (
+                CompressionLayer::new(config),
+                RequestDecompressionLayer::new(config).with_endpoint(&self.endpoint),
+            ),
+            None => (
+                CompressionLayer::disabled(),
+                RequestDecompressionLayer::disabled(),
+            ),
+        };
         Ok(StackLayer {
+            #[cfg(feature = "compression")]
+            compression,
+            #[cfg(feature = "compression")]
+            decompression,
             observe: ObserveLayer::new(),
             address_limit: AddressLimitLayer::new(&limits).endpoint(&self.endpoint),
             rate_limit: RateLimitLayer::new(&limits).endpoint(&self.endpoint),
@@ -237,7 +284,11 @@ impl<S> Layer<S> for StackLayer {
         let address_limit = self.address_limit.layer(route);
         let client_addr = self.client_addr.layer(address_limit);
         let overload = self.overload.layer(client_addr);
+        #[cfg(feature = "compression")]
+        let overload = self.decompression.layer(overload);
         let envelope = self.envelope.layer(overload);
+        #[cfg(feature = "compression")]
+        let envelope = self.compression.layer(envelope);
         self.observe.layer(envelope)
     }
 }

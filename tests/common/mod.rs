@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+pub mod build_history;
 pub mod faults;
 pub mod pki;
 
