@@ -171,7 +171,17 @@ where
             Shape::RpcResult
         };
         let hint = hint.or_else(|| result_hint(&hints));
-        (shape, Bytes::copy_from_slice(result.get().as_bytes()), hint)
+        let stored = if lookup.modern {
+            // Kept without its `ttlMs`: a hit writes what is left of the TTL in front of the
+            // stored members instead of parsing the result again.
+            match result_without_ttl(result.get()) {
+                Some(stored) => stored,
+                None => return passed(parts, bytes),
+            }
+        } else {
+            Bytes::copy_from_slice(result.get().as_bytes())
+        };
+        (shape, stored, hint)
     };
     let hint = hint.unwrap_or_default();
     if hint.scope == CacheScope::NoStore {
@@ -272,4 +282,27 @@ fn result_hint(hints: &ResultHints) -> Option<CacheHint> {
     };
     let ttl = hints.ttl_ms.filter(|ms| *ms > 0).map(Duration::from_millis);
     Some(CacheHint { ttl, scope })
+}
+
+/// A 2026-07-28 result object without its `ttlMs` member, the other members' values as they
+/// were written; `None` when the result is not an object.
+fn result_without_ttl(result: &str) -> Option<Bytes> {
+    let mut members: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+        serde_json::from_str(result).ok()?;
+    members.remove("ttlMs");
+    serde_json::to_vec(&members).ok().map(Bytes::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::result_without_ttl;
+
+    #[test]
+    fn results_are_stored_without_their_ttl_and_values_untouched() {
+        let stored = result_without_ttl(r#"{"ttlMs":5,"b":1.50,"a":{"x":[1e3]}}"#).unwrap();
+        assert_eq!(&stored[..], br#"{"a":{"x":[1e3]},"b":1.50}"#);
+        assert_eq!(&result_without_ttl(r#"{"ttlMs":5}"#).unwrap()[..], b"{}");
+        assert!(result_without_ttl("[1]").is_none());
+        assert!(result_without_ttl("not json").is_none());
+    }
 }

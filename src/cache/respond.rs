@@ -1,7 +1,9 @@
 //! Writing answers from entries: REST bodies as stored, JSON-RPC results spliced under the
 //! caller's id, with `Cache-Control`, `Cache-Status` (RFC 9211) and 304s.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::fmt::Write as _;
+
+use bytes::{BufMut, BytesMut};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -122,19 +124,7 @@ fn rest_answer(
 
 fn rpc_answer(entry: &Entry, id: &Value, now: Instant) -> Response<FullBody> {
     let id = serde_json::to_vec(id).unwrap_or_else(|_| b"null".to_vec());
-    let result = match entry.shape {
-        // The stored result's `ttlMs` was its TTL when stored: say what is left.
-        Shape::ModernRpcResult => match serde_json::from_slice::<Value>(&entry.body) {
-            Ok(Value::Object(mut result)) => {
-                let remaining = u64::try_from(entry.remaining(now).as_millis()).unwrap_or(u64::MAX);
-                result.insert("ttlMs".into(), Value::from(remaining));
-                serde_json::to_vec(&result).map_or_else(|_| entry.body.clone(), Bytes::from)
-            }
-            _ => entry.body.clone(),
-        },
-        _ => entry.body.clone(),
-    };
-    let mut body = BytesMut::with_capacity(result.len() + id.len() + 32);
+    let mut body = BytesMut::with_capacity(entry.body.len() + id.len() + 64);
     body.put_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     body.put_slice(&id);
     body.put_slice(if entry.shape == Shape::RpcNotFound {
@@ -142,7 +132,23 @@ fn rpc_answer(entry: &Entry, id: &Value, now: Instant) -> Response<FullBody> {
     } else {
         b",\"result\":".as_slice()
     });
-    body.put_slice(&result);
+    match entry.shape {
+        // Stored without its `ttlMs` (an object, `{...}`): say what is left of the TTL, then
+        // the stored members.
+        Shape::ModernRpcResult => {
+            let remaining = u64::try_from(entry.remaining(now).as_millis()).unwrap_or(u64::MAX);
+            body.put_slice(b"{\"ttlMs\":");
+            let _ = write!(body, "{remaining}");
+            match entry.body.get(1..) {
+                Some(members) if members != b"}" => {
+                    body.put_slice(b",");
+                    body.put_slice(members);
+                }
+                _ => body.put_slice(b"}"),
+            }
+        }
+        _ => body.put_slice(&entry.body),
+    }
     body.put_slice(b"}");
     let mut response = Response::new(FullBody::new(body.freeze()));
     response.headers_mut().insert(

@@ -343,7 +343,16 @@ async fn json_rpc_hits_answer_the_callers_id_and_the_remaining_ttl() {
     tokio::time::advance(Duration::from_secs(20)).await;
     let later = send(&service, rpc(4, "resources/read", &read, true)).await;
     assert_eq!(cache_status(&later), "mcp-bastion; hit");
-    let later: Value = serde_json::from_str(&later.body).unwrap();
+    // The stored result is spliced behind a fresh `ttlMs`: one member of that name.
+    assert_eq!(later.body.matches("\"ttlMs\"").count(), 1, "{}", later.body);
+    let mut later: Value = serde_json::from_str(&later.body).unwrap();
+    let mut without_ttl =
+        |value: &mut Value| value["result"].as_object_mut().unwrap().remove("ttlMs");
+    let mut fresh = modern.clone();
+    without_ttl(&mut fresh);
+    let remaining = without_ttl(&mut later);
+    assert_eq!(later["result"], fresh["result"]);
+    later["result"]["ttlMs"] = remaining.unwrap();
     assert_eq!(later["id"], 4);
     assert_eq!(later["result"]["ttlMs"], 40_000);
     assert_eq!(later["result"]["cacheScope"], "public");
