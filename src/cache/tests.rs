@@ -346,7 +346,7 @@ async fn json_rpc_hits_answer_the_callers_id_and_the_remaining_ttl() {
     // The stored result is spliced behind a fresh `ttlMs`: one member of that name.
     assert_eq!(later.body.matches("\"ttlMs\"").count(), 1, "{}", later.body);
     let mut later: Value = serde_json::from_str(&later.body).unwrap();
-    let mut without_ttl =
+    let without_ttl =
         |value: &mut Value| value["result"].as_object_mut().unwrap().remove("ttlMs");
     let mut fresh = modern.clone();
     without_ttl(&mut fresh);
