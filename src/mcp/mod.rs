@@ -42,6 +42,7 @@ mod origin;
 pub mod protocol;
 mod rest;
 mod rpc;
+mod select;
 mod service;
 mod session;
 pub mod wire;
@@ -65,6 +66,7 @@ pub use metadata::{
     insufficient_scope,
 };
 pub use origin::{HostPolicy, OriginPolicy};
+pub(crate) use select::{rest_key as rest_selection_key, rpc_key as rpc_selection_key};
 pub use service::{McpService, ResponseFuture};
 pub(crate) use wire::{
     BatchResults, ContextListing, PromptList, ResourceList, TemplateList, ToolList,

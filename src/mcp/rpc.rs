@@ -8,15 +8,16 @@ use serde_json::{Map, Value, json};
 
 use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
 use super::protocol::{
-    Era, HEADER_SESSION_ID, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy,
+    Era, HEADER_SESSION_ID, META_SELECTION, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy,
 };
-use super::service::{Shared, source_call, source_rejection, source_request};
+use super::select::{self, Read, ReadFailure};
+use super::service::{Shared, source_rejection, source_request};
 use super::session::SessionError;
 use crate::context::{
     CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, SourceError,
     SourceRequest, TraceContext,
 };
-use crate::error::{FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
+use crate::error::{Dialect, FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
 
 mod lists;
 
@@ -165,7 +166,9 @@ pub(super) async fn exchange<S: ContextSource>(
             }
             Ok(labelled(response))
         }
-        Some(Err(rejection)) => Err(rejection),
+        // The labels of a context read before the call failed go with the refusal, for the
+        // policy in front to check as it checks an answer.
+        Some(Err(rejection)) => Ok(labelled(rejection.into_response(Dialect::JsonRpc))),
         None => Err(Rejection::internal()),
     }
 }
@@ -388,17 +391,24 @@ async fn read_resource<S: ContextSource>(
             ));
         }
     };
-    let mut request = request.clone();
-    let source = source_call(
-        "get",
-        &mut request.trace,
-        meta_trace(call),
-        request.request_span.as_ref(),
-    );
-    let context = match source.run(shared.source.get(&id, &request)).await {
-        Ok(context) => context,
-        Err(SourceError::NotFound) => return Err(not_found()),
-        Err(err) => return Err(as_method_error(&source_rejection(&err, id.as_str()))),
+    let requested =
+        select::from_params(&call.params).map_err(|err| select_error(&ReadFailure::from(err)))?;
+    let read = select::read(shared, &id, requested, request.clone(), meta_trace(call)).await;
+    let Read {
+        entry: context,
+        selection,
+    } = match read {
+        Ok(read) => read,
+        Err(ReadFailure::Source(SourceError::NotFound)) => return Err(not_found()),
+        Err(ReadFailure::Source(err)) => {
+            return Err(as_method_error(&source_rejection(&err, id.as_str())));
+        }
+        Err(failure) => {
+            if let ReadFailure::Select { labels, .. } = &failure {
+                facts.labels.add(&id, labels);
+            }
+            return Err(select_error(&failure));
+        }
     };
     let mut content = Map::new();
     content.insert("uri".into(), Value::from(uri));
@@ -412,6 +422,12 @@ async fn read_resource<S: ContextSource>(
             content.insert("blob".into(), Value::from(STANDARD.encode(bytes)))
         }
     };
+    if let Some(selection) = selection {
+        content.insert(
+            "_meta".into(),
+            json!({ META_SELECTION: serde_json::to_value(selection).unwrap_or_default() }),
+        );
+    }
     let ttl_ms = context
         .cache
         .ttl
@@ -428,6 +444,20 @@ async fn read_resource<S: ContextSource>(
         ttl_ms,
         scope,
     })
+}
+
+/// A refused selection: -32602 naming the part at fault.
+fn select_error(failure: &ReadFailure) -> Rejection {
+    match failure {
+        ReadFailure::Select {
+            message, culprit, ..
+        } => method_error(
+            jsonrpc::INVALID_PARAMS,
+            format!("Invalid params: {message}"),
+            culprit.as_ref().map(|culprit| json!({ "select": culprit })),
+        ),
+        ReadFailure::Source(_) => Rejection::internal(),
+    }
 }
 
 /// The trace context a 2026-07-28 request carries in `params._meta`, when valid.
