@@ -274,3 +274,6 @@ fn range(unit: &str, start: u64, end: Option<u64>) -> String {
     let end = end.map_or_else(String::new, |end| end.to_string());
     format!("{unit}={start}-{end}")
 }
+
+#[cfg(test)]
+mod tests;

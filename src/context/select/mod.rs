@@ -221,13 +221,14 @@ impl Selector {
         self.to_string()
     }
 
-    /// The canonical text without the page offset: what stays the same from page to page.
+    /// The canonical text of what is selected, without the page: what stays the same from
+    /// page to page (a cursor resumes under another page size too).
     pub(crate) fn scope(&self) -> String {
-        let mut first = self.clone();
-        if let Some(page) = &mut first.page {
-            page.offset = 0;
+        Self {
+            target: self.target.clone(),
+            page: None,
         }
-        first.to_string()
+        .to_string()
     }
 }
 
