@@ -4,7 +4,8 @@
 //! `McpService` serves a [`ContextSource`](crate::context::ContextSource):
 //!
 //! - REST: `GET /context/{id}` (the envelope `{"contextId","version","timestamp","data"}`,
-//!   with `ETag`/`If-None-Match`), `GET /context?prefix=&cursor=&limit=` (a page of
+//!   with `ETag`/`If-None-Match`; `?select=` JSON Pointers or a text range, `limit` and
+//!   `cursor` to page an array: see [`Selector`](crate::context::Selector)), `GET /context?prefix=&cursor=&limit=` (a page of
 //!   `items` and an opaque `nextCursor`), `POST /context` with `{"ids":[...]}` (batch read,
 //!   one status per id).
 //! - MCP Streamable HTTP at `/mcp`, both protocol eras on the same path:

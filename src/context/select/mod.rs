@@ -1,37 +1,6 @@
 //! Selective retrieval: the [`Selector`] a client sends with a read (REST `?select=`,
 //! `limit`, `cursor`; MCP `resources/read` `select`, `limit`, `cursor`) and its projection
 //! of a [`ContextEntry`](super::ContextEntry).
-//!
-//! A selector is one of:
-//! - up to [`MAX_POINTERS`] RFC 6901 JSON Pointers (`/nodes`, `/builds/0/status`; the empty
-//!   pointer is the whole document), each at most [`MAX_POINTER_LEN`] bytes. One pointer
-//!   answers the value it names; several answer a JSON object keyed by pointer. Pointers are
-//!   kept sorted and without duplicates, so the order they were sent in never matters.
-//! - one text range: `bytes=A-B` (0-based, inclusive, as in HTTP `Range`) or `lines=A-B`
-//!   (1-based, inclusive); `B` may be left out for "to the end". An end past the content is
-//!   cut to it; a start past it is refused.
-//! - pagination of a JSON array (the one pointer's value, or the whole document without a
-//!   pointer): `limit` items (1 to [`MAX_SELECT_LIMIT`]) from an offset the endpoint takes
-//!   from an opaque cursor.
-//!
-//! Pointers and pagination need JSON content ([`is_json`]); ranges apply to any content.
-//! A selection is never larger than the context it selects from (plus, for several
-//! pointers, the keys naming them): overlapping pointers cannot amplify a read.
-//!
-//! ```
-//! use mcp_bastion::context::{ContextEntry, Selector};
-//!
-//! let entry = ContextEntry::text("graph", "json", r#"{"nodes":[1,2,3],"edges":[]}"#);
-//! let selector = Selector::parse(["/nodes"], None)?.expect("a selection");
-//! let selected = selector.apply(&entry)?;
-//! assert_eq!(selected.entry.data.content.as_text(), Some("[1,2,3]"));
-//! assert_ne!(selected.entry.version, entry.version);
-//!
-//! let page = Selector::parse(["/nodes"], Some(2))?.expect("a selection").apply(&entry)?;
-//! assert_eq!(page.entry.data.content.as_text(), Some("[1,2]"));
-//! assert_eq!((page.total, page.next_offset), (Some(3), Some(2)));
-//! # Ok::<(), mcp_bastion::context::SelectError>(())
-//! ```
 
 mod error;
 mod project;
@@ -100,7 +69,38 @@ pub struct PageSpec {
     pub offset: usize,
 }
 
-/// A parsed, validated selector; see the [module documentation](self) for its forms.
+/// A parsed, validated selector.
+///
+/// A selector is one of:
+/// - up to [`MAX_POINTERS`] RFC 6901 JSON Pointers (`/nodes`, `/builds/0/status`; the empty
+///   pointer is the whole document), each at most [`MAX_POINTER_LEN`] bytes. One pointer
+///   answers the value it names; several answer a JSON object keyed by pointer. Pointers are
+///   kept sorted and without duplicates, so the order they were sent in never matters.
+/// - one text range: `bytes=A-B` (0-based, inclusive, as in HTTP `Range`) or `lines=A-B`
+///   (1-based, inclusive); `B` may be left out for "to the end". An end past the content is
+///   cut to it; a start past it is refused.
+/// - pagination of a JSON array (the one pointer's value, or the whole document without a
+///   pointer): `limit` items (1 to [`MAX_SELECT_LIMIT`]) from an offset the endpoint takes
+///   from an opaque cursor.
+///
+/// Pointers and pagination need JSON content ([`is_json`]); ranges apply to any content.
+/// A selection is never larger than the context it selects from (plus, for several
+/// pointers, the keys naming them): overlapping pointers cannot amplify a read.
+///
+/// ```
+/// use mcp_bastion::context::{ContextEntry, Selector};
+///
+/// let entry = ContextEntry::text("graph", "json", r#"{"nodes":[1,2,3],"edges":[]}"#);
+/// let selector = Selector::parse(["/nodes"], None)?.expect("a selection");
+/// let selected = selector.apply(&entry)?;
+/// assert_eq!(selected.entry.data.content.as_text(), Some("[1,2,3]"));
+/// assert_ne!(selected.entry.version, entry.version);
+///
+/// let page = Selector::parse(["/nodes"], Some(2))?.expect("a selection").apply(&entry)?;
+/// assert_eq!(page.entry.data.content.as_text(), Some("[1,2]"));
+/// assert_eq!((page.total, page.next_offset), (Some(3), Some(2)));
+/// # Ok::<(), mcp_bastion::context::SelectError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Selector {
     target: Target,
