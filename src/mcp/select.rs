@@ -129,11 +129,18 @@ fn parse_limit(raw: &str) -> Result<u64, SelectError> {
 
 /// The selection of a `resources/read`: `select` (a string or an array of strings),
 /// `limit` and `cursor` in its params, or under `io.github.mcp-bastion/…` in its `_meta`;
-/// each in one place only.
+/// each in one place only (`null` counts as absent).
 pub(crate) fn from_params(params: &Map<String, Value>) -> Result<Option<Requested>, SelectError> {
     let meta = params.get("_meta").and_then(Value::as_object);
     let field = |name: &str, meta_key: &str| -> Result<Option<&Value>, SelectError> {
-        match (params.get(name), meta.and_then(|meta| meta.get(meta_key))) {
+        // `null` is no value, as for a listing's cursor.
+        fn given(value: Option<&Value>) -> Option<&Value> {
+            value.filter(|value| !value.is_null())
+        }
+        match (
+            given(params.get(name)),
+            given(meta.and_then(|meta| meta.get(meta_key))),
+        ) {
             (Some(_), Some(_)) => Err(SelectError::Conflict(format!(
                 "{name} is given both in params and in _meta {meta_key:?}"
             ))),

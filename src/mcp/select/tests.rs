@@ -309,6 +309,11 @@ async fn mcp_reads_select_in_both_eras() {
                 .get("nextCursor")
                 .is_none()
         );
+        // `null` is no selection.
+        let null =
+            json!({"uri": "ctx://alpha/builds", "select": null, "limit": null, "cursor": null});
+        let reply = send(&service, read(&null, modern)).await;
+        assert_eq!(reply.body["result"]["contents"][0]["text"], builds());
         // Several pointers through `_meta`.
         let meta = json!({"uri": "ctx://alpha/builds", "_meta": {"io.github.mcp-bastion/select": ["/project", "/builds/1/id"]}});
         let reply = send(&service, read(&meta, modern)).await;
