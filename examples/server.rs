@@ -1,4 +1,5 @@
-//! The demo MCP server: the seed's two contexts over REST and MCP on 127.0.0.1:3000.
+//! The demo MCP server: the seed's two contexts, and a large JSON build history to show
+//! selection and pagination, over REST and MCP on 127.0.0.1:3000.
 //!
 //! ```text
 //! cargo run --example server                     # 127.0.0.1:3000
@@ -52,6 +53,9 @@ use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
+#[path = "support/build_history.rs"]
+mod build_history;
+
 fn seed_contexts() -> Result<StaticSource, Box<dyn std::error::Error>> {
     let graph = r#"{"nodes":[{"id":"A"},{"id":"B"}],"edges":[{"source":"A","target":"B"}]}"#;
     Ok(StaticSource::new()
@@ -60,6 +64,15 @@ fn seed_contexts() -> Result<StaticSource, Box<dyn std::error::Error>> {
             ContextEntry::text("dependencyGraph", "json", graph)
                 .with_version("1.0.0")
                 .with_title("Project Alpha dependency graph"),
+        )
+        .with_context(
+            ContextId::parse("project-alpha/build-history")?,
+            ContextEntry::text("buildHistory", "json", build_history::build_history())
+                .with_version("1.0.0")
+                .with_title(format!(
+                    "Project Alpha build history ({} builds)",
+                    build_history::BUILDS
+                )),
         )
         .with_context(
             ContextId::parse("public-docs/getting-started")?,

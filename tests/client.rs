@@ -72,6 +72,34 @@ async fn rest_and_mcp_through_the_demo_stack() {
         .unwrap();
     assert_eq!(second.cache, Some(CacheOutcome::Revalidated));
     assert_eq!(second.envelope, first.envelope);
+    // A selection is its own read, with its own ETag and cache entry.
+    let nodes = client
+        .get_context_selected("project-alpha/dependency-graph", &["/nodes"])
+        .await
+        .unwrap();
+    assert_eq!(nodes.envelope.data.content, r#"[{"id":"A"},{"id":"B"}]"#);
+    assert_eq!(
+        nodes.envelope.selection.as_ref().map(|s| s.select.clone()),
+        Some(vec!["/nodes".to_owned()])
+    );
+    assert_ne!(nodes.etag, first.etag);
+    assert_eq!(nodes.cache, Some(CacheOutcome::Miss));
+    let both = client
+        .get_context_selected("project-alpha/dependency-graph", &["/nodes/1/id", "/edges"])
+        .await
+        .unwrap();
+    assert_eq!(
+        both.envelope.data.content,
+        r#"{"/edges":[{"source":"A","target":"B"}],"/nodes/1/id":"B"}"#
+    );
+    let err = client
+        .get_context_selected("project-alpha/dependency-graph", &["/ghost"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.server().map(|e| e.status),
+        Some(StatusCode::BAD_REQUEST)
+    );
 
     let all = client.list_contexts(None).await.unwrap();
     let ids: Vec<&str> = all.iter().map(|item| item.context_id.as_str()).collect();

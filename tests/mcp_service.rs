@@ -12,7 +12,7 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use mcp_bastion::context::{
     CacheScope, ContextEntry, ContextId, ContextSource, ResourceTemplate, SourceError,
-    SourceRequest, source_fn,
+    SourceRequest, Target, source_fn,
 };
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::{Endpoint, McpService};
@@ -346,9 +346,10 @@ async fn sources_see_principal_and_selector_and_failures_do_not_leak() {
                 _ => Ok(ContextEntry::text("note", "text", "ok")),
             }
         }
-    });
+    })
+    .selecting_itself();
     let service = stack(source, Endpoint::default());
-    let mut request = get("/context/notes/a?select=%24.nodes");
+    let mut request = get("/context/notes/a?select=%2Fnodes&select=/edges");
     request
         .extensions_mut()
         .insert(Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"));
@@ -359,7 +360,11 @@ async fn sources_see_principal_and_selector_and_failures_do_not_leak() {
     assert_eq!(send(service.clone(), request).await.status, StatusCode::OK);
     {
         let seen = seen.lock().unwrap();
-        assert_eq!(seen[0].selector.as_deref(), Some("$.nodes"));
+        let selection = seen[0].selection.as_ref().expect("the selection");
+        assert_eq!(
+            selection.target(),
+            &Target::Pointers(vec!["/edges".into(), "/nodes".into()])
+        );
         assert_eq!(seen[0].principal.as_ref().unwrap().subject, "devUser");
         assert!(!format!("{:?}", seen[0]).contains("user-dev-token"));
     }

@@ -553,6 +553,32 @@ async fn labels_from_the_source_are_enforced_too() {
     .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert!(!reply.body.to_string().contains("secret numbers"));
+    // Selections too, refused or not: which ranges fail must not tell the content's shape.
+    for query in [
+        "lines%3D1-1",
+        "lines%3D9-",
+        "bytes%3D0-5",
+        "bytes%3D99-",
+        "/x",
+    ] {
+        let path = format!("/context/public-docs/salaries?select={query}");
+        let reply = send(service.clone(), rest(&path, guest)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{query}");
+        for modern in [false, true] {
+            let params =
+                json!({"uri": "ctx://public-docs/salaries", "select": query.replace("%3D", "=")});
+            let reply = send(
+                service.clone(),
+                mcp(guest, modern, "resources/read", params),
+            )
+            .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{query} modern={modern}"
+            );
+        }
+    }
     assert_eq!(
         send(
             service.clone(),

@@ -4,7 +4,9 @@ use http::{Method, Uri};
 use serde_json::Value;
 
 use crate::mcp::protocol::Era;
-use crate::mcp::{Endpoint, McpRequest, Operation, RpcMessage};
+use crate::mcp::{
+    Endpoint, McpRequest, Operation, RpcMessage, rest_selection_key, rpc_selection_key,
+};
 
 /// A cacheable request, before it is known whether its answer is shared or per principal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,9 +42,14 @@ impl Lookup {
         let query = uri.query().unwrap_or("");
         let head = method == Method::HEAD;
         match &classified.operation {
-            // The whole query keys the entry: `?select=` never returns another projection.
+            // The selection keys the entry, in its canonical form: `?select=` never returns
+            // another projection, and a query the endpoint refuses is not cached.
             Operation::ReadContext(id) => Some(Self {
-                what: format!("rest:read:{}?{query}", id.as_str()),
+                what: format!(
+                    "rest:read:{}?{}",
+                    id.as_str(),
+                    rest_selection_key(uri.query())?
+                ),
                 context_id: Some(id.as_str().to_owned()),
                 head,
                 rpc_id: None,
@@ -74,7 +81,9 @@ impl Lookup {
                             .uri_mapping()
                             .to_id(uri)
                             .map_or_else(|_| uri.to_owned(), |id| id.as_str().to_owned());
-                        (format!("read:{uri}"), Some(id))
+                        // The URI's length first: no URI and selection pair spells another.
+                        let selection = rpc_selection_key(&call.params)?;
+                        (format!("read:{}:{uri}#{selection}", uri.len()), Some(id))
                     }
                     "resources/list" => (
                         format!("list:{}", param("cursor").unwrap_or_default()),

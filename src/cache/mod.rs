@@ -1,8 +1,11 @@
 //! [`ContextCacheLayer`]: a principal-aware cache of context reads, between the policy and
 //! the endpoint.
 //!
-//! Cached: REST `GET`/`HEAD {rest}/{id}` and `GET {rest}` (the whole query is part of the key,
-//! so `?select=` never returns another projection), and the JSON-RPC `resources/read`,
+//! Cached: REST `GET`/`HEAD {rest}/{id}` (the selection, `?select=` / `limit` / `cursor` in
+//! its canonical form, is part of the key: one selection never returns another, however
+//! its pointers are ordered; a query the endpoint refuses is not cached) and `GET {rest}`
+//! (the whole query is part of the key), and the JSON-RPC `resources/read` (its selection
+//! part of the key too),
 //! `resources/list`, `resources/templates/list` and `server/discover` calls (single calls,
 //! not batches), in front of [`McpService`](crate::mcp::McpService) or any inner service that
 //! answers them. An answer is stored once as bytes: REST hits send them as they are;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::id::ContextId;
 use super::{ContextEntry, ContextMeta, ContextSource, ListRequest, Page, ResourceTemplate};
-use super::{SourceError, SourceRequest};
+use super::{SelectionSupport, SourceError, SourceRequest};
 
 /// The boxed future a [`BoxContextSource`] answers with.
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -27,6 +27,8 @@ trait DynContextSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Page<ContextMeta>, SourceError>>;
 
     fn templates_dyn(&self) -> Vec<ResourceTemplate>;
+
+    fn selection_dyn(&self) -> SelectionSupport;
 }
 
 impl<S: ContextSource> DynContextSource for S {
@@ -47,6 +49,10 @@ impl<S: ContextSource> DynContextSource for S {
 
     fn templates_dyn(&self) -> Vec<ResourceTemplate> {
         self.templates()
+    }
+
+    fn selection_dyn(&self) -> SelectionSupport {
+        self.selection()
     }
 }
 
@@ -132,6 +138,10 @@ impl ContextSource for BoxContextSource {
         self.inner.templates_dyn()
     }
 
+    fn selection(&self) -> SelectionSupport {
+        self.inner.selection_dyn()
+    }
+
     /// Already boxed: returns `self` rather than boxing twice.
     fn boxed(self) -> BoxContextSource {
         self
@@ -186,6 +196,15 @@ mod tests {
         assert_eq!(page.items.len(), 1);
         assert_eq!(page.items[0].id, id("docs/b"));
         assert_eq!(source.templates().len(), 1);
+        assert_eq!(source.selection(), SelectionSupport::Crate);
+        let selecting = source_fn(|_id: ContextId, _request: SourceRequest| async move {
+            Ok(ContextEntry::text("note", "text", "x"))
+        })
+        .selecting_itself();
+        assert_eq!(
+            Arc::new(selecting).boxed().selection(),
+            SelectionSupport::Source
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,8 @@ use std::future::Future;
 
 use super::id::ContextId;
 use super::{
-    ContextEntry, ContextMeta, ContextSource, ListRequest, Page, SourceError, SourceRequest,
+    ContextEntry, ContextMeta, ContextSource, ListRequest, Page, SelectionSupport, SourceError,
+    SourceRequest,
 };
 
 /// A [`ContextSource`] whose `get` is a closure; it lists nothing.
@@ -14,6 +15,28 @@ use super::{
 #[derive(Clone)]
 pub struct FnSource<F> {
     get: F,
+    selection: SelectionSupport,
+}
+
+impl<F> FnSource<F> {
+    /// Declares that the closure applies [`SourceRequest::selection`] itself
+    /// ([`SelectionSupport::Source`]): the endpoint then sends what it returns unprojected.
+    ///
+    /// ```
+    /// use mcp_bastion::context::{source_fn, ContextEntry, ContextId, ContextSource, SelectionSupport, SourceRequest};
+    ///
+    /// let source = source_fn(|_id: ContextId, request: SourceRequest| async move {
+    ///     let asked = request.selection.map(|s| s.canonical()).unwrap_or_default();
+    ///     Ok(ContextEntry::text("query", "text", format!("rows for {asked}")))
+    /// })
+    /// .selecting_itself();
+    /// assert_eq!(source.selection(), SelectionSupport::Source);
+    /// ```
+    #[must_use]
+    pub fn selecting_itself(mut self) -> Self {
+        self.selection = SelectionSupport::Source;
+        self
+    }
 }
 
 impl<F> fmt::Debug for FnSource<F> {
@@ -47,7 +70,10 @@ where
     F: Fn(ContextId, SourceRequest) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<ContextEntry, SourceError>> + Send,
 {
-    FnSource { get }
+    FnSource {
+        get,
+        selection: SelectionSupport::Crate,
+    }
 }
 
 impl<F, Fut> ContextSource for FnSource<F>
@@ -61,6 +87,10 @@ where
         request: &SourceRequest,
     ) -> impl Future<Output = Result<ContextEntry, SourceError>> + Send {
         (self.get)(id.clone(), request.clone())
+    }
+
+    fn selection(&self) -> SelectionSupport {
+        self.selection
     }
 
     async fn list(&self, _request: &ListRequest) -> Result<Page<ContextMeta>, SourceError> {

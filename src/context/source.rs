@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::boxed::BoxContextSource;
 use super::data::{ContextEntry, ContextMeta, ResourceTemplate};
 use super::id::ContextId;
+use super::select::{SelectionSupport, Selector};
 use crate::error::BoxError;
 use crate::principal::Principal;
 
@@ -50,6 +51,20 @@ pub trait ContextSource: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Who applies a read's [`Selector`](super::Selector): by default the endpoint, which
+    /// projects the whole context this source returns. A source that selects better itself
+    /// (a database, a search index) returns [`SelectionSupport::Source`] and answers with
+    /// the selected content, reading the selector from [`SourceRequest::selection`].
+    ///
+    /// ```
+    /// use mcp_bastion::context::{ContextSource, SelectionSupport, StaticSource};
+    ///
+    /// assert_eq!(StaticSource::new().selection(), SelectionSupport::Crate);
+    /// ```
+    fn selection(&self) -> SelectionSupport {
+        SelectionSupport::Crate
+    }
+
     /// Erases the source's type, for sources chosen at run time; see [`BoxContextSource`].
     ///
     /// ```
@@ -85,6 +100,10 @@ impl<S: ContextSource> ContextSource for Arc<S> {
     fn templates(&self) -> Vec<ResourceTemplate> {
         (**self).templates()
     }
+
+    fn selection(&self) -> SelectionSupport {
+        (**self).selection()
+    }
 }
 
 /// When a request's answer stops being useful, in the request extensions:
@@ -100,8 +119,11 @@ pub struct Deadline(pub Instant);
 pub struct SourceRequest {
     /// The authenticated caller, when an auth layer ran.
     pub principal: Option<Arc<Principal>>,
-    /// A selector narrowing what is returned (`?select=` in REST), source-defined.
-    pub selector: Option<String>,
+    /// The selection the client asked for (REST `?select=`, `limit`, `cursor`; MCP
+    /// `resources/read` `select`, `limit`, `cursor`), parsed and with the cursor opened.
+    /// Informational unless the source declares [`SelectionSupport::Source`]: otherwise
+    /// the endpoint projects whatever the source returns.
+    pub selection: Option<Selector>,
     /// When the answer stops being useful.
     pub deadline: Option<Instant>,
     /// The caller's W3C trace context (validated), for sources that call further services:

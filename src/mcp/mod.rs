@@ -4,7 +4,8 @@
 //! `McpService` serves a [`ContextSource`](crate::context::ContextSource):
 //!
 //! - REST: `GET /context/{id}` (the envelope `{"contextId","version","timestamp","data"}`,
-//!   with `ETag`/`If-None-Match`), `GET /context?prefix=&cursor=&limit=` (a page of
+//!   with `ETag`/`If-None-Match`; `?select=` JSON Pointers or a text range, `limit` and
+//!   `cursor` to page an array: see [`Selector`](crate::context::Selector)), `GET /context?prefix=&cursor=&limit=` (a page of
 //!   `items` and an opaque `nextCursor`), `POST /context` with `{"ids":[...]}` (batch read,
 //!   one status per id).
 //! - MCP Streamable HTTP at `/mcp`, both protocol eras on the same path:
@@ -47,6 +48,7 @@ mod origin;
 pub mod protocol;
 mod rest;
 mod rpc;
+mod select;
 mod service;
 mod session;
 pub mod wire;
@@ -74,6 +76,7 @@ pub use metadata::{
     insufficient_scope,
 };
 pub use origin::{HostPolicy, OriginPolicy};
+pub(crate) use select::{rest_key as rest_selection_key, rpc_key as rpc_selection_key};
 pub use service::{McpService, ResponseFuture};
 pub(crate) use wire::{
     BatchResults, ContextListing, PromptList, ResourceList, TemplateList, ToolList,

@@ -61,3 +61,14 @@ pub fn negotiate_legacy(requested: &str) -> &'static str {
 pub fn legacy_version(value: &str) -> Option<&'static str> {
     LEGACY_VERSIONS.iter().find(|v| **v == value).copied()
 }
+
+/// `resources/read` `_meta` key of a selection (this crate's extension): the same value as
+/// a `select` param, a JSON Pointer or text range, or an array of them.
+pub const META_SELECT: &str = "io.github.mcp-bastion/select";
+/// `resources/read` `_meta` key of the page size of a selection (as a `limit` param).
+pub const META_LIMIT: &str = "io.github.mcp-bastion/limit";
+/// `resources/read` `_meta` key of the cursor of a selection (as a `cursor` param).
+pub const META_CURSOR: &str = "io.github.mcp-bastion/cursor";
+/// `_meta` key, in the contents of a selected `resources/read` result, of what was selected
+/// (a [`Selection`](super::wire::Selection)).
+pub const META_SELECTION: &str = "io.github.mcp-bastion/selection";

@@ -13,25 +13,27 @@ use serde_json::json;
 use super::conditional::not_modified;
 use super::cursor;
 use super::endpoint::MAX_PAGE_SIZE;
-use super::generation::Unready;
+use super::select::{self, Read, ReadFailure, Requested};
 use super::service::{Shared, source_call, source_rejection, source_request};
 use super::wire::{
     BatchResult, BatchResults, ContextEnvelope, ContextListItem, ContextListing, EnvelopeData,
-    to_bytes,
+    Selection, to_bytes,
 };
 use crate::context::timestamp::{http_date, rfc3339_millis};
 use crate::context::{
     CacheHint, CacheScope, Content, ContextEntry, ContextId, ContextLabels, ContextSource,
     ListRequest, SourceRequest,
 };
-use crate::error::{FullBody, Rejection};
+use crate::error::{Dialect, FullBody, Rejection};
 
-/// Parses a query string, refusing parameters not in `allowed` and repeated ones.
-fn parse_query<'a>(
+/// Parses a query string into its decoded pairs, in order, refusing parameters not in
+/// `allowed` and repeats of those not in `repeatable`.
+pub(crate) fn parse_pairs<'a>(
     query: Option<&str>,
     allowed: &[&'a str],
-) -> Result<BTreeMap<&'a str, String>, Rejection> {
-    let mut params = BTreeMap::new();
+    repeatable: &[&str],
+) -> Result<Vec<(&'a str, String)>, Rejection> {
+    let mut pairs: Vec<(&'a str, String)> = Vec::new();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |raw: &str| {
@@ -49,13 +51,46 @@ fn parse_query<'a>(
                 allowed.join(", ")
             )));
         };
-        if params.insert(*name, decode(raw_value)?).is_some() {
+        if !repeatable.contains(name) && pairs.iter().any(|(seen, _)| seen == name) {
             return Err(Rejection::bad_request(format!(
                 "query parameter {key:?} is repeated"
             )));
         }
+        pairs.push((*name, decode(raw_value)?));
     }
-    Ok(params)
+    Ok(pairs)
+}
+
+/// Parses a query string, refusing parameters not in `allowed` and repeated ones.
+fn parse_query<'a>(
+    query: Option<&str>,
+    allowed: &[&'a str],
+) -> Result<BTreeMap<&'a str, String>, Rejection> {
+    Ok(parse_pairs(query, allowed, &[])?.into_iter().collect())
+}
+
+/// The parameters of a read: a selection (`select` may be repeated).
+pub(crate) fn read_selection(query: Option<&str>) -> Result<Option<Requested>, Rejection> {
+    let pairs = parse_pairs(query, &["select", "limit", "cursor"], &["select"])?;
+    select::from_query(&pairs).map_err(|err| select_rejection(&err.into()))
+}
+
+/// A refused selection: 400 naming the part at fault.
+fn select_rejection(failure: &ReadFailure) -> Rejection {
+    match failure {
+        ReadFailure::Select {
+            message, culprit, ..
+        } => {
+            let rejection = Rejection::bad_request(message.clone());
+            match culprit {
+                Some(culprit) => rejection.with_details(json!({ "select": culprit })),
+                None => rejection,
+            }
+        }
+        ReadFailure::Source(_) | ReadFailure::Pending(_) | ReadFailure::Busy(_) => {
+            Rejection::internal()
+        }
+    }
 }
 
 fn invalid_id(raw: &str, err: &impl std::fmt::Display) -> Rejection {
@@ -68,28 +103,33 @@ pub(super) async fn read<S: ContextSource>(
     request: &Parts,
     id: ContextId,
 ) -> Result<Response<FullBody>, Rejection> {
-    let query = parse_query(request.uri.query(), &["select"])?;
-    let mut source_request = source_request(&request.headers, &request.extensions);
-    source_request.selector = query.get("select").cloned();
-    let call = source_call(
-        "get",
-        &mut source_request.trace,
-        None,
-        source_request.request_span.as_ref(),
-    );
+    let requested = read_selection(request.uri.query())?;
+    let source_request = source_request(&request.headers, &request.extensions);
     let authenticated = source_request
         .principal
         .as_deref()
         .is_some_and(|principal| !principal.is_anonymous());
-    let context = match shared.fetch(&id, source_request, call).await {
-        Ok(context) => context,
-        Err(Unready::Pending(after)) => return Ok(pending(request, &id, after)),
-        Err(Unready::Busy(after)) => return Err(busy(after)),
-        Err(Unready::Failed(err)) => return Err(source_rejection(&err, id.as_str())),
+    let read = select::read(shared, &id, requested, source_request, None).await;
+    let Read { entry, selection } = match read {
+        Ok(read) => read,
+        Err(ReadFailure::Source(err)) => return Err(source_rejection(&err, id.as_str())),
+        Err(ReadFailure::Pending(after)) => return Ok(pending(request, &id, after)),
+        Err(ReadFailure::Busy(after)) => return Err(busy(after)),
+        Err(failure) => {
+            let mut response = select_rejection(&failure).into_response(Dialect::Rest);
+            if let ReadFailure::Select { labels, .. } = &failure {
+                let mut found = ContextLabels::default();
+                found.add(&id, labels);
+                found.attach(&mut response);
+            }
+            return Ok(response);
+        }
     };
+    let context = entry;
     let mut response = context_response(
         &id,
         &context,
+        selection,
         &request.headers,
         request.method == Method::HEAD,
         authenticated,
@@ -163,6 +203,7 @@ pub(crate) fn envelope<'c>(id: &'c ContextId, context: &'c ContextEntry) -> Cont
             content,
             encoding,
         },
+        selection: None,
     }
 }
 
@@ -185,6 +226,7 @@ fn cache_control(context: &ContextEntry, authenticated: bool) -> HeaderValue {
 fn context_response(
     id: &ContextId,
     context: &ContextEntry,
+    selection: Option<Selection>,
     headers: &HeaderMap,
     head: bool,
     authenticated: bool,
@@ -199,7 +241,9 @@ fn context_response(
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
     } else {
-        let body = to_bytes(&envelope(id, context));
+        let mut envelope = envelope(id, context);
+        envelope.selection = selection;
+        let body = to_bytes(&envelope);
         let length = body.len();
         let mut response = Response::new(if head {
             FullBody::default()

@@ -7,18 +7,18 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
-use super::generation::Unready;
 use super::protocol::{
-    Era, HEADER_SESSION_ID, META_PENDING, META_SERVER_INFO, RESULT_TYPE_PENDING,
+    Era, HEADER_SESSION_ID, META_PENDING, META_SELECTION, META_SERVER_INFO, RESULT_TYPE_PENDING,
     SUPPORTED_VERSIONS, negotiate_legacy,
 };
-use super::service::{Shared, source_call, source_rejection, source_request};
+use super::select::{self, Read, ReadFailure};
+use super::service::{Shared, source_rejection, source_request};
 use super::session::SessionError;
 use crate::context::{
     CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, SourceError,
     SourceRequest, TraceContext,
 };
-use crate::error::{FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
+use crate::error::{Dialect, FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
 
 mod lists;
 
@@ -167,7 +167,9 @@ pub(super) async fn exchange<S: ContextSource>(
             }
             Ok(labelled(response))
         }
-        Some(Err(rejection)) => Err(rejection),
+        // The labels of a context read before the call failed go with the refusal, for the
+        // policy in front to check as it checks an answer.
+        Some(Err(rejection)) => Ok(labelled(rejection.into_response(Dialect::JsonRpc))),
         None => Err(Rejection::internal()),
     }
 }
@@ -394,28 +396,33 @@ async fn read_resource<S: ContextSource>(
             ));
         }
     };
-    let mut request = request.clone();
-    let source = source_call(
-        "get",
-        &mut request.trace,
-        meta_trace(call),
-        request.request_span.as_ref(),
-    );
-    let context = match shared.fetch(&id, request, source).await {
-        Ok(context) => context,
-        Err(Unready::Pending(after)) => {
+    let requested =
+        select::from_params(&call.params).map_err(|err| select_error(&ReadFailure::from(err)))?;
+    let read = select::read(shared, &id, requested, request.clone(), meta_trace(call)).await;
+    let Read {
+        entry: context,
+        selection,
+    } = match read {
+        Ok(read) => read,
+        Err(ReadFailure::Pending(after)) => {
             facts.hint = Some(crate::context::CacheHint {
                 ttl: None,
                 scope: CacheScope::NoStore,
             });
             return Ok(pending(after));
         }
-        Err(Unready::Busy(after)) => return Err(as_method_error(&super::rest::busy(after))),
-        Err(Unready::Failed(err)) if matches!(*err, SourceError::NotFound) => {
+        Err(ReadFailure::Busy(after)) => return Err(as_method_error(&super::rest::busy(after))),
+        Err(ReadFailure::Source(err)) if matches!(*err, SourceError::NotFound) => {
             return Err(not_found());
         }
-        Err(Unready::Failed(err)) => {
+        Err(ReadFailure::Source(err)) => {
             return Err(as_method_error(&source_rejection(&err, id.as_str())));
+        }
+        Err(failure) => {
+            if let ReadFailure::Select { labels, .. } = &failure {
+                facts.labels.add(&id, labels);
+            }
+            return Err(select_error(&failure));
         }
     };
     let mut content = Map::new();
@@ -430,6 +437,12 @@ async fn read_resource<S: ContextSource>(
             content.insert("blob".into(), Value::from(STANDARD.encode(bytes)))
         }
     };
+    if let Some(selection) = selection {
+        content.insert(
+            "_meta".into(),
+            json!({ META_SELECTION: serde_json::to_value(selection).unwrap_or_default() }),
+        );
+    }
     let ttl_ms = context
         .cache
         .ttl
@@ -463,6 +476,22 @@ fn pending(after: std::time::Duration) -> MethodResult {
         ttl_ms: 0,
         scope: "private",
         result_type: RESULT_TYPE_PENDING,
+    }
+}
+
+/// A refused selection: -32602 naming the part at fault.
+fn select_error(failure: &ReadFailure) -> Rejection {
+    match failure {
+        ReadFailure::Select {
+            message, culprit, ..
+        } => method_error(
+            jsonrpc::INVALID_PARAMS,
+            format!("Invalid params: {message}"),
+            culprit.as_ref().map(|culprit| json!({ "select": culprit })),
+        ),
+        ReadFailure::Source(_) | ReadFailure::Pending(_) | ReadFailure::Busy(_) => {
+            Rejection::internal()
+        }
     }
 }
 

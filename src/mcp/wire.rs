@@ -34,6 +34,30 @@ pub struct ContextEnvelope<'a> {
     pub timestamp: String,
     /// What it holds.
     pub data: EnvelopeData<'a>,
+    /// What was selected, when the read asked for a selection (`?select=`, `limit`,
+    /// `cursor`): `data` then holds only that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+}
+
+/// What a selected read answered: the `selection` of a [`ContextEnvelope`], and in MCP
+/// the `_meta["io.github.mcp-bastion/selection"]` of the resource's contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Selection {
+    /// The JSON Pointers (sorted, without duplicates) or the text range selected; empty
+    /// when only a page of the whole document was asked for.
+    pub select: Vec<String>,
+    /// The page size, when the read paged an array.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// How many items the paged array holds, or bytes / lines the content has for a range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// The cursor of the next page (send it back as `cursor`); none on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// The `data` member of a [`ContextEnvelope`].

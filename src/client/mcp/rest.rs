@@ -31,24 +31,64 @@ impl McpClient {
     /// deadline allows; when the next wait would pass it, the call returns at once with
     /// [`ClientError::Server`] carrying status 202 and the server's `retry_after`.
     pub async fn get_context(&self, id: &str) -> Result<Context, ClientError> {
-        self.read_context(id, false).await
+        self.read_context(id, "", false).await
+    }
+
+    /// `GET {rest}/{id}?select=…`: only the parts of a JSON context these RFC 6901 JSON
+    /// Pointers name (one pointer: its value; several: an object keyed by pointer), or the
+    /// text range `bytes=A-B` / `lines=A-B`; what was selected is in the envelope's
+    /// `selection`. Cached, and revalidated, per selection as [`get_context`](Self::get_context) is.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_bastion::client::McpClient) -> Result<(), mcp_bastion::client::ClientError> {
+    /// let statuses = client
+    ///     .get_context_selected("project-alpha/build-history", &["/builds/0/status", "/builds/499/status"])
+    ///     .await?;
+    /// println!("{}", statuses.envelope.data.content);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_context_selected(
+        &self,
+        id: &str,
+        select: &[&str],
+    ) -> Result<Context, ClientError> {
+        let query: Vec<String> = select
+            .iter()
+            .map(|value| format!("select={}", utf8_percent_encode(value, SEGMENT)))
+            .collect();
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        self.read_context(id, &query, false).await
     }
 
     /// Like [`get_context`](Self::get_context), but a stored copy is used only once the
     /// server confirms it is current (`Cache-Control: no-cache`: a conditional request, and
     /// `304 Not Modified` reuses the stored body), however fresh it is.
     pub async fn refresh_context(&self, id: &str) -> Result<Context, ClientError> {
-        self.read_context(id, true).await
+        self.read_context(id, "", true).await
     }
 
     /// One read, its second request (after a `304` the cache could not use) included, within
     /// the client's deadline.
-    async fn read_context(&self, id: &str, revalidate: bool) -> Result<Context, ClientError> {
-        self.within_deadline(self.read_context_once(id, revalidate))
+    async fn read_context(
+        &self,
+        id: &str,
+        query: &str,
+        revalidate: bool,
+    ) -> Result<Context, ClientError> {
+        self.within_deadline(self.read_context_once(id, query, revalidate))
             .await
     }
 
-    async fn read_context_once(&self, id: &str, revalidate: bool) -> Result<Context, ClientError> {
+    async fn read_context_once(
+        &self,
+        id: &str,
+        query: &str,
+        revalidate: bool,
+    ) -> Result<Context, ClientError> {
         // Sent as they are (percent-encoding them changes nothing: `%2E` is `.`), dot segments
         // would leave the prefix wherever the path is normalised on the way (a proxy, a
         // gateway), with the credential: `../admin`. The server refuses them anyway.
@@ -65,7 +105,7 @@ impl McpClient {
             .split('/')
             .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
             .collect();
-        let uri = format!("{}/{}", self.inner.rest_uri, path.join("/"));
+        let uri = format!("{}/{}{query}", self.inner.rest_uri, path.join("/"));
         let request = |no_store: bool| {
             let mut request = get(&uri)?;
             let directive = match (no_store, revalidate) {

@@ -142,7 +142,10 @@ impl Jobs {
     ) -> Fetched {
         let key = JobKey {
             id: id.as_str().to_owned(),
-            selector: request.selector.clone(),
+            selector: request
+                .selection
+                .as_ref()
+                .map(crate::context::Selector::canonical),
             owner: request
                 .principal
                 .as_deref()
