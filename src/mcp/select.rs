@@ -19,8 +19,8 @@ use super::protocol::{META_CURSOR, META_LIMIT, META_SELECT};
 use super::service::{Shared, source_call};
 use super::wire::Selection;
 use crate::context::{
-    ContextEntry, ContextId, ContextSource, DEFAULT_SELECT_LIMIT, SelectError, SelectionSupport,
-    Selector, SourceError, SourceRequest, Target, TraceContext,
+    CacheScope, ContextEntry, ContextId, ContextSource, DEFAULT_SELECT_LIMIT, SelectError,
+    SelectionSupport, Selector, SourceError, SourceRequest, Target, TraceContext,
 };
 
 /// A selection as a request asks for it: the selector, and the cursor still sealed.
@@ -249,6 +249,7 @@ pub(crate) async fn read<S: ContextSource>(
             selection: None,
         });
     };
+    let resumed = opened.is_some();
     if opened.is_some_and(|version| version != entry.version) {
         return Err(ReadFailure::cursor(
             "the context changed since this cursor was issued; start again without one",
@@ -271,6 +272,12 @@ pub(crate) async fn read<S: ContextSource>(
             .cursor_keys
             .seal(&scope, &format!("{next}:{}", entry.version))
     });
+    // A cursor is sealed for its caller: a page reached by one, or handing one out, is that
+    // caller's, never an answer a shared cache may give everyone.
+    let mut selected = selected;
+    if (resumed || next_cursor.is_some()) && selected.cache.scope == CacheScope::Public {
+        selected.cache.scope = CacheScope::Private;
+    }
     let select = match selector.target() {
         Target::Pointers(pointers) => pointers.clone(),
         Target::Bytes { start, end } => vec![range("bytes", *start, *end)],

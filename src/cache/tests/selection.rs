@@ -136,3 +136,44 @@ async fn mcp_selections_never_share_an_entry_in_either_era() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 10);
 }
+
+/// Hostile review: a page of a public context is shared by every caller, but its
+/// `nextCursor` is sealed for the caller who filled the entry; another caller served that
+/// page must still be able to follow its cursor, and must not be served pages through a
+/// cursor sealed for someone else.
+#[tokio::test]
+async fn pages_of_a_public_context_carry_cursors_their_reader_can_follow() {
+    let (source, _calls) = json_source();
+    let service = cache(ContextCacheLayer::builder()).layer(McpService::new(source));
+    let first = "/context/doc/x?select=/a&limit=1";
+    let cursor_of = |reply: &Reply| -> String {
+        let body: Value = serde_json::from_str(&reply.body).unwrap();
+        body["selection"]["nextCursor"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no cursor: {body}"))
+            .to_owned()
+    };
+    let alice = send(&service, get(first, Some("alice"))).await;
+    assert_eq!(alice.status, StatusCode::OK, "{}", alice.body);
+    let bob = send(&service, get(first, Some("bob"))).await;
+    assert_eq!(bob.status, StatusCode::OK, "{}", bob.body);
+    assert_eq!(content(&bob), "[1]");
+    let next = format!(
+        "/context/doc/x?select=/a&limit=1&cursor={}",
+        cursor_of(&bob)
+    );
+    let bob_next = send(&service, get(&next, Some("bob"))).await;
+    assert_eq!(bob_next.status, StatusCode::OK, "{}", bob_next.body);
+    assert_eq!(content(&bob_next), "[2]");
+    // Alice's cursor stays hers, even once bob's page is stored.
+    let alice_next = format!(
+        "/context/doc/x?select=/a&limit=1&cursor={}",
+        cursor_of(&alice)
+    );
+    let mallory = send(&service, get(&alice_next, Some("mallory"))).await;
+    assert_eq!(mallory.status, StatusCode::BAD_REQUEST, "{}", mallory.body);
+    let alice_page = send(&service, get(&alice_next, Some("alice"))).await;
+    assert_eq!(content(&alice_page), "[2]");
+    let mallory = send(&service, get(&alice_next, Some("mallory"))).await;
+    assert_eq!(mallory.status, StatusCode::BAD_REQUEST, "{}", mallory.body);
+}

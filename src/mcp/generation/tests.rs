@@ -107,7 +107,11 @@ fn jobs<S: ContextSource>(service: &McpService<S>) -> usize {
 #[tokio::test(start_paused = true)]
 async fn a_slow_read_answers_202_and_the_poll_gets_the_context() {
     let (service, counts) = service(Duration::from_secs(3), AsyncGeneration::new());
-    let (pending, body) = send(&service, get("/context/alpha/report?select=lines=1-1", None)).await;
+    let (pending, body) = send(
+        &service,
+        get("/context/alpha/report?select=lines=1-1", None),
+    )
+    .await;
     assert_eq!(pending.status(), StatusCode::ACCEPTED);
     assert_eq!(pending.headers()[header::RETRY_AFTER], "1");
     assert_eq!(
@@ -119,13 +123,21 @@ async fn a_slow_read_answers_202_and_the_poll_gets_the_context() {
     assert_eq!(body["contextId"], "alpha/report");
     assert_eq!(body["retryAfter"], 1);
     // The poll waits for the rest of the generation and gets the context.
-    let (done, body) = send(&service, get("/context/alpha/report?select=lines=1-1", None)).await;
+    let (done, body) = send(
+        &service,
+        get("/context/alpha/report?select=lines=1-1", None),
+    )
+    .await;
     assert_eq!(done.status(), StatusCode::OK);
     assert_eq!(body["data"]["content"], "for anonymous");
     assert_eq!(counts.started.load(Ordering::SeqCst), 1);
     assert_eq!(jobs(&service), 0, "picked up: forgotten");
     // The next read generates again.
-    let (again, _) = send(&service, get("/context/alpha/report?select=lines=1-1", None)).await;
+    let (again, _) = send(
+        &service,
+        get("/context/alpha/report?select=lines=1-1", None),
+    )
+    .await;
     assert_eq!(again.status(), StatusCode::ACCEPTED);
     assert_eq!(counts.started.load(Ordering::SeqCst), 2);
 }
