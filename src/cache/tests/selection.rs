@@ -177,3 +177,31 @@ async fn pages_of_a_public_context_carry_cursors_their_reader_can_follow() {
     let mallory = send(&service, get(&alice_next, Some("mallory"))).await;
     assert_eq!(mallory.status, StatusCode::BAD_REQUEST, "{}", mallory.body);
 }
+
+/// As above, for `resources/read` pages in both eras.
+#[tokio::test]
+async fn mcp_pages_of_a_public_context_carry_cursors_their_reader_can_follow() {
+    let (source, _calls) = json_source();
+    let service = cache(ContextCacheLayer::builder()).layer(McpService::new(source));
+    for modern in [false, true] {
+        let read = |params: &Value, subject: &str| {
+            let mut request = rpc(1, "resources/read", params, modern);
+            request
+                .extensions_mut()
+                .insert(Principal::new(subject, AuthMethod::ApiKey));
+            request
+        };
+        let first = json!({"uri": "ctx://doc/x", "select": "/a", "limit": 1});
+        let alice = send(&service, read(&first, "alice")).await;
+        assert!(alice.body.contains("nextCursor"), "{}", alice.body);
+        let bob = send(&service, read(&first, "bob")).await;
+        let body: Value = serde_json::from_str(&bob.body).unwrap();
+        let cursor =
+            body["result"]["contents"][0]["_meta"]["io.github.mcp-bastion/selection"]["nextCursor"]
+                .clone();
+        assert!(cursor.is_string(), "{body}");
+        let next = json!({"uri": "ctx://doc/x", "select": "/a", "limit": 1, "cursor": cursor});
+        let reply = send(&service, read(&next, "bob")).await;
+        assert_eq!(content(&reply), "[2]", "{modern}: {}", reply.body);
+    }
+}
