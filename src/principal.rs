@@ -157,10 +157,10 @@ impl Principal {
     /// ```
     /// use mcp_bastion::principal::{AuthMethod, Principal};
     ///
-    /// let key = Principal::new("devUser", AuthMethod::ApiKey).identity();
-    /// let token = Principal::new("devUser", AuthMethod::Jwt).identity();
-    /// assert_ne!(key, token);
-    /// assert_eq!(key, "ApiKey:devUser");
+    /// let key = Principal::new("devUser", AuthMethod::ApiKey);
+    /// let token = Principal::new("devUser", AuthMethod::Jwt);
+    /// assert_ne!(key.identity(), token.identity());
+    /// assert_eq!(key.identity(), "ApiKey:devUser");
     /// ```
     pub fn identity(&self) -> &str {
         self.shared_identity_ref()
