@@ -13,6 +13,7 @@ use serde_json::json;
 use super::conditional::not_modified;
 use super::cursor;
 use super::endpoint::MAX_PAGE_SIZE;
+use super::generation::Unready;
 use super::select::{self, Read, ReadFailure, Requested};
 use super::service::{Shared, source_call, source_rejection, source_request};
 use super::wire::{
@@ -22,7 +23,7 @@ use super::wire::{
 use crate::context::timestamp::{http_date, rfc3339_millis};
 use crate::context::{
     CacheHint, CacheScope, Content, ContextEntry, ContextId, ContextLabels, ContextSource,
-    ListRequest, SourceRequest,
+    ListRequest, SourceError, SourceRequest,
 };
 use crate::error::{Dialect, FullBody, Rejection};
 
@@ -351,15 +352,25 @@ pub(super) async fn batch<S: ContextSource>(
     ids: &[String],
 ) -> Response<FullBody> {
     let source_request = source_request(&parts.headers, &parts.extensions);
-    let reads = ids
+    // An id asked twice is read once and answered twice: a batch of one slow id repeated
+    // costs one source call, not a hundred.
+    let mut unique: Vec<&str> = ids.iter().map(String::as_str).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let reads = unique
         .iter()
         .map(|raw| batch_item(shared, raw, &source_request));
+    let read: std::collections::HashMap<&str, _> = unique
+        .iter()
+        .copied()
+        .zip(futures_util::future::join_all(reads).await)
+        .collect();
     let mut labels = ContextLabels::default();
     let budget = shared.endpoint.max_batch_response();
     let mut spent = 0;
-    let results = futures_util::future::join_all(reads)
-        .await
-        .into_iter()
+    let results = ids
+        .iter()
+        .filter_map(|raw| read.get(raw.as_str()).cloned())
         .map(|(result, id, item_labels)| {
             // A batch pays for what it makes the server send: past the budget, items are
             // answered with an error instead of their content.
@@ -421,7 +432,8 @@ async fn batch_item<S: ContextSource>(
         None,
         request.request_span.as_ref(),
     );
-    match call.run(shared.source.get(&id, &request)).await {
+    // Through the generation jobs when they are on: their bounds hold for batches too.
+    let failure = match shared.fetch(&id, request, call).await {
         Ok(context) => {
             let result = BatchResult {
                 context_id: raw.to_owned(),
@@ -429,12 +441,13 @@ async fn batch_item<S: ContextSource>(
                 context: serde_json::to_value(envelope(&id, &context)).ok(),
                 error: None,
             };
-            (result, Some(id), context.labels)
+            return (result, Some(id), context.labels.clone());
         }
-        Err(err) => (
-            failed(source_rejection(&err, id.as_str())),
-            None,
-            std::collections::BTreeSet::default(),
-        ),
-    }
+        Err(Unready::Pending(retry_after)) => {
+            source_rejection(&SourceError::Pending { retry_after }, id.as_str())
+        }
+        Err(Unready::Busy(after)) => busy(after),
+        Err(Unready::Failed(err)) => source_rejection(&err, id.as_str()),
+    };
+    (failed(failure), None, std::collections::BTreeSet::default())
 }

@@ -430,3 +430,47 @@ fn settings_are_validated() {
     assert!(build(AsyncGeneration::new().retry_after(Duration::ZERO)).is_err());
     assert!(build(AsyncGeneration::new().abandon_after(Duration::from_secs(1))).is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_reads_a_repeated_id_once_through_the_jobs() {
+    let (service, counts) = service(Duration::from_secs(3), AsyncGeneration::new());
+    let ids: Vec<&str> = std::iter::repeat_n("alpha/report", 50)
+        .chain(["alpha/other"])
+        .collect();
+    let batch = |ids: &[&str]| {
+        Request::post("/context")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "ids": ids }).to_string()))
+            .unwrap()
+    };
+    let (answer, body) = send(&service, batch(&ids)).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 51, "one answer per id asked, repeats included");
+    // Still generating after the short wait: each item says so (503, come back later).
+    assert!(results.iter().all(|item| item["status"] == 503), "{body}");
+    assert_eq!(results[50]["contextId"], "alpha/other");
+    assert_eq!(counts.started.load(Ordering::SeqCst), 2, "two distinct ids, two jobs");
+    // The same batch later picks the finished jobs up: no new source call.
+    let (_, body) = send(&service, batch(&ids)).await;
+    let results = body["results"].as_array().unwrap();
+    assert!(results.iter().all(|item| item["status"] == 200), "{body}");
+    assert_eq!(results[0]["context"]["data"]["content"], "for anonymous");
+    assert_eq!(counts.started.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_jobs_a_batch_still_reads_a_repeated_id_once() {
+    let (source, counts) = slow(Duration::from_millis(10));
+    let service = McpService::new(source);
+    let ids = vec!["alpha/report"; 100];
+    let request = Request::post("/context")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({ "ids": ids }).to_string()))
+        .unwrap();
+    let (_, body) = send(&service, request).await;
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 100);
+    assert!(results.iter().all(|item| item["status"] == 200), "{body}");
+    assert_eq!(counts.started.load(Ordering::SeqCst), 1);
+}
