@@ -20,6 +20,7 @@ mod data;
 mod dir_source;
 mod fn_source;
 mod id;
+mod label_check;
 mod source;
 mod static_source;
 pub(crate) mod timestamp;
@@ -35,6 +36,7 @@ pub use data::{
 pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};
 pub use fn_source::{FnSource, source_fn};
 pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
+pub use label_check::LabelCheck;
 pub use source::{ContextSource, Deadline, ListRequest, Page, SourceError, SourceRequest};
 pub use static_source::StaticSource;
 pub use trace::TraceContext;

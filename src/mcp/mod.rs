@@ -45,6 +45,7 @@ mod generation;
 mod metadata;
 mod origin;
 pub mod protocol;
+mod response_body;
 mod rest;
 mod rpc;
 mod service;
@@ -61,6 +62,7 @@ pub(crate) use conditional::not_modified;
 pub use cursor::MIN_CURSOR_SECRET;
 pub use endpoint::{
     DEFAULT_BODY_LIMIT, DEFAULT_GENERATION_ABANDON_AFTER, DEFAULT_GENERATION_KEEP_FOR,
+    DEFAULT_GENERATION_MAX_STREAM, DEFAULT_GENERATION_PROGRESS_EVERY,
     DEFAULT_GENERATION_RETRY_AFTER, DEFAULT_GENERATION_WAIT, DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BATCH_RESPONSE, DEFAULT_MAX_CONCURRENT_GENERATIONS, DEFAULT_MAX_GENERATION_JOBS,
     DEFAULT_MAX_GENERATION_JOBS_PER_CALLER, DEFAULT_MAX_RPC_BATCH, DEFAULT_MAX_SESSIONS,
@@ -74,6 +76,7 @@ pub use metadata::{
     insufficient_scope,
 };
 pub use origin::{HostPolicy, OriginPolicy};
+pub use response_body::ResponseBody;
 pub use service::{McpService, ResponseFuture};
 pub(crate) use wire::{
     BatchResults, ContextListing, PromptList, ResourceList, TemplateList, ToolList,

@@ -6,21 +6,24 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::classify::accepts_event_stream;
 use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
-use super::generation::Unready;
+use super::generation::{Fetched, Unready};
 use super::protocol::{
     Era, HEADER_SESSION_ID, META_PENDING, META_SERVER_INFO, RESULT_TYPE_PENDING,
     SUPPORTED_VERSIONS, negotiate_legacy,
 };
+use super::response_body::ResponseBody;
 use super::service::{Shared, source_call, source_rejection, source_request};
 use super::session::SessionError;
 use crate::context::{
-    CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, SourceError,
-    SourceRequest, TraceContext,
+    CacheScope, Content, ContextId, ContextLabels, ContextSource, InvalidResourceUri, LabelCheck,
+    SourceError, SourceRequest, TraceContext,
 };
 use crate::error::{FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
 
 mod lists;
+mod progress;
 
 use lists::{list_resources, list_templates};
 
@@ -63,7 +66,7 @@ pub(super) async fn exchange<S: ContextSource>(
     shared: &Shared<S>,
     parts: &Parts,
     rpc: RpcRequest,
-) -> Result<Response<FullBody>, Rejection> {
+) -> Result<Response<ResponseBody>, Rejection> {
     // Stateful-era sessions: `initialize` opens one (once it succeeds), the rest need one.
     let mut opens_session = None;
     if let Some(sessions) = &shared.sessions
@@ -84,7 +87,13 @@ pub(super) async fn exchange<S: ContextSource>(
     let source_request = source_request(&parts.headers, &parts.extensions);
 
     let mut replies = Vec::with_capacity(rpc.messages.len());
-    let mut facts = Facts::default();
+    let mut facts = Facts {
+        may_stream: !rpc.batch
+            && rpc.era == Era::Legacy
+            && shared.endpoint.generation.is_some()
+            && accepts_event_stream(&parts.headers),
+        ..Facts::default()
+    };
     for message in &rpc.messages {
         let RpcMessage::Call(call) = message else {
             continue;
@@ -100,9 +109,21 @@ pub(super) async fn exchange<S: ContextSource>(
 
     if replies.is_empty() {
         // Only notifications and responses: acknowledged without a body.
-        let mut response = Response::new(FullBody::default());
+        let mut response = Response::new(ResponseBody::default());
         *response.status_mut() = StatusCode::ACCEPTED;
         return Ok(response);
+    }
+    if let (Some(following), [Ok((id, _pending))]) = (facts.follow.take(), replies.as_slice()) {
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|id| id.to_str().ok());
+        return Ok(progress::respond(
+            following,
+            id.clone(),
+            parts.extensions.get::<LabelCheck>().cloned(),
+            request_id,
+        ));
     }
     let labelled = |mut response: Response<FullBody>| {
         facts.labels.clone().attach(&mut response);
@@ -144,10 +165,9 @@ pub(super) async fn exchange<S: ContextSource>(
                 .json_rpc_body(request_id)
             })
             .collect();
-        return Ok(labelled(json_response(
-            StatusCode::OK,
-            &Value::Array(bodies),
-        )));
+        return Ok(
+            labelled(json_response(StatusCode::OK, &Value::Array(bodies))).map(ResponseBody::from),
+        );
     }
     match replies.pop() {
         Some(Ok((id, result))) => {
@@ -165,7 +185,7 @@ pub(super) async fn exchange<S: ContextSource>(
                 let id = HeaderValue::from_str(&id).map_err(|_| Rejection::internal())?;
                 response.headers_mut().insert(HEADER_SESSION_ID, id);
             }
-            Ok(labelled(response))
+            Ok(labelled(response).map(ResponseBody::from))
         }
         Some(Err(rejection)) => Err(rejection),
         None => Err(Rejection::internal()),
@@ -179,6 +199,11 @@ struct Facts {
     labels: ContextLabels,
     /// The caching hint of the context read.
     hint: Option<crate::context::CacheHint>,
+    /// A pending read may be answered with progress notifications: a lone 2025-era call
+    /// from a client accepting server-sent events, with asynchronous generation on.
+    may_stream: bool,
+    /// The pending read to follow with progress notifications.
+    follow: Option<progress::Following>,
 }
 
 /// Who owns the sessions a request opens or uses: its principal's subject.
@@ -362,6 +387,15 @@ fn as_method_error(rejection: &Rejection) -> Rejection {
     )
 }
 
+/// The error for a resource URI that names no context, in `era`'s code.
+fn resource_not_found(era: Era, uri: &str) -> Rejection {
+    let code = match era {
+        Era::Legacy => jsonrpc::RESOURCE_NOT_FOUND,
+        Era::Modern => jsonrpc::INVALID_PARAMS,
+    };
+    method_error(code, "Resource not found", Some(json!({ "uri": uri })))
+}
+
 async fn read_resource<S: ContextSource>(
     shared: &Shared<S>,
     era: Era,
@@ -374,13 +408,7 @@ async fn read_resource<S: ContextSource>(
         .get("uri")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid_params("Invalid params: uri must be a string"))?;
-    let not_found = || {
-        let code = match era {
-            Era::Legacy => jsonrpc::RESOURCE_NOT_FOUND,
-            Era::Modern => jsonrpc::INVALID_PARAMS,
-        };
-        method_error(code, "Resource not found", Some(json!({ "uri": uri })))
-    };
+    let not_found = || resource_not_found(era, uri);
     let id = match shared.endpoint.uri_mapping.to_id(uri) {
         Ok(id) => id,
         Err(InvalidResourceUri::UnknownScheme(_) | InvalidResourceUri::NonCanonical(_)) => {
@@ -401,7 +429,32 @@ async fn read_resource<S: ContextSource>(
         meta_trace(call),
         request.request_span.as_ref(),
     );
-    let context = match shared.fetch(&id, request, source).await {
+    let token = progress::token(call).filter(|_| facts.may_stream);
+    let (fetched, follow) = shared
+        .fetch_or_follow(&id, request, source, token.is_some())
+        .await;
+    if let (Some(follow), Some(token)) = (follow, token) {
+        facts.follow = Some(progress::Following {
+            follow,
+            uri: uri.to_owned(),
+            id: id.clone(),
+            token,
+        });
+    }
+    answer_read(uri, &id, era, fetched, facts)
+}
+
+/// The answer to a `resources/read` of `uri` (context `id`) once the read is done or known
+/// to be pending; records the context's labels and hint in `facts`.
+fn answer_read(
+    uri: &str,
+    id: &ContextId,
+    era: Era,
+    fetched: Fetched,
+    facts: &mut Facts,
+) -> Result<MethodResult, Rejection> {
+    let not_found = || resource_not_found(era, uri);
+    let context = match fetched {
         Ok(context) => context,
         Err(Unready::Pending(after)) => {
             facts.hint = Some(crate::context::CacheHint {
@@ -439,7 +492,7 @@ async fn read_resource<S: ContextSource>(
         CacheScope::Private => (ttl_ms, "private"),
         CacheScope::NoStore => (0, "private"),
     };
-    facts.labels.add(&id, &context.labels);
+    facts.labels.add(id, &context.labels);
     facts.hint = Some(context.cache);
     Ok(MethodResult {
         value: json!({ "contents": [Value::Object(content)] }),

@@ -12,8 +12,7 @@ use super::AsyncGeneration;
 use crate::context::{
     ContextEntry, ContextId, ContextSource, SourceError, SourceRequest, source_fn,
 };
-use crate::error::FullBody;
-use crate::mcp::{Endpoint, McpService};
+use crate::mcp::{Endpoint, McpService, ResponseBody};
 use crate::principal::{AuthMethod, Principal};
 
 type Body = Full<Bytes>;
@@ -93,7 +92,7 @@ async fn send<S: ContextSource>(
     service: &McpService<S>,
     request: Request<Body>,
 ) -> (Response<()>, Value) {
-    let response: Response<FullBody> = service.clone().oneshot(request).await.unwrap();
+    let response: Response<ResponseBody> = service.clone().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -417,4 +416,13 @@ fn settings_are_validated() {
     assert!(build(AsyncGeneration::new().max_per_caller(0)).is_err());
     assert!(build(AsyncGeneration::new().retry_after(Duration::ZERO)).is_err());
     assert!(build(AsyncGeneration::new().abandon_after(Duration::from_secs(1))).is_err());
+    assert!(build(AsyncGeneration::new().progress_every(Duration::ZERO)).is_err());
+    assert!(
+        build(
+            AsyncGeneration::new()
+                .progress_every(Duration::from_secs(5))
+                .max_stream(Duration::from_secs(4))
+        )
+        .is_err()
+    );
 }
