@@ -82,4 +82,6 @@ pub use webhook::{
 };
 
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;
