@@ -14,7 +14,10 @@
 //!
 //! With [`EndpointBuilder::async_generation`], reads slower than a short wait become
 //! background jobs answered "pending" (REST `202 Accepted` + `Retry-After` + `Location`, MCP a
-//! pending result) until the context is ready; see [`AsyncGeneration`].
+//! pending result) until the context is ready; see [`AsyncGeneration`]. A 2025-era
+//! `resources/read` carrying `params._meta.progressToken` is answered instead with a
+//! server-sent event stream of `notifications/progress` messages, then its response (a
+//! [`ResponseBody`] stream, bounded by [`AsyncGeneration::max_stream`]).
 //!
 //! Transport and header violations are answered with a 4xx status and a JSON-RPC error
 //! (`-32700` parse, `-32600` shape, `-32602` `_meta`, `-32020` header mismatch, `-32022`

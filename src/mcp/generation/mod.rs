@@ -23,6 +23,10 @@
 //!   the endpoint cannot know before the source answers whether a cache would have kept it.
 //!   A job whose source call panicked answers its waiters with an internal error, once.
 //!
+//! - **Following.** A 2025-era MCP read with a progress token that is still pending after the
+//!   wait keeps waiting on its job ([`Follow`]), answered as progress notifications, for up to
+//!   `max_stream`; it counts as a waiting reader until it ends or its client hangs up.
+//!
 //! The source sees the first read's principal, selector and trace context, and no deadline:
 //! the job outlives the request that started it.
 
