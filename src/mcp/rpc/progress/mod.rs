@@ -27,10 +27,21 @@ pub(in crate::mcp) struct Following {
     pub(in crate::mcp) token: Value,
 }
 
-/// The call's `params._meta.progressToken`, when it is one (a string or an integer).
+/// The longest string progress token echoed in notifications; a read with a longer one gets
+/// the pending result (every notification repeats the token, so a huge one would multiply
+/// what the request sent).
+const MAX_TOKEN_BYTES: usize = 256;
+
+/// The call's `params._meta.progressToken`, when it is one (a string of at most
+/// [`MAX_TOKEN_BYTES`] or an integer).
 pub(super) fn token(call: &RpcCall) -> Option<Value> {
     let token = call.params.get("_meta")?.get("progressToken")?;
-    (token.is_string() || token.is_i64() || token.is_u64()).then(|| token.clone())
+    let usable = match token {
+        Value::String(text) => text.len() <= MAX_TOKEN_BYTES,
+        Value::Number(number) => number.is_i64() || number.is_u64(),
+        _ => false,
+    };
+    usable.then(|| token.clone())
 }
 
 /// The event stream answering the read `rpc_id`: a progress notification at once and every

@@ -258,4 +258,11 @@ fn only_strings_and_integers_are_tokens() {
     assert_eq!(super::token(&call(json!({ "progressToken": null }))), None);
     assert_eq!(super::token(&call(json!({ "progressToken": [1] }))), None);
     assert_eq!(super::token(&call(json!({}))), None);
+    let long = "x".repeat(super::MAX_TOKEN_BYTES);
+    assert_eq!(
+        super::token(&call(json!({ "progressToken": long }))),
+        Some(json!(long))
+    );
+    let huge = "x".repeat(super::MAX_TOKEN_BYTES + 1);
+    assert_eq!(super::token(&call(json!({ "progressToken": huge }))), None);
 }
