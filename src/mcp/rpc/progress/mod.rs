@@ -8,7 +8,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{Facts, answer_read};
+use super::Facts;
+use super::read::answer_read;
 use crate::context::{CacheHint, CacheScope, ContextId, LabelCheck};
 use crate::mcp::generation::{Fetched, Follow, Unready};
 use crate::mcp::protocol::Era;
