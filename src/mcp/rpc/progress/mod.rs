@@ -90,7 +90,8 @@ pub(super) fn respond(
             }
             None => {
                 state.sent += 1;
-                state.next += state.every;
+                // From now, not from the last due time: a late wake-up never sends a burst.
+                state.next = Instant::now() + state.every;
                 state.progress()
             }
         };
