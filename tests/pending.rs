@@ -258,3 +258,145 @@ async fn the_client_follows_a_pending_read_within_its_deadline() {
     }
     server.shutdown().await;
 }
+
+/// Counts a source call dropped before it finished.
+struct Unfinished(Arc<AtomicUsize>, bool);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The JSON message of every event in `text` (`event: message`, one `data:` line each).
+fn events(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter(|event| !event.is_empty())
+        .map(|event| {
+            let data = event
+                .strip_prefix("event: message\ndata: ")
+                .unwrap_or_else(|| panic!("not one event: {event:?}"));
+            serde_json::from_str(data).unwrap()
+        })
+        .collect()
+}
+
+/// A 2025-era read with a progress token over loopback, through the stack (auth, policy,
+/// cache): progress notifications as server-sent events, then the result, then the end; a
+/// client that hangs up lets the job be cancelled.
+#[tokio::test]
+async fn a_slow_mcp_read_streams_progress_over_loopback() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&dropped);
+    let source = source_fn(move |id: ContextId, _request: SourceRequest| {
+        let dropped = Arc::clone(&counted);
+        async move {
+            let mut guard = Unfinished(dropped, false);
+            // `forever/…` never finishes by itself.
+            let delay = if id.as_str().starts_with("forever/") {
+                3600
+            } else {
+                2
+            };
+            tokio::time::sleep(Duration::from_secs(delay)).await;
+            guard.1 = true;
+            Ok(ContextEntry::text("impactReport", "markdown", "the report")
+                .with_cache(Some(Duration::from_secs(300)), CacheScope::Public))
+        }
+    });
+    let endpoint = Endpoint::builder()
+        .async_generation(
+            AsyncGeneration::new()
+                .wait(Duration::from_millis(100))
+                .retry_after(Duration::from_millis(200))
+                .abandon_after(Duration::from_millis(500))
+                .progress_every(Duration::from_millis(200)),
+        )
+        .build()
+        .unwrap();
+    let service = Stack::new(endpoint)
+        .auth(AuthLayer::builder().api_keys(common::seed_keys()))
+        .policy(PolicyHandle::new(Policy::from_toml(POLICY).unwrap()))
+        .cache(ContextCacheLayer::builder().build().unwrap())
+        .serve_source(source)
+        .unwrap();
+    let server = common::spawn_service(service).await;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let read = |uri: &str, token: Value| {
+        let body = json!({"jsonrpc":"2.0","id":"r1","method":"resources/read",
+            "params":{"uri":uri,"_meta":{"progressToken":token}}});
+        Request::post(server.url("/mcp"))
+            .header(header::AUTHORIZATION, "Bearer user-dev-token")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(Full::from(body.to_string()))
+            .unwrap()
+    };
+
+    let response = client
+        .request(read("ctx://alpha/impact-report", json!("p-1")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let cache_status = response.headers()["cache-status"].to_str().unwrap();
+    assert!(!cache_status.contains("stored"), "{cache_status}");
+    let mut body = response.into_body();
+    let mut text = String::new();
+    let mut frames = 0;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            frames += 1;
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    let messages = events(&text);
+    let (last, progress) = messages.split_last().unwrap();
+    assert!(!progress.is_empty(), "{text}");
+    assert!(frames > 1, "sent as it came, not at once");
+    let mut previous = 0;
+    for message in progress {
+        assert_eq!(message["method"], "notifications/progress");
+        assert_eq!(message["params"]["progressToken"], "p-1");
+        let n = message["params"]["progress"].as_u64().unwrap();
+        assert!(n > previous, "{text}");
+        previous = n;
+    }
+    assert_eq!(last["id"], "r1");
+    assert_eq!(
+        last["result"]["contents"][0]["text"], "the report",
+        "{last}"
+    );
+
+    // A client that hangs up mid-stream: the job loses its reader and is cancelled.
+    let response = client
+        .request(read("ctx://forever/report", json!(9)))
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(
+        events(std::str::from_utf8(&first).unwrap())[0]["params"]["progressToken"],
+        9
+    );
+    drop(body);
+    drop(client);
+    for _ in 0..100 {
+        if dropped.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the source call was dropped"
+    );
+    server.shutdown().await;
+}

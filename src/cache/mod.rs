@@ -85,4 +85,6 @@ pub use webhook::{
 };
 
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;

@@ -87,7 +87,7 @@ struct Reply {
 async fn send<S>(service: &S, request: Request<Body>) -> Reply
 where
     S: Service<Request<Body>, Error = std::convert::Infallible> + Clone,
-    S::Response: Into<http::Response<crate::error::BodyOrEnvelope<crate::error::FullBody>>>,
+    S::Response: Into<http::Response<crate::error::BodyOrEnvelope<crate::mcp::ResponseBody>>>,
 {
     let response: http::Response<_> = service.clone().oneshot(request).await.unwrap().into();
     let (parts, body) = response.into_parts();

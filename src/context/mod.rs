@@ -20,6 +20,7 @@ mod data;
 mod dir_source;
 mod fn_source;
 mod id;
+mod label_check;
 mod select;
 mod source;
 mod static_source;
@@ -36,6 +37,7 @@ pub use data::{
 pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};
 pub use fn_source::{FnSource, source_fn};
 pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
+pub use label_check::LabelCheck;
 pub use select::{
     DEFAULT_SELECT_LIMIT, MAX_POINTER_LEN, MAX_POINTERS, MAX_SELECT_LIMIT, PageSpec, SelectError,
     Selected, SelectionSupport, Selector, Target, is_json,

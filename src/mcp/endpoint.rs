@@ -38,6 +38,11 @@ pub const DEFAULT_GENERATION_RETRY_AFTER: Duration = Duration::from_secs(1);
 pub const DEFAULT_GENERATION_ABANDON_AFTER: Duration = Duration::from_secs(30);
 /// Asynchronous generation: how long a finished result waits for its pickup.
 pub const DEFAULT_GENERATION_KEEP_FOR: Duration = Duration::from_secs(60);
+/// Asynchronous generation: how often a read answered with progress notifications gets one.
+pub const DEFAULT_GENERATION_PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// Asynchronous generation: the longest a read answered with progress notifications streams
+/// before it ends with the pending result.
+pub const DEFAULT_GENERATION_MAX_STREAM: Duration = Duration::from_secs(60);
 /// Asynchronous generation: most jobs at once.
 pub const DEFAULT_MAX_GENERATION_JOBS: usize = 1024;
 /// Asynchronous generation: most jobs one caller holds at once.

@@ -15,7 +15,10 @@
 //!
 //! With [`EndpointBuilder::async_generation`], reads slower than a short wait become
 //! background jobs answered "pending" (REST `202 Accepted` + `Retry-After` + `Location`, MCP a
-//! pending result) until the context is ready; see [`AsyncGeneration`].
+//! pending result) until the context is ready; see [`AsyncGeneration`]. A 2025-era
+//! `resources/read` carrying `params._meta.progressToken` is answered instead with a
+//! server-sent event stream of `notifications/progress` messages, then its response (a
+//! [`ResponseBody`] stream, bounded by [`AsyncGeneration::max_stream`]).
 //!
 //! Transport and header violations are answered with a 4xx status and a JSON-RPC error
 //! (`-32700` parse, `-32600` shape, `-32602` `_meta`, `-32020` header mismatch, `-32022`
@@ -46,6 +49,7 @@ mod generation;
 mod metadata;
 mod origin;
 pub mod protocol;
+mod response_body;
 mod rest;
 mod rpc;
 mod select;
@@ -63,6 +67,7 @@ pub(crate) use conditional::not_modified;
 pub use cursor::MIN_CURSOR_SECRET;
 pub use endpoint::{
     DEFAULT_BODY_LIMIT, DEFAULT_GENERATION_ABANDON_AFTER, DEFAULT_GENERATION_KEEP_FOR,
+    DEFAULT_GENERATION_MAX_STREAM, DEFAULT_GENERATION_PROGRESS_EVERY,
     DEFAULT_GENERATION_RETRY_AFTER, DEFAULT_GENERATION_WAIT, DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BATCH_RESPONSE, DEFAULT_MAX_CONCURRENT_GENERATIONS, DEFAULT_MAX_GENERATION_JOBS,
     DEFAULT_MAX_GENERATION_JOBS_PER_CALLER, DEFAULT_MAX_RPC_BATCH, DEFAULT_MAX_SESSIONS,
@@ -76,6 +81,7 @@ pub use metadata::{
     insufficient_scope,
 };
 pub use origin::{HostPolicy, OriginPolicy};
+pub use response_body::ResponseBody;
 pub(crate) use select::{rest_key as rest_selection_key, rpc_key as rpc_selection_key};
 pub use service::{McpService, ResponseFuture};
 pub(crate) use wire::{

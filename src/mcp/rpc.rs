@@ -1,28 +1,26 @@
 //! MCP Streamable HTTP: JSON-RPC over POST at the MCP path, both protocol eras.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::classify::accepts_event_stream;
 use super::classify::{RpcCall, RpcMessage, RpcRequest, rpc_rejection};
 use super::protocol::{
-    Era, HEADER_SESSION_ID, META_PENDING, META_SELECTION, META_SERVER_INFO, RESULT_TYPE_PENDING,
-    SUPPORTED_VERSIONS, negotiate_legacy,
+    Era, HEADER_SESSION_ID, META_SERVER_INFO, SUPPORTED_VERSIONS, negotiate_legacy,
 };
-use super::select::{self, Read, ReadFailure};
-use super::service::{Shared, source_rejection, source_request};
+use super::response_body::ResponseBody;
+use super::service::{Shared, source_request};
 use super::session::SessionError;
-use crate::context::{
-    CacheScope, Content, ContextLabels, ContextSource, InvalidResourceUri, SourceError,
-    SourceRequest, TraceContext,
-};
+use crate::context::{ContextLabels, ContextSource, LabelCheck, SourceRequest, TraceContext};
 use crate::error::{Dialect, FullBody, JsonRpcError, Rejection, json_response, jsonrpc};
 
 mod lists;
+mod progress;
+mod read;
 
 use lists::{list_resources, list_templates};
+use read::read_resource;
 
 /// A request to the MCP path other than POST: DELETE ends a session (when sessions are on);
 /// there is no server-initiated stream, so GET and the rest are 405.
@@ -63,7 +61,7 @@ pub(super) async fn exchange<S: ContextSource>(
     shared: &Shared<S>,
     parts: &Parts,
     rpc: RpcRequest,
-) -> Result<Response<FullBody>, Rejection> {
+) -> Result<Response<ResponseBody>, Rejection> {
     // Stateful-era sessions: `initialize` opens one (once it succeeds), the rest need one.
     let mut opens_session = None;
     if let Some(sessions) = &shared.sessions
@@ -84,7 +82,13 @@ pub(super) async fn exchange<S: ContextSource>(
     let source_request = source_request(&parts.headers, &parts.extensions);
 
     let mut replies = Vec::with_capacity(rpc.messages.len());
-    let mut facts = Facts::default();
+    let mut facts = Facts {
+        may_stream: !rpc.batch
+            && rpc.era == Era::Legacy
+            && shared.endpoint.generation.is_some()
+            && accepts_event_stream(&parts.headers),
+        ..Facts::default()
+    };
     for message in &rpc.messages {
         let RpcMessage::Call(call) = message else {
             continue;
@@ -100,9 +104,21 @@ pub(super) async fn exchange<S: ContextSource>(
 
     if replies.is_empty() {
         // Only notifications and responses: acknowledged without a body.
-        let mut response = Response::new(FullBody::default());
+        let mut response = Response::new(ResponseBody::default());
         *response.status_mut() = StatusCode::ACCEPTED;
         return Ok(response);
+    }
+    if let (Some(following), [Ok((id, _pending))]) = (facts.follow.take(), replies.as_slice()) {
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|id| id.to_str().ok());
+        return Ok(progress::respond(
+            following,
+            id.clone(),
+            parts.extensions.get::<LabelCheck>().cloned(),
+            request_id,
+        ));
     }
     let labelled = |mut response: Response<FullBody>| {
         facts.labels.clone().attach(&mut response);
@@ -144,10 +160,9 @@ pub(super) async fn exchange<S: ContextSource>(
                 .json_rpc_body(request_id)
             })
             .collect();
-        return Ok(labelled(json_response(
-            StatusCode::OK,
-            &Value::Array(bodies),
-        )));
+        return Ok(
+            labelled(json_response(StatusCode::OK, &Value::Array(bodies))).map(ResponseBody::from),
+        );
     }
     match replies.pop() {
         Some(Ok((id, result))) => {
@@ -165,11 +180,13 @@ pub(super) async fn exchange<S: ContextSource>(
                 let id = HeaderValue::from_str(&id).map_err(|_| Rejection::internal())?;
                 response.headers_mut().insert(HEADER_SESSION_ID, id);
             }
-            Ok(labelled(response))
+            Ok(labelled(response).map(ResponseBody::from))
         }
         // The labels of a context read before the call failed go with the refusal, for the
         // policy in front to check as it checks an answer.
-        Some(Err(rejection)) => Ok(labelled(rejection.into_response(Dialect::JsonRpc))),
+        Some(Err(rejection)) => {
+            Ok(labelled(rejection.into_response(Dialect::JsonRpc)).map(ResponseBody::from))
+        }
         None => Err(Rejection::internal()),
     }
 }
@@ -181,6 +198,11 @@ struct Facts {
     labels: ContextLabels,
     /// The caching hint of the context read.
     hint: Option<crate::context::CacheHint>,
+    /// A pending read may be answered with progress notifications: a lone 2025-era call
+    /// from a client accepting server-sent events, with asynchronous generation on.
+    may_stream: bool,
+    /// The pending read to follow with progress notifications.
+    follow: Option<progress::Following>,
 }
 
 /// Who owns the sessions a request opens or uses: its principal's subject.
@@ -362,137 +384,6 @@ fn as_method_error(rejection: &Rejection) -> Rejection {
         rejection.message().to_owned(),
         Some(json!({ "code": rejection.code().as_str() })),
     )
-}
-
-async fn read_resource<S: ContextSource>(
-    shared: &Shared<S>,
-    era: Era,
-    call: &RpcCall,
-    request: &SourceRequest,
-    facts: &mut Facts,
-) -> Result<MethodResult, Rejection> {
-    let uri = call
-        .params
-        .get("uri")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid_params("Invalid params: uri must be a string"))?;
-    let not_found = || {
-        let code = match era {
-            Era::Legacy => jsonrpc::RESOURCE_NOT_FOUND,
-            Era::Modern => jsonrpc::INVALID_PARAMS,
-        };
-        method_error(code, "Resource not found", Some(json!({ "uri": uri })))
-    };
-    let id = match shared.endpoint.uri_mapping.to_id(uri) {
-        Ok(id) => id,
-        Err(InvalidResourceUri::UnknownScheme(_) | InvalidResourceUri::NonCanonical(_)) => {
-            return Err(not_found());
-        }
-        Err(err) => {
-            return Err(method_error(
-                jsonrpc::INVALID_PARAMS,
-                format!("Invalid params: {err}"),
-                Some(json!({ "uri": uri })),
-            ));
-        }
-    };
-    let requested =
-        select::from_params(&call.params).map_err(|err| select_error(&ReadFailure::from(err)))?;
-    let read = select::read(shared, &id, requested, request.clone(), meta_trace(call)).await;
-    let Read {
-        entry: context,
-        selection,
-    } = match read {
-        Ok(read) => read,
-        Err(ReadFailure::Pending(after)) => {
-            facts.hint = Some(crate::context::CacheHint {
-                ttl: None,
-                scope: CacheScope::NoStore,
-            });
-            return Ok(pending(after));
-        }
-        Err(ReadFailure::Busy(after)) => return Err(as_method_error(&super::rest::busy(after))),
-        Err(ReadFailure::Source(err)) if matches!(*err, SourceError::NotFound) => {
-            return Err(not_found());
-        }
-        Err(ReadFailure::Source(err)) => {
-            return Err(as_method_error(&source_rejection(&err, id.as_str())));
-        }
-        Err(failure) => {
-            if let ReadFailure::Select { labels, .. } = &failure {
-                facts.labels.add(&id, labels);
-            }
-            return Err(select_error(&failure));
-        }
-    };
-    let mut content = Map::new();
-    content.insert("uri".into(), Value::from(uri));
-    content.insert(
-        "mimeType".into(),
-        Value::from(context.data.mime_type.as_str()),
-    );
-    match &context.data.content {
-        Content::Text(text) => content.insert("text".into(), Value::from(text.as_str())),
-        Content::Binary(bytes) => {
-            content.insert("blob".into(), Value::from(STANDARD.encode(bytes)))
-        }
-    };
-    if let Some(selection) = selection {
-        content.insert(
-            "_meta".into(),
-            json!({ META_SELECTION: serde_json::to_value(selection).unwrap_or_default() }),
-        );
-    }
-    let ttl_ms = context
-        .cache
-        .ttl
-        .map_or(0, |ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-    let (ttl_ms, scope) = match context.cache.scope {
-        CacheScope::Public => (ttl_ms, "public"),
-        CacheScope::Private => (ttl_ms, "private"),
-        CacheScope::NoStore => (0, "private"),
-    };
-    facts.labels.add(&id, &context.labels);
-    facts.hint = Some(context.cache);
-    Ok(MethodResult {
-        value: json!({ "contents": [Value::Object(content)] }),
-        ttl_ms,
-        scope,
-        result_type: "complete",
-    })
-}
-
-/// The result of a read whose context is still being generated: no contents, the retry hint
-/// in `_meta` (and, in 2026-07-28, `resultType: "pending"` with `retryAfterMs`).
-fn pending(after: std::time::Duration) -> MethodResult {
-    let retry_after_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
-    let message = "the resource is being generated; read it again after retryAfterMs";
-    MethodResult {
-        value: json!({
-            "contents": [],
-            "retryAfterMs": retry_after_ms,
-            "_meta": { META_PENDING: { "retryAfterMs": retry_after_ms, "message": message } },
-        }),
-        ttl_ms: 0,
-        scope: "private",
-        result_type: RESULT_TYPE_PENDING,
-    }
-}
-
-/// A refused selection: -32602 naming the part at fault.
-fn select_error(failure: &ReadFailure) -> Rejection {
-    match failure {
-        ReadFailure::Select {
-            message, culprit, ..
-        } => method_error(
-            jsonrpc::INVALID_PARAMS,
-            format!("Invalid params: {message}"),
-            culprit.as_ref().map(|culprit| json!({ "select": culprit })),
-        ),
-        ReadFailure::Source(_) | ReadFailure::Pending(_) | ReadFailure::Busy(_) => {
-            Rejection::internal()
-        }
-    }
 }
 
 /// The trace context a 2026-07-28 request carries in `params._meta`, when valid.

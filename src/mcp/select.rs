@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::cursor;
-use super::generation::Unready;
+use super::cursor::{self, CursorKeys};
+use super::generation::{Fetched, Unready};
 use super::protocol::{META_CURSOR, META_LIMIT, META_SELECT};
 use super::service::{Shared, source_call};
 use super::wire::Selection;
@@ -204,59 +204,104 @@ pub(crate) async fn read<S: ContextSource>(
     mut request: SourceRequest,
     from_meta: Option<TraceContext>,
 ) -> Result<Read, ReadFailure> {
-    let mut opened = None;
-    let mut scope = String::new();
-    if let Some(requested) = &requested {
-        scope = cursor::scope(
-            &format!("select:{}", id.as_str()),
-            request.principal.as_deref(),
-            Some(&requested.selector.scope()),
-        );
-        let mut selector = requested.selector.clone();
-        if let Some(token) = &requested.cursor {
-            let position = shared
-                .endpoint
-                .cursor_keys
-                .open(&scope, token)
-                .ok_or_else(|| {
-                    ReadFailure::cursor("not one this server issued for this selection")
-                })?;
-            let (offset, version) = position
-                .split_once(':')
-                .and_then(|(offset, version)| Some((offset.parse::<usize>().ok()?, version)))
-                .ok_or_else(|| ReadFailure::cursor("not one this server issued"))?;
-            selector = selector.resume_at(offset)?;
-            opened = Some(version.to_owned());
-        }
-        request.selection = Some(selector);
-    }
+    let prepared = prepare(shared, id, requested.as_ref(), &mut request)?;
     let call = source_call(
         "get",
         &mut request.trace,
         from_meta,
         request.request_span.as_ref(),
     );
-    let selection = request.selection.clone();
-    let entry = match shared.fetch(id, request, call).await {
+    let fetched = shared.fetch(id, request, call).await;
+    finish(&prepared, fetched)
+}
+
+/// A selection ready to apply once the context is read: the selector (resumed at its
+/// cursor), the scope its cursors are sealed for, and the version a cursor was issued at.
+/// Holds what applying it needs (the cursor keys, who selects), so that a read answered
+/// later (a progress stream's last event) applies it without the endpoint.
+#[derive(Clone)]
+pub(crate) struct Prepared {
+    selector: Option<Selector>,
+    scope: String,
+    opened: Option<String>,
+    keys: CursorKeys,
+    support: SelectionSupport,
+}
+
+/// Opens the cursor of `requested` and puts the selection in `request` for the source.
+pub(crate) fn prepare<S: ContextSource>(
+    shared: &Shared<S>,
+    id: &ContextId,
+    requested: Option<&Requested>,
+    request: &mut SourceRequest,
+) -> Result<Prepared, ReadFailure> {
+    let keys = shared.endpoint.cursor_keys.clone();
+    let support = shared.source.selection();
+    let Some(requested) = requested else {
+        return Ok(Prepared {
+            selector: None,
+            scope: String::new(),
+            opened: None,
+            keys,
+            support,
+        });
+    };
+    let scope = cursor::scope(
+        &format!("select:{}", id.as_str()),
+        request.principal.as_deref(),
+        Some(&requested.selector.scope()),
+    );
+    let mut selector = requested.selector.clone();
+    let mut opened = None;
+    if let Some(token) = &requested.cursor {
+        let position = shared
+            .endpoint
+            .cursor_keys
+            .open(&scope, token)
+            .ok_or_else(|| ReadFailure::cursor("not one this server issued for this selection"))?;
+        let (offset, version) = position
+            .split_once(':')
+            .and_then(|(offset, version)| Some((offset.parse::<usize>().ok()?, version)))
+            .ok_or_else(|| ReadFailure::cursor("not one this server issued"))?;
+        selector = selector.resume_at(offset)?;
+        opened = Some(version.to_owned());
+    }
+    request.selection = Some(selector.clone());
+    Ok(Prepared {
+        selector: Some(selector),
+        scope,
+        opened,
+        keys,
+        support,
+    })
+}
+
+/// Applies `prepared` to what the read `fetched`.
+pub(crate) fn finish(prepared: &Prepared, fetched: Fetched) -> Result<Read, ReadFailure> {
+    let entry = match fetched {
         Ok(entry) => entry,
         Err(Unready::Pending(after)) => return Err(ReadFailure::Pending(after)),
         Err(Unready::Busy(after)) => return Err(ReadFailure::Busy(after)),
         Err(Unready::Failed(err)) => return Err(ReadFailure::Source(err)),
     };
-    let Some(selector) = selection else {
+    let Some(selector) = &prepared.selector else {
         return Ok(Read {
             entry,
             selection: None,
         });
     };
-    let resumed = opened.is_some();
-    if opened.is_some_and(|version| version != entry.version) {
+    let resumed = prepared.opened.is_some();
+    if prepared
+        .opened
+        .as_ref()
+        .is_some_and(|version| *version != entry.version)
+    {
         return Err(ReadFailure::cursor(
             "the context changed since this cursor was issued; start again without one",
         )
         .labelled(&entry));
     }
-    let (selected, total, next_offset) = if shared.source.selection() == SelectionSupport::Source {
+    let (selected, total, next_offset) = if prepared.support == SelectionSupport::Source {
         let mut selected = ContextEntry::clone(&entry);
         selected.version = selector.version_of(&entry.version);
         (selected, None, None)
@@ -267,10 +312,9 @@ pub(crate) async fn read<S: ContextSource>(
         (selected.entry, selected.total, selected.next_offset)
     };
     let next_cursor = next_offset.and_then(|next| {
-        shared
-            .endpoint
-            .cursor_keys
-            .seal(&scope, &format!("{next}:{}", entry.version))
+        prepared
+            .keys
+            .seal(&prepared.scope, &format!("{next}:{}", entry.version))
     });
     // A cursor is sealed for its caller: a page reached by one, or handing one out, is that
     // caller's, never an answer a shared cache may give everyone.

@@ -13,8 +13,9 @@ use tower_service::Service;
 
 use super::classify::{McpRequest, Operation, classify};
 use super::endpoint::Endpoint;
-use super::generation::{Fetched, Jobs};
+use super::generation::{Fetched, Follow, Jobs};
 use super::metadata::ResourceMetadataService;
+use super::response_body::ResponseBody;
 use super::session::SessionStore;
 use super::{rest, rpc};
 use crate::context::{ContextId, ContextSource, SourceError, SourceRequest, TraceContext};
@@ -106,7 +107,7 @@ impl<S: ContextSource> McpService<S> {
 
 /// The future returned by [`McpService`].
 pub type ResponseFuture =
-    Pin<Box<dyn Future<Output = Result<Response<FullBody>, Infallible>> + Send>>;
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
 
 impl<S, B> Service<Request<B>> for McpService<S>
 where
@@ -115,7 +116,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<FullBody>;
+    type Response = Response<ResponseBody>;
     type Error = Infallible;
     type Future = ResponseFuture;
 
@@ -130,7 +131,7 @@ where
 }
 
 impl<S: ContextSource> Shared<S> {
-    async fn handle<B>(&self, request: Request<B>) -> Response<FullBody>
+    async fn handle<B>(&self, request: Request<B>) -> Response<ResponseBody>
     where
         B: Body + Send + 'static,
         B::Data: Send,
@@ -140,28 +141,33 @@ impl<S: ContextSource> Shared<S> {
         // again (and the body, read by that layer, is not needed).
         let request = match classify(&self.endpoint, request).await {
             Ok(request) => request,
-            Err(refusal) => return refusal,
+            Err(refusal) => return refusal.map(ResponseBody::from),
         };
         let (mut parts, _body) = request.into_parts();
         let Some(classified) = parts.extensions.remove::<McpRequest>() else {
-            return Rejection::internal().into_response(Dialect::Other);
+            return Rejection::internal()
+                .into_response(Dialect::Other)
+                .map(ResponseBody::from);
         };
         let dialect = classified.dialect;
+        let whole = |response: Response<FullBody>| response.map(ResponseBody::from);
         let answer = match classified.operation {
-            Operation::ReadContext(id) => rest::read(self, &parts, id).await,
-            Operation::ListContexts => rest::list(self, &parts).await,
-            Operation::BatchRead(ids) => Ok(rest::batch(self, &parts, &ids).await),
+            Operation::ReadContext(id) => rest::read(self, &parts, id).await.map(whole),
+            Operation::ListContexts => rest::list(self, &parts).await.map(whole),
+            Operation::BatchRead(ids) => Ok(whole(rest::batch(self, &parts, &ids).await)),
             Operation::JsonRpc(rpc) => rpc::exchange(self, &parts, rpc).await,
-            Operation::McpTransport => rpc::transport(self, &parts),
-            Operation::ResourceMetadata => Ok(self.endpoint.resource_metadata().map_or_else(
-                || Rejection::not_found("no route for this path").into_response(dialect),
-                |metadata| ResourceMetadataService::new(metadata).respond(&parts.method),
-            )),
+            Operation::McpTransport => rpc::transport(self, &parts).map(whole),
+            Operation::ResourceMetadata => {
+                Ok(whole(self.endpoint.resource_metadata().map_or_else(
+                    || Rejection::not_found("no route for this path").into_response(dialect),
+                    |metadata| ResourceMetadataService::new(metadata).respond(&parts.method),
+                )))
+            }
             Operation::Grpc | Operation::Other => {
                 Err(Rejection::not_found("no route for this path"))
             }
         };
-        answer.unwrap_or_else(|rejection| rejection.into_response(dialect))
+        answer.unwrap_or_else(|rejection| whole(rejection.into_response(dialect)))
     }
 }
 
@@ -259,11 +265,23 @@ impl<S: ContextSource> Shared<S> {
         request: SourceRequest,
         call: SourceCall,
     ) -> Fetched {
+        self.fetch_or_follow(id, request, call, false).await.0
+    }
+
+    /// [`fetch`](Self::fetch); with `follow`, a read still pending after the short wait also
+    /// gets a [`Follow`] to go on waiting for its job.
+    pub(crate) async fn fetch_or_follow(
+        &self,
+        id: &ContextId,
+        request: SourceRequest,
+        call: SourceCall,
+        follow: bool,
+    ) -> (Fetched, Option<Follow>) {
         match &self.jobs {
-            Some(jobs) => jobs.read(&self.source, id, request, call).await,
+            Some(jobs) => jobs.read(&self.source, id, request, call, follow).await,
             None => match call.run(self.source.get(id, &request)).await {
-                Ok(context) => Ok(Arc::new(context)),
-                Err(err) => Err(err.into()),
+                Ok(context) => (Ok(Arc::new(context)), None),
+                Err(err) => (Err(err.into()), None),
             },
         }
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::layer::PolicyShared;
 use super::model::{Action, Decision, Policy, RequestAttributes, Target};
 use crate::client_addr::ClientAddr;
-use crate::context::{ContextId, ContextLabels};
+use crate::context::{ContextId, ContextLabels, LabelCheck};
 use crate::error::{Dialect, ErrorCode, FullBody, JsonRpcError, Rejection, jsonrpc};
 use crate::facts::{RequestFacts, loggable};
 use crate::mcp::{McpRequest, Operation, RpcMessage, RpcRequest, RpcTarget};
@@ -138,6 +138,21 @@ impl PolicyShared {
         dialect: Dialect,
         rpc_id: Option<Value>,
     ) -> Response<FullBody> {
+        let mut response = self
+            .refusal_rejection(decision, principal, rpc_id)
+            .into_response(dialect);
+        response.extensions_mut().insert(decision.clone());
+        response
+    }
+
+    /// The rejection behind [`refusal`](Self::refusal), for answers that send it in a
+    /// stream (a JSON-RPC error event) instead of as a response of its own.
+    pub(crate) fn refusal_rejection(
+        &self,
+        decision: &Decision,
+        principal: &Principal,
+        rpc_id: Option<Value>,
+    ) -> Rejection {
         let challenge = self.endpoint.challenge();
         let mut rejection = if !decision.required_scopes.is_empty() {
             challenge.insufficient_scope(&decision.required_scopes)
@@ -156,9 +171,7 @@ impl PolicyShared {
                 data: None,
             });
         }
-        let mut response = rejection.into_response(dialect);
-        response.extensions_mut().insert(decision.clone());
-        response
+        rejection
     }
 }
 
@@ -325,6 +338,37 @@ pub(crate) fn recheck_reads(
     base: &RequestAttributes,
     facts: Option<&RequestFacts>,
 ) -> Option<Response<FullBody>> {
+    let (decision, id) = denied_read(policy, principal, reads, labels, base, facts)?;
+    Some(shared.refusal(&decision, principal, Dialect::JsonRpc, Some(id)))
+}
+
+/// The [`LabelCheck`] an endpoint calls before it streams the answer to `reads` (whose
+/// labels it learns only then): the same decision as [`recheck_reads`], with the policy in
+/// force at that moment, answered with the same refusal.
+pub(crate) fn label_check(
+    shared: Arc<PolicyShared>,
+    principal: Principal,
+    reads: Vec<(Value, String)>,
+    base: RequestAttributes,
+    facts: Option<RequestFacts>,
+) -> LabelCheck {
+    LabelCheck::new(move |labels: &ContextLabels| {
+        let policy = shared.policy.load();
+        let (decision, id) =
+            denied_read(&policy, &principal, &reads, labels, &base, facts.as_ref())?;
+        Some(shared.refusal_rejection(&decision, &principal, Some(id)))
+    })
+}
+
+/// The first of `reads` the labels turn into a denial: its decision and JSON-RPC id.
+fn denied_read(
+    policy: &Policy,
+    principal: &Principal,
+    reads: &[(Value, String)],
+    labels: &ContextLabels,
+    base: &RequestAttributes,
+    facts: Option<&RequestFacts>,
+) -> Option<(Decision, Value)> {
     for (id, context) in reads {
         let Some(context_labels) = labels.of(context) else {
             continue;
@@ -340,7 +384,7 @@ pub(crate) fn recheck_reads(
         );
         if !decision.is_allowed() {
             log(&decision, facts);
-            return Some(shared.refusal(&decision, principal, Dialect::JsonRpc, Some(id.clone())));
+            return Some((decision, id.clone()));
         }
     }
     None

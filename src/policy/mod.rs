@@ -115,6 +115,8 @@ mod listing;
 mod model;
 mod service;
 mod sse;
+#[cfg(test)]
+mod stream_tests;
 
 pub use decide::PROTOCOL_METHODS;
 pub use future::ResponseFuture;

@@ -9,7 +9,8 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::decide::{
-    OwnedTarget, Plan, Recheck, attributes, decide_rpc, log, plan, principal_of, recheck_reads,
+    OwnedTarget, Plan, Recheck, attributes, decide_rpc, label_check, log, plan, principal_of,
+    recheck_reads,
 };
 use super::future::{BoxedResponse, ResponseFuture};
 use super::layer::PolicyShared;
@@ -198,7 +199,7 @@ where
 async fn json_rpc_exchange<S, B, ResBody>(
     shared: Arc<PolicyShared>,
     mut inner: S,
-    request: Request<RequestBody<B>>,
+    mut request: Request<RequestBody<B>>,
 ) -> Result<Response<BodyOrEnvelope<ResBody>>, S::Error>
 where
     S: Service<Request<RequestBody<B>>, Response = Response<ResBody>>,
@@ -234,6 +235,18 @@ where
         Ok(checks) => checks,
         Err(refusal) => return refused(refusal),
     };
+    if policy.uses_labels() && !checks.reads.is_empty() {
+        // An answer streamed before the source labels the context (a slow read answered
+        // with progress notifications) is checked by the endpoint, with this, before it
+        // shows any content.
+        request.extensions_mut().insert(label_check(
+            Arc::clone(&shared),
+            principal.clone(),
+            checks.reads.clone(),
+            base.clone(),
+            facts.clone(),
+        ));
+    }
     let mut response = inner.call(request).await?;
     let labels = response
         .extensions()

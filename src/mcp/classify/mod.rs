@@ -47,8 +47,8 @@ use crate::error::{
 };
 use crate::facts::RequestFacts;
 
-pub(crate) use rpc::rpc_rejection;
 pub use rpc::{RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers, classify_rpc};
+pub(crate) use rpc::{accepts_event_stream, rpc_rejection};
 
 /// A classified request: how it speaks and what it asks for.
 #[derive(Debug, Clone, PartialEq)]

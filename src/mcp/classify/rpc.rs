@@ -117,20 +117,7 @@ fn bad_request(id: Value, code: i64, message: impl Into<String>) -> Rejection {
 /// `Accept` must admit both `application/json` and `text/event-stream`; the body must be
 /// `application/json`.
 pub fn check_post_headers(headers: &HeaderMap) -> Result<(), Rejection> {
-    let (mut json, mut sse) = (false, false);
-    for value in headers.get_all(header::ACCEPT) {
-        let Ok(value) = value.to_str() else { continue };
-        for range in value.split(',') {
-            let media = range.split(';').next().unwrap_or("").trim();
-            let media = media.to_ascii_lowercase();
-            match media.as_str() {
-                "*/*" => (json, sse) = (true, true),
-                "application/json" | "application/*" => json = true,
-                "text/event-stream" | "text/*" => sse = true,
-                _ => {}
-            }
-        }
-    }
+    let (json, sse) = accepted(headers);
     if !(json && sse) {
         return Err(rpc_rejection(
             StatusCode::NOT_ACCEPTABLE,
@@ -150,6 +137,30 @@ pub fn check_post_headers(headers: &HeaderMap) -> Result<(), Rejection> {
         ));
     }
     Ok(())
+}
+
+/// Whether `Accept` admits `application/json` and `text/event-stream`.
+fn accepted(headers: &HeaderMap) -> (bool, bool) {
+    let (mut json, mut sse) = (false, false);
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',') {
+            let media = range.split(';').next().unwrap_or("").trim();
+            let media = media.to_ascii_lowercase();
+            match media.as_str() {
+                "*/*" => (json, sse) = (true, true),
+                "application/json" | "application/*" => json = true,
+                "text/event-stream" | "text/*" => sse = true,
+                _ => {}
+            }
+        }
+    }
+    (json, sse)
+}
+
+/// Whether the client accepts an answer as a server-sent event stream.
+pub(crate) fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    accepted(headers).1
 }
 
 /// Header value with optional whitespace trimmed (RFC 9110 §5.5), as bytes.

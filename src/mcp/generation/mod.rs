@@ -23,6 +23,10 @@
 //!   the endpoint cannot know before the source answers whether a cache would have kept it.
 //!   A job whose source call panicked answers its waiters with an internal error, once.
 //!
+//! - **Following.** A 2025-era MCP read with a progress token that is still pending after the
+//!   wait keeps waiting on its job ([`Follow`]), answered as progress notifications, for up to
+//!   `max_stream`; it counts as a waiting reader until it ends or its client hangs up.
+//!
 //! The source sees the first read's principal, selector and trace context, and no deadline:
 //! the job outlives the request that started it.
 
@@ -132,14 +136,16 @@ impl Jobs {
     }
 
     /// Reads `id` through the table: joins the caller's job for it or starts one (with
-    /// `call` observing the source call), then waits up to the configured wait.
+    /// `call` observing the source call), then waits up to the configured wait. With
+    /// `follow`, a read still pending after the wait also gets a [`Follow`] to wait on.
     pub(crate) async fn read<S: ContextSource>(
         &self,
         source: &Arc<S>,
         id: &ContextId,
         mut request: SourceRequest,
         call: SourceCall,
-    ) -> Fetched {
+        follow: bool,
+    ) -> (Fetched, Option<Follow>) {
         let key = JobKey {
             id: id.as_str().to_owned(),
             selector: request
@@ -176,7 +182,7 @@ impl Jobs {
                         held,
                         "generation job refused: the table or the caller's share is full"
                     );
-                    return Err(Unready::Busy(self.settings.retry_after));
+                    return (Err(Unready::Busy(self.settings.retry_after)), None);
                 }
                 let (sender, outcome) = watch::channel(None);
                 let job = Arc::new(Job {
@@ -204,7 +210,19 @@ impl Jobs {
                 sender,
             );
         }
-        self.wait(&key, &job, until).await
+        let ticket = Follow {
+            key,
+            job,
+            table: Arc::clone(&self.table),
+            settings: self.settings,
+        };
+        match ticket.wait(until).await {
+            Some(fetched) => (fetched, None),
+            None => (
+                Err(Unready::Pending(self.settings.retry_after)),
+                follow.then_some(ticket),
+            ),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -256,11 +274,28 @@ impl Jobs {
             }
         });
     }
+}
 
-    /// Waits for `job` until `until`.
-    async fn wait(&self, key: &JobKey, job: &Job, until: Instant) -> Fetched {
-        let _waiting = Waiting::new(&job.activity);
-        let mut outcome = job.outcome.clone();
+/// A pending read that goes on waiting for its job (an MCP read answered with progress
+/// notifications). While it waits, the job counts it as a waiting reader; dropped, it counts
+/// as a poller leaving.
+pub(crate) struct Follow {
+    key: JobKey,
+    job: Arc<Job>,
+    table: Table,
+    settings: Settings,
+}
+
+impl Follow {
+    /// The settings of the job table it came from.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Waits for the job until `until`: `None` when it is still running then.
+    pub(crate) async fn wait(&self, until: Instant) -> Option<Fetched> {
+        let _waiting = Waiting::new(&self.job.activity);
+        let mut outcome = self.job.outcome.clone();
         let waited = tokio::time::timeout_at(until, async {
             outcome
                 .wait_for(Option::is_some)
@@ -268,10 +303,10 @@ impl Jobs {
                 .map(|done| done.clone())
         })
         .await;
-        match waited {
-            Err(_elapsed) => Err(Unready::Pending(self.settings.retry_after)),
+        Some(match waited {
+            Err(_elapsed) => return None,
             Ok(Ok(Some(outcome))) => {
-                self.forget(key, job);
+                self.forget();
                 outcome.map_err(|err| match &*err {
                     SourceError::Pending { retry_after } => Unready::Pending(*retry_after),
                     _ => Unready::Failed(err),
@@ -280,21 +315,21 @@ impl Jobs {
             Ok(Ok(None) | Err(_)) => {
                 // The job ended without an answer: cancelled just now, or its source call
                 // panicked.
-                self.forget(key, job);
-                if lock(&job.activity).abandoned {
-                    return Err(Unready::Pending(self.settings.retry_after));
+                self.forget();
+                if lock(&self.job.activity).abandoned {
+                    return Some(Err(Unready::Pending(self.settings.retry_after)));
                 }
                 tracing::error!("a generation job ended without an answer");
                 Err(Unready::Failed(Arc::new(SourceError::Internal(
                     "the generation job ended without an answer".into(),
                 ))))
             }
-        }
+        })
     }
 
-    /// Removes `job` from the table, unless another job took its place.
-    fn forget(&self, key: &JobKey, job: &Job) {
-        remove(&self.table, key, &job.activity);
+    /// Removes the job from the table, unless another job took its place.
+    fn forget(&self) {
+        remove(&self.table, &self.key, &self.job.activity);
     }
 }
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::mcp::endpoint::{
-    DEFAULT_GENERATION_ABANDON_AFTER, DEFAULT_GENERATION_KEEP_FOR, DEFAULT_GENERATION_RETRY_AFTER,
-    DEFAULT_GENERATION_WAIT, DEFAULT_MAX_CONCURRENT_GENERATIONS, DEFAULT_MAX_GENERATION_JOBS,
+    DEFAULT_GENERATION_ABANDON_AFTER, DEFAULT_GENERATION_KEEP_FOR, DEFAULT_GENERATION_MAX_STREAM,
+    DEFAULT_GENERATION_PROGRESS_EVERY, DEFAULT_GENERATION_RETRY_AFTER, DEFAULT_GENERATION_WAIT,
+    DEFAULT_MAX_CONCURRENT_GENERATIONS, DEFAULT_MAX_GENERATION_JOBS,
     DEFAULT_MAX_GENERATION_JOBS_PER_CALLER,
 };
 
@@ -43,6 +44,8 @@ pub struct AsyncGeneration {
     pub(crate) retry_after: Duration,
     pub(crate) abandon_after: Duration,
     pub(crate) keep_for: Duration,
+    pub(crate) progress_every: Duration,
+    pub(crate) max_stream: Duration,
     pub(crate) max_jobs: usize,
     pub(crate) max_per_caller: usize,
     pub(crate) max_concurrent: usize,
@@ -55,6 +58,8 @@ impl Default for AsyncGeneration {
             retry_after: DEFAULT_GENERATION_RETRY_AFTER,
             abandon_after: DEFAULT_GENERATION_ABANDON_AFTER,
             keep_for: DEFAULT_GENERATION_KEEP_FOR,
+            progress_every: DEFAULT_GENERATION_PROGRESS_EVERY,
+            max_stream: DEFAULT_GENERATION_MAX_STREAM,
             max_jobs: DEFAULT_MAX_GENERATION_JOBS,
             max_per_caller: DEFAULT_MAX_GENERATION_JOBS_PER_CALLER,
             max_concurrent: DEFAULT_MAX_CONCURRENT_GENERATIONS,
@@ -63,8 +68,8 @@ impl Default for AsyncGeneration {
 }
 
 impl AsyncGeneration {
-    /// The defaults (2 s wait, 1 s retry hint, 30 s abandonment, 60 s pickup, 1,024 jobs,
-    /// 64 per caller, 32 concurrent generations).
+    /// The defaults (2 s wait, 1 s retry hint, 30 s abandonment, 60 s pickup, progress every
+    /// 1 s for at most 60 s, 1,024 jobs, 64 per caller, 32 concurrent generations).
     pub fn new() -> Self {
         Self::default()
     }
@@ -94,6 +99,25 @@ impl AsyncGeneration {
     /// How long a finished result waits for its pickup (default 60 s).
     pub fn keep_for(mut self, keep: Duration) -> Self {
         self.keep_for = keep;
+        self
+    }
+
+    /// How often a read answered with progress notifications gets one (default 1 s).
+    ///
+    /// A 2025-era `resources/read` that carries `params._meta.progressToken` and whose
+    /// context is not ready within [`wait`](Self::wait) is answered with a server-sent event
+    /// stream: a `notifications/progress` message for that token at once and then every
+    /// `progress_every`, then the read's response, then the end of the stream.
+    pub fn progress_every(mut self, every: Duration) -> Self {
+        self.progress_every = every;
+        self
+    }
+
+    /// The longest such a stream lasts (default 60 s): a context not ready by then ends it
+    /// with the pending result, and the client reads again as it would have after a pending
+    /// answer.
+    pub fn max_stream(mut self, max: Duration) -> Self {
+        self.max_stream = max;
         self
     }
 
@@ -134,6 +158,11 @@ impl AsyncGeneration {
                 "async generation retry_after and keep_for must be longer than zero",
             ));
         }
+        if self.progress_every.is_zero() || self.max_stream < self.progress_every {
+            return Err(ConfigError::new(
+                "async generation progress_every must be longer than zero and max_stream at least as long",
+            ));
+        }
         if self.abandon_after <= self.retry_after.max(self.wait) {
             return Err(ConfigError::new(
                 "async generation abandon_after must be longer than retry_after and wait, or clients following the hint lose their jobs",
@@ -144,6 +173,8 @@ impl AsyncGeneration {
             retry_after: self.retry_after,
             abandon_after: self.abandon_after,
             keep_for: self.keep_for,
+            progress_every: self.progress_every,
+            max_stream: self.max_stream,
             max_jobs,
             max_per_caller,
             max_concurrent,
@@ -158,6 +189,8 @@ pub(crate) struct Settings {
     pub(crate) retry_after: Duration,
     pub(crate) abandon_after: Duration,
     pub(crate) keep_for: Duration,
+    pub(crate) progress_every: Duration,
+    pub(crate) max_stream: Duration,
     pub(crate) max_jobs: NonZeroUsize,
     pub(crate) max_per_caller: NonZeroUsize,
     pub(crate) max_concurrent: NonZeroUsize,

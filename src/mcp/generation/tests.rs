@@ -12,8 +12,7 @@ use super::AsyncGeneration;
 use crate::context::{
     ContextEntry, ContextId, ContextSource, SourceError, SourceRequest, source_fn,
 };
-use crate::error::FullBody;
-use crate::mcp::{Endpoint, McpService};
+use crate::mcp::{Endpoint, McpService, ResponseBody};
 use crate::principal::{AuthMethod, Principal};
 
 type Body = Full<Bytes>;
@@ -93,7 +92,7 @@ async fn send<S: ContextSource>(
     service: &McpService<S>,
     request: Request<Body>,
 ) -> (Response<()>, Value) {
-    let response: Response<FullBody> = service.clone().oneshot(request).await.unwrap();
+    let response: Response<ResponseBody> = service.clone().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -429,6 +428,15 @@ fn settings_are_validated() {
     assert!(build(AsyncGeneration::new().max_per_caller(0)).is_err());
     assert!(build(AsyncGeneration::new().retry_after(Duration::ZERO)).is_err());
     assert!(build(AsyncGeneration::new().abandon_after(Duration::from_secs(1))).is_err());
+    assert!(build(AsyncGeneration::new().progress_every(Duration::ZERO)).is_err());
+    assert!(
+        build(
+            AsyncGeneration::new()
+                .progress_every(Duration::from_secs(5))
+                .max_stream(Duration::from_secs(4))
+        )
+        .is_err()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -446,11 +454,19 @@ async fn a_batch_reads_a_repeated_id_once_through_the_jobs() {
     let (answer, body) = send(&service, batch(&ids)).await;
     assert_eq!(answer.status(), StatusCode::OK);
     let results = body["results"].as_array().unwrap();
-    assert_eq!(results.len(), 51, "one answer per id asked, repeats included");
+    assert_eq!(
+        results.len(),
+        51,
+        "one answer per id asked, repeats included"
+    );
     // Still generating after the short wait: each item says so (503, come back later).
     assert!(results.iter().all(|item| item["status"] == 503), "{body}");
     assert_eq!(results[50]["contextId"], "alpha/other");
-    assert_eq!(counts.started.load(Ordering::SeqCst), 2, "two distinct ids, two jobs");
+    assert_eq!(
+        counts.started.load(Ordering::SeqCst),
+        2,
+        "two distinct ids, two jobs"
+    );
     // The same batch later picks the finished jobs up: no new source call.
     let (_, body) = send(&service, batch(&ids)).await;
     let results = body["results"].as_array().unwrap();
