@@ -13,7 +13,7 @@ use serde_json::json;
 use super::conditional::not_modified;
 use super::cursor;
 use super::endpoint::MAX_PAGE_SIZE;
-use super::generation::Unready;
+use super::generation::{Crowd, Unready};
 use super::select::{self, Read, ReadFailure, Requested};
 use super::service::{Shared, source_call, source_rejection, source_request};
 use super::wire::{
@@ -88,7 +88,7 @@ fn select_rejection(failure: &ReadFailure) -> Rejection {
                 None => rejection,
             }
         }
-        ReadFailure::Source(_) | ReadFailure::Pending(_) | ReadFailure::Busy(_) => {
+        ReadFailure::Source(_) | ReadFailure::Pending(_) | ReadFailure::Busy(..) => {
             Rejection::internal()
         }
     }
@@ -115,7 +115,7 @@ pub(super) async fn read<S: ContextSource>(
         Ok(read) => read,
         Err(ReadFailure::Source(err)) => return Err(source_rejection(&err, id.as_str())),
         Err(ReadFailure::Pending(after)) => return Ok(pending(request, &id, after)),
-        Err(ReadFailure::Busy(after)) => return Err(busy(after)),
+        Err(ReadFailure::Busy(after, crowd)) => return Err(busy(after, crowd)),
         Err(failure) => {
             let mut response = select_rejection(&failure).into_response(Dialect::Rest);
             if let ReadFailure::Select { labels, .. } = &failure {
@@ -174,11 +174,19 @@ fn pending(request: &Parts, id: &ContextId, after: std::time::Duration) -> Respo
 }
 
 /// The refusal when the generation job table is full.
-pub(super) fn busy(after: std::time::Duration) -> Rejection {
-    Rejection::new(
-        crate::error::ErrorCode::Unavailable,
-        "too many contexts are being generated; retry later",
-    )
+/// The refusal of a read that cannot start a generation job: 503 when the table is full, 429
+/// when the caller already holds its share (its own excess, not the server failing).
+pub(super) fn busy(after: std::time::Duration, crowd: Crowd) -> Rejection {
+    match crowd {
+        Crowd::Table => Rejection::new(
+            crate::error::ErrorCode::Unavailable,
+            "too many contexts are being generated; retry later",
+        ),
+        Crowd::Caller => Rejection::new(
+            crate::error::ErrorCode::RateLimited,
+            "you have too many contexts being generated; read those first or retry later",
+        ),
+    }
     .with_retry_after(after)
 }
 
@@ -446,7 +454,7 @@ async fn batch_item<S: ContextSource>(
         Err(Unready::Pending(retry_after)) => {
             source_rejection(&SourceError::Pending { retry_after }, id.as_str())
         }
-        Err(Unready::Busy(after)) => busy(after),
+        Err(Unready::Busy(after, crowd)) => busy(after, crowd),
         Err(Unready::Failed(err)) => source_rejection(&err, id.as_str()),
     };
     (failed(failure), None, std::collections::BTreeSet::default())

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::cursor::{self, CursorKeys};
-use super::generation::{Fetched, Unready};
+use super::generation::{Crowd, Fetched, Unready};
 use super::protocol::{META_CURSOR, META_LIMIT, META_SELECT};
 use super::service::{Shared, source_call};
 use super::wire::Selection;
@@ -45,7 +45,7 @@ pub(crate) enum ReadFailure {
     /// Asynchronous generation: still being generated, come back after this long.
     Pending(Duration),
     /// Asynchronous generation: the job table is full, retry after this long.
-    Busy(Duration),
+    Busy(Duration, Crowd),
 }
 
 impl From<SelectError> for ReadFailure {
@@ -281,7 +281,7 @@ pub(crate) fn finish(prepared: &Prepared, fetched: Fetched) -> Result<Read, Read
     let entry = match fetched {
         Ok(entry) => entry,
         Err(Unready::Pending(after)) => return Err(ReadFailure::Pending(after)),
-        Err(Unready::Busy(after)) => return Err(ReadFailure::Busy(after)),
+        Err(Unready::Busy(after, crowd)) => return Err(ReadFailure::Busy(after, crowd)),
         Err(Unready::Failed(err)) => return Err(ReadFailure::Source(err)),
     };
     let Some(selector) = &prepared.selector else {

@@ -58,7 +58,7 @@ pub(crate) enum Unready {
     /// Being generated: come back after this long.
     Pending(Duration),
     /// The job table is full: retry after this long.
-    Busy(Duration),
+    Busy(Duration, Crowd),
     /// The source failed (or said the context does not exist).
     Failed(Arc<SourceError>),
 }
@@ -70,6 +70,15 @@ impl From<SourceError> for Unready {
             err => Self::Failed(Arc::new(err)),
         }
     }
+}
+
+/// Who is crowding the job table when a read cannot start a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Crowd {
+    /// The table is full: the server is busy (503).
+    Table,
+    /// This caller holds its share of jobs: its own excess (429).
+    Caller,
 }
 
 type Outcome = Result<Arc<ContextEntry>, Arc<SourceError>>;
@@ -174,15 +183,20 @@ impl Jobs {
                 (Arc::clone(job), None)
             } else {
                 let held = table.per_caller.get(&key.owner).copied().unwrap_or(0);
-                if table.jobs.len() >= self.settings.max_jobs.get()
-                    || held >= self.settings.max_per_caller.get()
-                {
+                let crowd = if table.jobs.len() >= self.settings.max_jobs.get() {
+                    Some(Crowd::Table)
+                } else if held >= self.settings.max_per_caller.get() {
+                    Some(Crowd::Caller)
+                } else {
+                    None
+                };
+                if let Some(crowd) = crowd {
                     tracing::warn!(
                         jobs = table.jobs.len(),
                         held,
                         "generation job refused: the table or the caller's share is full"
                     );
-                    return (Err(Unready::Busy(self.settings.retry_after)), None);
+                    return (Err(Unready::Busy(self.settings.retry_after, crowd)), None);
                 }
                 let (sender, outcome) = watch::channel(None);
                 let job = Arc::new(Job {

@@ -131,7 +131,7 @@ impl AsyncGeneration {
 
     /// Most jobs one caller (one principal; every anonymous caller together) holds at once
     /// (default 64), so that one caller cannot fill the table; past it, that caller's reads
-    /// that would start a job are answered 503 with `Retry-After`.
+    /// that would start a job are answered 429 (the caller's own excess) with `Retry-After`.
     pub fn max_per_caller(mut self, max: usize) -> Self {
         self.max_per_caller = max;
         self

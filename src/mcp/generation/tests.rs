@@ -252,9 +252,11 @@ async fn one_caller_cannot_fill_the_table() {
         let (pending, _) = send(&service, get(&format!("/context/{id}"), Some("mallory"))).await;
         assert_eq!(pending.status(), StatusCode::ACCEPTED);
     }
+    // Mallory's own excess: 429 (a full table is the server's: 503, above).
     let (busy, body) = send(&service, get("/context/a/3", Some("mallory"))).await;
-    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["code"], "UNAVAILABLE");
+    assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["code"], "RATE_LIMITED");
+    assert!(busy.headers().contains_key(header::RETRY_AFTER));
     // Others still get jobs.
     let (pending, _) = send(&service, get("/context/a/3", Some("alice"))).await;
     assert_eq!(pending.status(), StatusCode::ACCEPTED);

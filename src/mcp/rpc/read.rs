@@ -102,8 +102,8 @@ pub(super) fn answer_read(
             });
             return Ok(pending(after));
         }
-        Err(ReadFailure::Busy(after)) => {
-            return Err(as_method_error(&crate::mcp::rest::busy(after)));
+        Err(ReadFailure::Busy(after, crowd)) => {
+            return Err(as_method_error(&crate::mcp::rest::busy(after, crowd)));
         }
         Err(ReadFailure::Source(err)) if matches!(*err, SourceError::NotFound) => {
             return Err(not_found());
@@ -182,7 +182,7 @@ fn select_error(failure: &ReadFailure) -> Rejection {
             format!("Invalid params: {message}"),
             culprit.as_ref().map(|culprit| json!({ "select": culprit })),
         ),
-        ReadFailure::Source(_) | ReadFailure::Pending(_) | ReadFailure::Busy(_) => {
+        ReadFailure::Source(_) | ReadFailure::Pending(_) | ReadFailure::Busy(..) => {
             Rejection::internal()
         }
     }
