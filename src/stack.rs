@@ -247,7 +247,16 @@ impl Stack {
                 .build()?,
             cache: self.cache.map_or_else(
                 || ContextCacheLayer::disabled(&self.endpoint),
-                |cache| cache.with_endpoint(&self.endpoint),
+                |cache| {
+                    let cache = cache.with_endpoint(&self.endpoint);
+                    // Behind this stack's compression layer: serve stored encoded variants.
+                    #[cfg(feature = "compression")]
+                    let cache = match self.compression {
+                        Some(config) => cache.encoded_variants(config),
+                        None => cache,
+                    };
+                    cache
+                },
             ),
             webhook: self.webhook,
             overload: self

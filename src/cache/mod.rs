@@ -66,6 +66,8 @@ mod respond;
 mod route;
 mod service;
 mod store;
+#[cfg(feature = "compression")]
+mod variant;
 mod webhook;
 
 pub use handle::{CacheHandle, CacheStats};
