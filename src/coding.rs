@@ -219,9 +219,11 @@ pub(crate) async fn encode(coding: Coding, level: CompressionLevel, body: &[u8])
     let mut out = Vec::with_capacity(body.len() / 4);
     // Reading from a slice into a vector cannot fail.
     let _ = match coding {
-        Coding::Gzip => GzipEncoder::with_quality(body, quality)
-            .read_to_end(&mut out)
-            .await,
+        Coding::Gzip => {
+            GzipEncoder::with_quality(body, quality)
+                .read_to_end(&mut out)
+                .await
+        }
         Coding::Brotli => {
             let quality = match level {
                 CompressionLevel::Default => Level::Precise(4),
@@ -325,7 +327,6 @@ pub(crate) fn weaken_etag(headers: &mut HeaderMap) {
         headers.insert(header::ETAG, weak);
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -39,13 +39,12 @@ pub(crate) struct Settings {
 }
 
 /// The coding configuration stored encoded variants follow (feature `compression`), when
-/// the cache serves them; nothing without the feature.
-#[cfg(feature = "compression")]
-pub(crate) type VariantConfig = Option<crate::coding::CompressionConfig>;
-/// The coding configuration stored encoded variants follow (feature `compression`), when
-/// the cache serves them; nothing without the feature.
-#[cfg(not(feature = "compression"))]
-pub(crate) type VariantConfig = ();
+/// the cache serves them; empty without the feature.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct VariantConfig {
+    #[cfg(feature = "compression")]
+    pub(crate) config: Option<crate::coding::CompressionConfig>,
+}
 
 /// State shared by every clone of the layer, its services and its handle.
 #[derive(Debug)]
@@ -143,7 +142,7 @@ impl ContextCacheLayer {
     #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
     #[must_use]
     pub fn encoded_variants(mut self, config: crate::compression::CompressionConfig) -> Self {
-        self.variants = Some(config);
+        self.variants.config = Some(config);
         self
     }
 }

@@ -215,6 +215,7 @@ impl<'a> Serving<'a> {
 
     /// The answer from `entry`, from its stored encoded variant when the request asks for
     /// one (feature `compression`).
+    #[cfg_attr(not(feature = "compression"), allow(clippy::unused_async))]
     async fn answer<ResBody>(
         &self,
         entry: &Arc<Entry>,
@@ -235,7 +236,7 @@ impl<'a> Serving<'a> {
                 .key((!entry.public).then_some(self.caller.owner.as_str()));
             super::variant::with_variant(
                 self.shared,
-                self.variants.as_ref(),
+                self.variants.config.as_ref(),
                 &key,
                 entry,
                 self.lookup,
@@ -305,7 +306,7 @@ where
                 Err(_) => {
                     if let Some(entry) = &stale {
                         Counters::add(&counters.stale);
-                        return Ok(serving.answer(&entry, status::STALE).await);
+                        return Ok(serving.answer(entry, status::STALE).await);
                     }
                     let timeout = Rejection::new(
                         ErrorCode::Timeout,
@@ -330,7 +331,7 @@ where
                     return match &stale {
                         Some(entry) => {
                             Counters::add(&counters.stale);
-                            Ok(serving.answer(&entry, status::STALE).await)
+                            Ok(serving.answer(entry, status::STALE).await)
                         }
                         None => Err(err),
                     };
@@ -342,7 +343,7 @@ where
                 // stale-if-error: the source failed, the last good answer is still allowed.
                 leader.land(None);
                 Counters::add(&counters.stale);
-                return Ok(serving.answer(&entry, status::STALE).await);
+                return Ok(serving.answer(entry, status::STALE).await);
             }
             match fill(shared, lookup, &caller.owner, response, generation).await {
                 Filled::Stored(entry) => {

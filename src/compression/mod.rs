@@ -49,6 +49,8 @@ mod request;
 mod response;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod variant_tests;
 
 pub use request::{
     DecodedBody, DecompressionFuture, DecompressionResponseBody, RequestDecompression,

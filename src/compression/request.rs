@@ -11,12 +11,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes};
-use http::{HeaderValue, Request, Response, header};
-use http_body::{Body, Frame, SizeHint};
 use async_compression::tokio::bufread::GzipDecoder;
+use bytes::{Buf, Bytes};
 use futures_util::Stream;
 use futures_util::stream::{MapErr, TryStreamExt};
+use http::{HeaderValue, Request, Response, header};
+use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyDataStream, BodyExt, Limited};
 use pin_project_lite::pin_project;
 use tokio_util::io::{ReaderStream, StreamReader};

@@ -30,6 +30,17 @@ fn stack(
     config: CompressionConfig,
     cache: bool,
 ) -> crate::stack::StackService<crate::mcp::McpService<StaticSource>> {
+    stack_with(
+        config,
+        cache.then(|| ContextCacheLayer::builder().build().unwrap()),
+    )
+}
+
+/// The demo-like stack: compression as `config`, `cache` behind the policy.
+pub(super) fn stack_with(
+    config: CompressionConfig,
+    cache: Option<ContextCacheLayer>,
+) -> crate::stack::StackService<crate::mcp::McpService<StaticSource>> {
     let keys = ApiKeyStore::new([ApiKey::new(
         "dev-token-0123456789ab",
         Principal::new("dev", AuthMethod::ApiKey).with_role("developer"),
@@ -72,13 +83,13 @@ fn stack(
         .auth(AuthLayer::builder().api_keys(keys))
         .policy(PolicyHandle::new(policy))
         .compression(config);
-    if cache {
-        stack = stack.cache(ContextCacheLayer::builder().build().unwrap());
+    if let Some(cache) = cache {
+        stack = stack.cache(cache);
     }
     stack.serve_source(source).unwrap()
 }
 
-fn get(path: &str, accept_encoding: Option<&'static str>) -> Request<Body> {
+pub(super) fn get(path: &str, accept_encoding: Option<&'static str>) -> Request<Body> {
     let mut request = Request::get(path)
         .header(header::AUTHORIZATION, TOKEN)
         .body(Body::default())
@@ -94,7 +105,7 @@ fn get(path: &str, accept_encoding: Option<&'static str>) -> Request<Body> {
     request
 }
 
-fn rpc(body: Bytes, content_encoding: Option<&'static str>) -> Request<Body> {
+pub(super) fn rpc(body: Bytes, content_encoding: Option<&'static str>) -> Request<Body> {
     let mut request = Request::post("/mcp")
         .header(header::AUTHORIZATION, TOKEN)
         .header(header::CONTENT_TYPE, "application/json")
@@ -113,7 +124,7 @@ fn rpc(body: Bytes, content_encoding: Option<&'static str>) -> Request<Body> {
     request
 }
 
-async fn send<S, B>(service: &S, request: Request<Body>) -> Response<Bytes>
+pub(super) async fn send<S, B>(service: &S, request: Request<Body>) -> Response<Bytes>
 where
     S: Service<Request<Body>, Response = Response<B>, Error: std::fmt::Debug> + Clone,
     B: http_body::Body<Data = Bytes, Error: std::fmt::Debug>,
@@ -125,7 +136,7 @@ where
 
 /// Decodes a response body by its `Content-Encoding`, with tower-http's (client-side)
 /// decompression, so the test does not trust our own code to undo itself.
-async fn decode(response: &Response<Bytes>) -> Bytes {
+pub(super) async fn decode(response: &Response<Bytes>) -> Bytes {
     let mut copy = Response::new(Full::new(response.body().clone()));
     *copy.headers_mut() = response.headers().clone();
     let mut copy = Some(copy);
@@ -164,7 +175,7 @@ async fn encode(coding: &'static str, bytes: Bytes) -> Bytes {
     response.into_body().collect().await.unwrap().to_bytes()
 }
 
-fn vary(response: &Response<Bytes>) -> Vec<String> {
+pub(super) fn vary(response: &Response<Bytes>) -> Vec<String> {
     response
         .headers()
         .get_all(header::VARY)
@@ -308,7 +319,7 @@ async fn the_listing_filter_still_filters_compressed_listings() {
     assert!(!listing.contains("secret"), "{listing}");
 }
 
-fn read_request(id: &str) -> String {
+pub(super) fn read_request(id: &str) -> String {
     format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{{"uri":"ctx://{id}"}}}}"#
     )
@@ -334,6 +345,73 @@ async fn compressed_request_bodies_are_decoded() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let json: Value = serde_json::from_slice(response.body()).unwrap();
     assert_eq!(json["error"]["code"], -32700);
+}
+
+/// One gzip member of `bytes`, however short.
+async fn gzip(bytes: &[u8]) -> Bytes {
+    crate::coding::encode(
+        crate::coding::Coding::Gzip,
+        crate::compression::CompressionLevel::Default,
+        bytes,
+    )
+    .await
+}
+
+/// `text` split in three and each part gzipped on its own: a body of three gzip members.
+async fn gzip_members(text: &str) -> Bytes {
+    let (a, rest) = text.split_at(text.len() / 3);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    let mut body = Vec::new();
+    for part in [a, b, c] {
+        body.extend_from_slice(&gzip(part.as_bytes()).await);
+    }
+    Bytes::from(body)
+}
+
+#[tokio::test]
+async fn gzip_bodies_of_several_members_are_decoded_whole_in_both_dialects() {
+    let service = stack(CompressionConfig::default(), false);
+    // JSON-RPC: only the last member closes the object; the first alone is no request.
+    let read = read_request("docs/small");
+    let body = gzip_members(&read).await;
+    let first_member_only = gzip(&read.as_bytes()[..read.len() / 3]).await;
+    assert!(body.starts_with(&first_member_only));
+    let response = send(&service, rpc(body, Some("gzip"))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let json: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(json["result"]["contents"][0]["text"], "hello", "{json}");
+    // REST batch read.
+    let batch = r#"{"ids":["docs/small","docs/page-01"]}"#;
+    let mut request = Request::post("/context")
+        .header(header::AUTHORIZATION, TOKEN)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_ENCODING, "gzip")
+        .body(Body::new(gzip_members(batch).await))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(ClientAddr("192.0.2.8:4000".parse().unwrap()));
+    let response = send(&service, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(response.body().to_vec()).unwrap();
+    assert!(
+        text.contains("docs/small") && text.contains("docs/page-01"),
+        "{text}"
+    );
+    // Garbage after a good member is refused, never ignored.
+    let mut trailing = gzip(read.as_bytes()).await.to_vec();
+    trailing.extend_from_slice(b"trailing garbage");
+    let response = send(&service, rpc(Bytes::from(trailing), Some("gzip"))).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let json: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(json["jsonrpc"], "2.0");
+    // The decoded limit counts every member: 70 members of 1 KiB each pass 64 KiB.
+    let mut many = Vec::new();
+    for _ in 0..70 {
+        many.extend_from_slice(&gzip(&[b' '; 1024]).await);
+    }
+    let response = send(&service, rpc(Bytes::from(many), Some("gzip"))).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
 /// 100 MiB of zeros in one gzip member: about 100 KB on the wire.
