@@ -25,11 +25,14 @@
 //!
 //! - [`CompressionLayer`] sits just inside the observe layer, outside everything that reads
 //!   or rewrites response bodies: the error envelope, the policy's listing filter and the
-//!   cache all see identity bodies, and the cache stores one identity copy that is compressed
-//!   on the way out (`benches/compression.rs` measures that against storing encoded copies).
+//!   cache all see identity bodies. The cache stores one identity copy, and for context reads
+//!   an encoded copy per coding built on first use
+//!   ([`ContextCacheLayer::encoded_variants`](crate::cache::ContextCacheLayer::encoded_variants),
+//!   which the stack turns on), passed through here as already encoded; everything else is
+//!   compressed on the way out (`benches/compression.rs` measures both).
 //!   It compresses responses with a JSON or text content type (never `text/event-stream`,
 //!   never gRPC) whose size is unknown or at least [`CompressionConfig::min_size`], never a
-//!   `HEAD` response, a 1xx/204/206/304, or a response already encoded. Every response with
+//!   `HEAD` response's body, a 1xx/204/206/304, or a response already encoded. Every response with
 //!   a compressible type gets `Vary: accept-encoding` merged into its `Vary`. A compressed
 //!   response's strong `ETag` becomes weak (`W/"v"`, RFC 9110 §8.8.3): `If-None-Match`
 //!   compares weakly, so a client revalidating with the weak tag gets its 304 (repeating the
@@ -40,6 +43,7 @@
 //!   decoded bytes count against [`Endpoint::body_limit`](crate::mcp::Endpoint::body_limit),
 //!   so a zip bomb stops at the limit with 413 in the request's dialect. Any other coding
 //!   (or more than one) is refused with 415 and `Accept-Encoding` naming what is accepted.
+//!   A gzip body of several members (RFC 1952 §2.2) is decoded whole.
 //!
 //! The negotiated coding replaces the request's `Accept-Encoding` for the layers below (a
 //! single token, or `identity`), so they see exactly what is sent.
