@@ -48,6 +48,8 @@
 //! The negotiated coding replaces the request's `Accept-Encoding` for the layers below (a
 //! single token, or `identity`), so they see exactly what is sent.
 
+#[cfg(test)]
+mod members_tests;
 mod negotiate;
 mod request;
 mod response;
