@@ -6,6 +6,10 @@
 //! `stored_variant/<coding>`: the bytes were compressed once and stored, and each request
 //! only passes them through the same layer; `identity` is the floor. `small/*`: the layer's
 //! own cost on an answer below the minimum size, against the bare service.
+//! `cache_hit/*`: a hit of that context (~184 KB from `McpService`) through
+//! `CompressionLayer` → `ContextCacheLayer` → `McpService` with gzip accepted — `before`: the
+//! cache sends its identity copy and the layer compresses it on the way out; `after`: the
+//! cache sends the variant it stored (`ContextCacheLayer::encoded_variants`).
 
 #[path = "../tests/common/build_history.rs"]
 mod build_history;
@@ -134,5 +138,55 @@ fn compression(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compression);
+fn cache_hit(c: &mut Criterion) {
+    use mcp_bastion::cache::ContextCacheLayer;
+    use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};
+    use mcp_bastion::mcp::McpService;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = || {
+        StaticSource::new().with_context(
+            ContextId::parse("project-alpha/build-history").unwrap(),
+            ContextEntry::text("buildHistory", "json", build_history::build_history(500))
+                .with_version("42"),
+        )
+    };
+    let config = CompressionConfig::default();
+    let before = CompressionLayer::new(config).layer(
+        ContextCacheLayer::builder()
+            .build()
+            .unwrap()
+            .layer(McpService::new(source())),
+    );
+    let after = CompressionLayer::new(config).layer(
+        ContextCacheLayer::builder()
+            .build()
+            .unwrap()
+            .encoded_variants(config)
+            .layer(McpService::new(source())),
+    );
+    let identity = runtime.block_on(run(&before, "identity"));
+    let first = runtime.block_on(run(&after, "gzip"));
+    eprintln!(
+        "cache hit: identity {} bytes, stored gzip variant {} bytes",
+        identity.len(),
+        first.len()
+    );
+    let mut group = c.benchmark_group("cache_hit");
+    group.bench_function("before/gzip", |b| {
+        b.iter(|| runtime.block_on(run(&before, "gzip")));
+    });
+    group.bench_function("after/gzip", |b| {
+        b.iter(|| runtime.block_on(run(&after, "gzip")));
+    });
+    group.bench_function("identity", |b| {
+        b.iter(|| runtime.block_on(run(&after, "identity")));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, compression, cache_hit);
 criterion_main!(benches);

@@ -48,6 +48,8 @@ pub mod cache;
 pub mod client;
 pub mod client_addr;
 #[cfg(feature = "compression")]
+mod coding;
+#[cfg(feature = "compression")]
 #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
 pub mod compression;
 pub mod context;

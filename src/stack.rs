@@ -191,9 +191,10 @@ impl Stack {
 
     /// Compress responses and accept compressed request bodies (feature `compression`;
     /// default: neither). Responses are compressed on the way out, after the error envelope,
-    /// the policy's listing filter and the cache have seen identity bodies; request bodies are
-    /// decoded before anything reads them, within the endpoint's body limit. See
-    /// [`compression`](crate::compression).
+    /// the policy's listing filter and the cache have seen identity bodies; with a cache,
+    /// context reads are served from encoded variants it stores (each compressed once, see
+    /// [`ContextCacheLayer::encoded_variants`]). Request bodies are decoded before anything
+    /// reads them, within the endpoint's body limit. See [`compression`](crate::compression).
     #[cfg(feature = "compression")]
     #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
     pub fn compression(mut self, config: CompressionConfig) -> Self {
@@ -247,7 +248,16 @@ impl Stack {
                 .build()?,
             cache: self.cache.map_or_else(
                 || ContextCacheLayer::disabled(&self.endpoint),
-                |cache| cache.with_endpoint(&self.endpoint),
+                |cache| {
+                    let cache = cache.with_endpoint(&self.endpoint);
+                    // Behind this stack's compression layer: serve stored encoded variants.
+                    #[cfg(feature = "compression")]
+                    let cache = match self.compression {
+                        Some(config) => cache.encoded_variants(config),
+                        None => cache,
+                    };
+                    cache
+                },
             ),
             webhook: self.webhook,
             overload: self

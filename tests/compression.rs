@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use mcp_bastion::auth::AuthLayer;
+use mcp_bastion::cache::ContextCacheLayer;
 use mcp_bastion::compression::CompressionConfig;
 use mcp_bastion::context::{ContextEntry, ContextId};
 use mcp_bastion::mcp::Endpoint;
@@ -32,6 +33,10 @@ contexts = ["**"]
 "#;
 
 async fn server() -> common::TestServer {
+    server_with(None).await
+}
+
+async fn server_with(cache: Option<ContextCacheLayer>) -> common::TestServer {
     let source = common::seed_source().with_context(
         ContextId::parse("project-alpha/builds").unwrap(),
         ContextEntry::text(
@@ -41,12 +46,14 @@ async fn server() -> common::TestServer {
         )
         .with_version("9"),
     );
-    let service = Stack::new(Endpoint::default())
+    let mut stack = Stack::new(Endpoint::default())
         .auth(AuthLayer::builder().api_keys(common::seed_keys()))
         .policy(PolicyHandle::new(Policy::from_toml(POLICY).unwrap()))
-        .compression(CompressionConfig::default())
-        .serve_source(source)
-        .unwrap();
+        .compression(CompressionConfig::default());
+    if let Some(cache) = cache {
+        stack = stack.cache(cache);
+    }
+    let service = stack.serve_source(source).unwrap();
     common::spawn_service(service).await
 }
 
@@ -160,5 +167,38 @@ async fn compressed_responses_and_requests_over_loopback() {
     );
     let json: Value = serde_json::from_slice(response.body()).unwrap();
     assert_eq!(json["jsonrpc"], "2.0");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cache_hits_send_the_stored_variant_of_each_coding_over_loopback() {
+    let cache = ContextCacheLayer::builder().build().unwrap();
+    let handle = cache.handle();
+    let server = server_with(Some(cache)).await;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let plain = fetch(&client, read(&server, "identity")).await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    for (n, coding) in ["gzip", "br", "zstd"].into_iter().enumerate() {
+        let first = fetch(&client, read(&server, coding)).await;
+        let hit = fetch(&client, read(&server, coding)).await;
+        assert_eq!(hit.status(), StatusCode::OK, "{coding}");
+        assert_eq!(
+            hit.headers()["cache-status"],
+            "mcp-bastion; hit",
+            "{coding}"
+        );
+        assert_eq!(hit.headers()[header::CONTENT_ENCODING], coding);
+        assert_eq!(hit.headers()[header::ETAG], "W/\"9\"");
+        let vary = hit.headers()[header::VARY].to_str().unwrap();
+        assert!(vary.contains("accept-encoding"), "{vary}");
+        assert_eq!(
+            hit.headers()[header::CONTENT_LENGTH],
+            hit.body().len().to_string().as_str()
+        );
+        // The bytes stored by the first request, compressed once.
+        assert!(hit.body() == first.body(), "{coding}");
+        assert_eq!(handle.stats().encoded, n as u64 + 1, "{coding}");
+        assert!(decode(&hit).await == plain.body(), "{coding}");
+    }
     server.shutdown().await;
 }

@@ -43,6 +43,9 @@ pub(crate) struct Entry {
     pub(crate) stale_if_error_until: Instant,
     /// Set by the first stale hit, which starts the one background refresh.
     pub(crate) refreshing: AtomicBool,
+    /// Its body encoded per coding, built on first use (charged to the budget then).
+    #[cfg(feature = "compression")]
+    pub(crate) variants: super::variant::Variants,
 }
 
 /// How usable an entry is now.

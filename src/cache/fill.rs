@@ -231,6 +231,8 @@ fn store<B>(
         revalidate_until,
         stale_if_error_until: revalidate_until.max(fresh_until + settings.stale_if_error),
         refreshing: AtomicBool::new(false),
+        #[cfg(feature = "compression")]
+        variants: super::variant::Variants::default(),
     });
     let key = lookup.key((!entry.public).then_some(owner));
     shared

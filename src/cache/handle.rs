@@ -40,6 +40,9 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Misses that waited for another request's fetch instead of asking the source.
     pub joins: u64,
+    /// Encoded variants built (a stored body compressed once in one coding; feature
+    /// `compression`).
+    pub encoded: u64,
     /// Entries held now.
     pub entries: u64,
     /// Bytes held now (bodies and kept headers).
@@ -116,6 +119,7 @@ impl CacheHandle {
             stale: read(&counters.stale),
             evictions: read(&counters.evictions),
             joins: read(&counters.joins),
+            encoded: read(&counters.encoded),
             entries: entries as u64,
             bytes: bytes as u64,
         }

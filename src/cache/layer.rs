@@ -38,6 +38,14 @@ pub(crate) struct Settings {
     pub(crate) flight_timeout: Duration,
 }
 
+/// The coding configuration stored encoded variants follow (feature `compression`), when
+/// the cache serves them; empty without the feature.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct VariantConfig {
+    #[cfg(feature = "compression")]
+    pub(crate) config: Option<crate::coding::CompressionConfig>,
+}
+
 /// State shared by every clone of the layer, its services and its handle.
 #[derive(Debug)]
 pub(crate) struct CacheShared {
@@ -51,6 +59,7 @@ pub(crate) struct CacheShared {
 pub struct ContextCacheLayer {
     shared: Arc<CacheShared>,
     endpoint: Arc<Endpoint>,
+    variants: VariantConfig,
 }
 
 impl ContextCacheLayer {
@@ -101,7 +110,40 @@ impl ContextCacheLayer {
         Self {
             shared: Arc::clone(&self.shared),
             endpoint: Arc::new(endpoint.clone()),
+            variants: self.variants,
         }
+    }
+
+    /// Serve context reads encoded from stored variants (feature `compression`): the first
+    /// request for a context in a coding compresses its stored body once (however many ask
+    /// at once) and keeps the result with the entry, charged to the byte budget; later
+    /// requests in that coding get the stored bytes with `Content-Encoding`, `Vary:
+    /// accept-encoding` and the weak `ETag`. Only behind a
+    /// [`CompressionLayer`](crate::compression::CompressionLayer) built with the same
+    /// `config`: the cache reads the one coding that layer negotiated from `Accept-Encoding`.
+    /// [`Stack::compression`](crate::stack::Stack::compression) does this for its cache.
+    ///
+    /// ```
+    /// use mcp_bastion::cache::ContextCacheLayer;
+    /// use mcp_bastion::compression::{CompressionConfig, CompressionLayer};
+    /// use mcp_bastion::context::StaticSource;
+    /// use mcp_bastion::mcp::McpService;
+    /// use tower::ServiceBuilder;
+    ///
+    /// let config = CompressionConfig::default();
+    /// let service = ServiceBuilder::new()
+    ///     .layer(CompressionLayer::new(config))
+    ///     .layer(ContextCacheLayer::builder().build()?.encoded_variants(config))
+    ///     .service(McpService::new(StaticSource::new()));
+    /// # let _ = service;
+    /// # Ok::<(), mcp_bastion::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    #[must_use]
+    pub fn encoded_variants(mut self, config: crate::compression::CompressionConfig) -> Self {
+        self.variants.config = Some(config);
+        self
     }
 }
 
@@ -212,6 +254,7 @@ impl ContextCacheLayerBuilder {
                 settings: self.settings,
             }),
             endpoint: Arc::new(self.endpoint.unwrap_or_default()),
+            variants: VariantConfig::default(),
         })
     }
 }
@@ -220,6 +263,11 @@ impl<S> Layer<S> for ContextCacheLayer {
     type Service = ContextCacheService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ContextCacheService::new(inner, Arc::clone(&self.shared), Arc::clone(&self.endpoint))
+        ContextCacheService::new(
+            inner,
+            Arc::clone(&self.shared),
+            Arc::clone(&self.endpoint),
+            self.variants,
+        )
     }
 }

@@ -33,6 +33,11 @@
 //!   failed leader leaves them free to ask on their own.
 //! - **Stale.** stale-while-revalidate (serve, refresh once in the background) and
 //!   stale-if-error (the source fails or the flight times out: the stale entry, marked).
+//! - **Encoded variants** (feature `compression`, behind the compression layer:
+//!   [`ContextCacheLayer::encoded_variants`], which [`Stack`](crate::stack::Stack) turns on).
+//!   A REST context read is compressed once per coding, on its first request in that coding,
+//!   and the encoded bytes are kept with the entry (charged to its budget, dropped with it);
+//!   listings and JSON-RPC answers are compressed on the way out.
 //! - **Invalidation.** [`CacheHandle`]: `invalidate(id)`, `invalidate_prefix(prefix)`,
 //!   `clear()`, from any thread; counters in [`CacheStats`]. [`InvalidationWebhook`] takes
 //!   signed `POST /cache/invalidate` requests from the systems that change contexts
@@ -69,6 +74,8 @@ mod respond;
 mod route;
 mod service;
 mod store;
+#[cfg(feature = "compression")]
+mod variant;
 mod webhook;
 
 pub use handle::{CacheHandle, CacheStats};

@@ -19,7 +19,7 @@ use super::entry::{Entry, Freshness};
 use super::fill::{Filled, fill};
 use super::flight::{Landing, Role};
 use super::key::Lookup;
-use super::layer::CacheShared;
+use super::layer::{CacheShared, VariantConfig};
 use super::respond::{from_entry, mark, status};
 use super::store::Counters;
 use crate::error::{BodyOrEnvelope, BoxError, ErrorCode, Rejection};
@@ -32,14 +32,21 @@ pub struct ContextCacheService<S> {
     inner: S,
     shared: Arc<CacheShared>,
     endpoint: Arc<Endpoint>,
+    variants: VariantConfig,
 }
 
 impl<S> ContextCacheService<S> {
-    pub(crate) fn new(inner: S, shared: Arc<CacheShared>, endpoint: Arc<Endpoint>) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        shared: Arc<CacheShared>,
+        endpoint: Arc<Endpoint>,
+        variants: VariantConfig,
+    ) -> Self {
         Self {
             inner,
             shared,
             endpoint,
+            variants,
         }
     }
 }
@@ -76,7 +83,11 @@ where
         }
         let shared = Arc::clone(&self.shared);
         let endpoint = Arc::clone(&self.endpoint);
-        Box::pin(answer(shared, endpoint, inner, request).instrument(tracing::debug_span!("cache")))
+        let variants = self.variants;
+        Box::pin(
+            answer(shared, endpoint, variants, inner, request)
+                .instrument(tracing::debug_span!("cache")),
+        )
     }
 }
 
@@ -89,6 +100,7 @@ struct Caller {
 async fn answer<S, B, ResBody>(
     shared: Arc<CacheShared>,
     endpoint: Arc<Endpoint>,
+    variants: VariantConfig,
     mut inner: S,
     request: Request<B>,
 ) -> Result<Response<BodyOrEnvelope<ResBody>>, S::Error>
@@ -136,11 +148,13 @@ where
         match entry.freshness(Instant::now()) {
             Freshness::Fresh => {
                 Counters::add(&counters.hits);
-                return Ok(hit(&entry, &lookup, &parts, &caller, status::HIT));
+                let serving = Serving::new(&shared, &variants, &lookup, &caller, &parts);
+                return Ok(serving.answer(&entry, status::HIT).await);
             }
             Freshness::Revalidate => {
                 Counters::add(&counters.stale);
-                let response = hit(&entry, &lookup, &parts, &caller, status::STALE);
+                let serving = Serving::new(&shared, &variants, &lookup, &caller, &parts);
+                let response = serving.answer(&entry, status::STALE).await;
                 if !entry.refreshing.swap(true, Ordering::AcqRel) {
                     let request = rebuild(&parts, &body);
                     refresh_later(&shared, lookup, caller, inner, request, entry);
@@ -159,7 +173,8 @@ where
         mark(&mut response, status::MISS);
         return Ok(response.map(BodyOrEnvelope::inner));
     }
-    fetch(&shared, &lookup, &caller, inner, &parts, body, stale).await
+    let serving = Serving::new(&shared, &variants, &lookup, &caller, &parts);
+    fetch(&serving, inner, body, stale).await
 }
 
 /// The dialect of a request, for a refusal.
@@ -172,20 +187,70 @@ fn lookup_dialect(parts: &Parts) -> crate::error::Dialect {
         })
 }
 
-fn hit<ResBody>(
-    entry: &Entry,
-    lookup: &Lookup,
-    parts: &Parts,
-    caller: &Caller,
-    cache_status: &'static str,
-) -> Response<BodyOrEnvelope<ResBody>> {
-    from_entry(
-        entry,
-        lookup,
-        &parts.headers,
-        caller.authenticated,
-        cache_status,
-    )
+/// What answering from an entry needs: the request and who asks.
+struct Serving<'a> {
+    shared: &'a CacheShared,
+    variants: &'a VariantConfig,
+    lookup: &'a Lookup,
+    caller: &'a Caller,
+    parts: &'a Parts,
+}
+
+impl<'a> Serving<'a> {
+    fn new(
+        shared: &'a CacheShared,
+        variants: &'a VariantConfig,
+        lookup: &'a Lookup,
+        caller: &'a Caller,
+        parts: &'a Parts,
+    ) -> Self {
+        Self {
+            shared,
+            variants,
+            lookup,
+            caller,
+            parts,
+        }
+    }
+
+    /// The answer from `entry`, from its stored encoded variant when the request asks for
+    /// one (feature `compression`).
+    #[cfg_attr(not(feature = "compression"), allow(clippy::unused_async))]
+    async fn answer<ResBody>(
+        &self,
+        entry: &Arc<Entry>,
+        cache_status: &'static str,
+    ) -> Response<BodyOrEnvelope<ResBody>> {
+        let response = from_entry(
+            entry,
+            self.lookup,
+            &self.parts.headers,
+            self.caller.authenticated,
+            cache_status,
+        );
+        #[cfg(feature = "compression")]
+        {
+            // Where fill stored it: shared, or the caller's own.
+            let key = self
+                .lookup
+                .key((!entry.public).then_some(self.caller.owner.as_str()));
+            super::variant::with_variant(
+                self.shared,
+                self.variants.config.as_ref(),
+                &key,
+                entry,
+                self.lookup,
+                &self.parts.headers,
+                response,
+            )
+            .await
+        }
+        #[cfg(not(feature = "compression"))]
+        {
+            let _ = (self.shared, self.variants);
+            response
+        }
+    }
 }
 
 /// The request again, with its (already read) body.
@@ -201,11 +266,8 @@ fn rebuild<B>(parts: &Parts, body: &Bytes) -> Request<RequestBody<B>> {
 
 /// A miss: lead the one fetch for this key, or wait for the request that leads it.
 async fn fetch<S, B, ResBody>(
-    shared: &CacheShared,
-    lookup: &Lookup,
-    caller: &Caller,
+    serving: &Serving<'_>,
     mut inner: S,
-    parts: &Parts,
     body: Bytes,
     stale: Option<Arc<Entry>>,
 ) -> Result<Response<BodyOrEnvelope<ResBody>>, S::Error>
@@ -214,15 +276,13 @@ where
     ResBody: Body<Data = Bytes>,
     ResBody::Error: Into<BoxError>,
 {
-    let from = |entry: &Entry, cache_status| {
-        from_entry(
-            entry,
-            lookup,
-            &parts.headers,
-            caller.authenticated,
-            cache_status,
-        )
-    };
+    let Serving {
+        shared,
+        lookup,
+        caller,
+        parts,
+        ..
+    } = *serving;
     let counters = &shared.store.counters;
     match shared.flights.join(&lookup.key(Some(&caller.owner))) {
         Role::Follower(mut landing) => {
@@ -239,14 +299,14 @@ where
                 })
             });
             match landed {
-                Ok(Some(entry)) => return Ok(from(&entry, status::HIT)),
+                Ok(Some(entry)) => return Ok(serving.answer(&entry, status::HIT).await),
                 // Nothing stored, or the leader is gone: ask alone.
                 Ok(None) => {}
                 // The leader hangs: a stale copy, or a timeout; never wait on.
                 Err(_) => {
                     if let Some(entry) = &stale {
                         Counters::add(&counters.stale);
-                        return Ok(from(entry, status::STALE));
+                        return Ok(serving.answer(entry, status::STALE).await);
                     }
                     let timeout = Rejection::new(
                         ErrorCode::Timeout,
@@ -271,7 +331,7 @@ where
                     return match &stale {
                         Some(entry) => {
                             Counters::add(&counters.stale);
-                            Ok(from(entry, status::STALE))
+                            Ok(serving.answer(entry, status::STALE).await)
                         }
                         None => Err(err),
                     };
@@ -283,12 +343,12 @@ where
                 // stale-if-error: the source failed, the last good answer is still allowed.
                 leader.land(None);
                 Counters::add(&counters.stale);
-                return Ok(from(entry, status::STALE));
+                return Ok(serving.answer(entry, status::STALE).await);
             }
             match fill(shared, lookup, &caller.owner, response, generation).await {
                 Filled::Stored(entry) => {
                     leader.land(Some(Arc::clone(&entry)));
-                    Ok(from(&entry, status::STORED))
+                    Ok(serving.answer(&entry, status::STORED).await)
                 }
                 Filled::Passed(mut response) => {
                     leader.land(None);

@@ -18,6 +18,7 @@ pub(crate) struct Counters {
     pub(crate) stale: AtomicU64,
     pub(crate) evictions: AtomicU64,
     pub(crate) joins: AtomicU64,
+    pub(crate) encoded: AtomicU64,
 }
 
 impl Counters {
@@ -158,6 +159,38 @@ impl Store {
         }
         inner.bytes += cost;
         *inner.by_caller.entry(caller.to_owned()).or_default() += 1;
+        true
+    }
+
+    /// Charges `extra` more bytes to the entry under `key` (an encoded variant kept with it),
+    /// if it is still `entry`, evicting other entries least recently used first until the
+    /// bytes fit. `false` (nothing charged): the entry is gone or replaced, or it would
+    /// outgrow the whole budget.
+    #[cfg(feature = "compression")]
+    pub(crate) fn grow(&self, key: &CacheKey, entry: &Arc<Entry>, extra: usize) -> bool {
+        let mut inner = self.lock();
+        // `get` makes it the most recently used: the evictions below take others first.
+        let Some(stored) = inner.entries.get(key) else {
+            return false;
+        };
+        if !Arc::ptr_eq(&stored.entry, entry) || stored.cost + extra > self.max_bytes {
+            return false;
+        }
+        while inner.bytes + extra > self.max_bytes {
+            let Some((freed_key, freed)) = inner.entries.pop_lru() else {
+                break;
+            };
+            inner.forget(&freed);
+            Counters::add(&self.counters.evictions);
+            if &freed_key == key {
+                return false;
+            }
+        }
+        let Some(stored) = inner.entries.peek_mut(key) else {
+            return false;
+        };
+        stored.cost += extra;
+        inner.bytes += extra;
         true
     }
 

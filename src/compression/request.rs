@@ -1,16 +1,25 @@
 //! [`RequestDecompressionLayer`]: request bodies in gzip, brotli or zstd decoded as they are
 //! read, the decoded bytes held to the endpoint's body limit; other codings refused with 415.
+//!
+//! gzip is decoded here, every member of it (RFC 1952 §2.2: a gzip file is a series of
+//! members, and a body of several is valid): tower-http's decoder stops after the first and
+//! would silently drop the rest. brotli and zstd (already read whole) go through tower-http.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use async_compression::tokio::bufread::GzipDecoder;
 use bytes::{Buf, Bytes};
+use futures_util::Stream;
+use futures_util::stream::{MapErr, TryStreamExt};
 use http::{HeaderValue, Request, Response, header};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Limited;
+use http_body_util::{BodyDataStream, BodyExt, Limited};
 use pin_project_lite::pin_project;
+use tokio_util::io::{ReaderStream, StreamReader};
 use tower_http::body::UnsyncBoxBody;
 use tower_http::decompression::{
     DecompressionBody, RequestDecompression as TowerDecompression, RequestDecompressionFuture,
@@ -18,7 +27,7 @@ use tower_http::decompression::{
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::negotiate::{self, RequestCoding};
+use super::negotiate::{self, Coding, RequestCoding};
 use super::{CompressionConfig, Encodings};
 use crate::error::{BoxError, DialectDetector, ErrorCode, FullBody, Rejection};
 use crate::mcp::Endpoint;
@@ -169,6 +178,27 @@ where
                     },
                 }
             }
+            Some((RequestCoding::Coded(Coding::Gzip), shared)) => {
+                // Decoded here, every member; the layers below see what tower-http would
+                // leave: no coding, no (encoded) length.
+                let headers = request.headers_mut();
+                headers.remove(header::CONTENT_ENCODING);
+                headers.remove(header::CONTENT_LENGTH);
+                let limit = shared.limit;
+                DecompressionFuture {
+                    kind: FutureKind::Plain {
+                        future: self
+                            .inner
+                            .get_mut()
+                            .inner
+                            .call(request.map(|body| DecodedBody {
+                                kind: DecodedBodyKind::Gzip {
+                                    body: Limited::new(GzipMembers::new(body), limit),
+                                },
+                            })),
+                    },
+                }
+            }
             Some((RequestCoding::Coded(coding), _)) => {
                 // tower-http matches the lowercase token only.
                 request.headers_mut().insert(
@@ -265,11 +295,69 @@ pin_project! {
             #[pin]
             body: B,
         },
-        /// Decoded as it is read.
+        /// Decoded as it is read (brotli, zstd).
         Decoded {
             #[pin]
             body: Limited<DecompressionBody<B>>,
         },
+        /// gzip, every member, decoded as it is read.
+        Gzip {
+            #[pin]
+            body: Limited<GzipMembers<B>>,
+        },
+    }
+}
+
+/// A body's data as an I/O stream, its errors as I/O errors.
+type DataStream<B> = MapErr<BodyDataStream<B>, fn(<B as Body>::Error) -> io::Error>;
+
+fn io_error<E: Into<BoxError>>(err: E) -> io::Error {
+    io::Error::other(err.into())
+}
+
+pin_project! {
+    /// A gzip body decoded member after member (RFC 1952 §2.2), as it is read.
+    pub struct GzipMembers<B>
+    where
+        B: Body,
+    {
+        #[pin]
+        decoded: ReaderStream<GzipDecoder<StreamReader<DataStream<B>, B::Data>>>,
+    }
+}
+
+impl<B> GzipMembers<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    fn new(body: B) -> Self {
+        let data: DataStream<B> = body.into_data_stream().map_err(io_error::<B::Error>);
+        let mut decoder = GzipDecoder::new(StreamReader::new(data));
+        decoder.multiple_members(true);
+        Self {
+            decoded: ReaderStream::new(decoder),
+        }
+    }
+}
+
+impl<B> Body for GzipMembers<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match ready!(self.project().decoded.poll_next(cx)) {
+            None => Poll::Ready(None),
+            Some(Ok(data)) => Poll::Ready(Some(Ok(Frame::data(data)))),
+            Some(Err(err)) => Poll::Ready(Some(Err(err.into()))),
+        }
     }
 }
 
@@ -288,6 +376,7 @@ where
         match self.project().kind.project() {
             DecodedProj::Plain { body } => poll_bytes(body, cx),
             DecodedProj::Decoded { body } => body.poll_frame(cx),
+            DecodedProj::Gzip { body } => body.poll_frame(cx),
         }
     }
 
@@ -295,6 +384,7 @@ where
         match &self.kind {
             DecodedBodyKind::Plain { body } => body.is_end_stream(),
             DecodedBodyKind::Decoded { body } => body.is_end_stream(),
+            DecodedBodyKind::Gzip { body } => body.is_end_stream(),
         }
     }
 
@@ -302,6 +392,7 @@ where
         match &self.kind {
             DecodedBodyKind::Plain { body } => body.size_hint(),
             DecodedBodyKind::Decoded { body } => body.size_hint(),
+            DecodedBodyKind::Gzip { body } => body.size_hint(),
         }
     }
 }

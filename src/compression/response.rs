@@ -69,15 +69,6 @@ pub(crate) struct Eligible {
 
 impl Predicate for Eligible {
     fn should_compress<B: Body>(&self, response: &Response<B>) -> bool {
-        let status = response.status();
-        if status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::PARTIAL_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-            || !negotiate::compressible_type(response.headers())
-        {
-            return false;
-        }
         let size = response.body().size_hint().exact().or_else(|| {
             response
                 .headers()
@@ -85,7 +76,12 @@ impl Predicate for Eligible {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok())
         });
-        size.is_none_or(|size| size >= self.min_size)
+        crate::coding::worth_compressing(
+            response.status(),
+            response.headers().get(header::CONTENT_TYPE),
+            size,
+            self.min_size,
+        )
     }
 }
 
@@ -128,11 +124,10 @@ where
                 fixes: None,
             };
         };
-        let coding = if request.method() == Method::HEAD {
-            None
-        } else {
-            negotiate::choose(request.headers(), config.encodings)
-        };
+        // A HEAD is negotiated too, so that the layers below may answer it with the headers
+        // of the GET (a cache's stored variant), but its (empty) body is never compressed.
+        let coding = negotiate::choose(request.headers(), config.encodings);
+        let compress = coding.is_some() && request.method() != Method::HEAD;
         let if_none_match = request
             .headers()
             .get(header::IF_NONE_MATCH)
@@ -145,7 +140,7 @@ where
             coding,
             if_none_match,
         });
-        let kind = if coding.is_some() {
+        let kind = if compress {
             Kind::Compressing {
                 future: self.inner.call(request),
             }
@@ -182,16 +177,16 @@ impl Fixes {
             }
             return;
         }
-        if negotiate::compressible_type(headers) {
-            negotiate::add_vary(headers);
-        }
+        // Encoded here, or below (a cache's stored variant) in the coding negotiated here.
         let encoded_by_us = self.coding.is_some_and(|coding| {
             headers
                 .get(header::CONTENT_ENCODING)
                 .is_some_and(|value| value.as_bytes() == coding.token().as_bytes())
         });
         if encoded_by_us {
-            negotiate::weaken_etag(headers);
+            crate::coding::encoded(headers);
+        } else if negotiate::compressible_type(headers) {
+            negotiate::add_vary(headers);
         }
     }
 }

@@ -20,15 +20,26 @@ use crate::principal::{AuthMethod, Principal};
 use crate::stack::Stack;
 
 type Body = Full<Bytes>;
-const TOKEN: &str = "Bearer dev-token-0123456789ab";
+pub(super) const TOKEN: &str = "Bearer dev-token-0123456789ab";
 
 #[path = "../../tests/common/build_history.rs"]
 mod build_history;
 use build_history::build_history;
 
-fn stack(
+pub(super) fn stack(
     config: CompressionConfig,
     cache: bool,
+) -> crate::stack::StackService<crate::mcp::McpService<StaticSource>> {
+    stack_with(
+        config,
+        cache.then(|| ContextCacheLayer::builder().build().unwrap()),
+    )
+}
+
+/// The demo-like stack: compression as `config`, `cache` behind the policy.
+pub(super) fn stack_with(
+    config: CompressionConfig,
+    cache: Option<ContextCacheLayer>,
 ) -> crate::stack::StackService<crate::mcp::McpService<StaticSource>> {
     let keys = ApiKeyStore::new([ApiKey::new(
         "dev-token-0123456789ab",
@@ -72,13 +83,13 @@ fn stack(
         .auth(AuthLayer::builder().api_keys(keys))
         .policy(PolicyHandle::new(policy))
         .compression(config);
-    if cache {
-        stack = stack.cache(ContextCacheLayer::builder().build().unwrap());
+    if let Some(cache) = cache {
+        stack = stack.cache(cache);
     }
     stack.serve_source(source).unwrap()
 }
 
-fn get(path: &str, accept_encoding: Option<&'static str>) -> Request<Body> {
+pub(super) fn get(path: &str, accept_encoding: Option<&'static str>) -> Request<Body> {
     let mut request = Request::get(path)
         .header(header::AUTHORIZATION, TOKEN)
         .body(Body::default())
@@ -94,7 +105,7 @@ fn get(path: &str, accept_encoding: Option<&'static str>) -> Request<Body> {
     request
 }
 
-fn rpc(body: Bytes, content_encoding: Option<&'static str>) -> Request<Body> {
+pub(super) fn rpc(body: Bytes, content_encoding: Option<&'static str>) -> Request<Body> {
     let mut request = Request::post("/mcp")
         .header(header::AUTHORIZATION, TOKEN)
         .header(header::CONTENT_TYPE, "application/json")
@@ -113,7 +124,7 @@ fn rpc(body: Bytes, content_encoding: Option<&'static str>) -> Request<Body> {
     request
 }
 
-async fn send<S, B>(service: &S, request: Request<Body>) -> Response<Bytes>
+pub(super) async fn send<S, B>(service: &S, request: Request<Body>) -> Response<Bytes>
 where
     S: Service<Request<Body>, Response = Response<B>, Error: std::fmt::Debug> + Clone,
     B: http_body::Body<Data = Bytes, Error: std::fmt::Debug>,
@@ -125,7 +136,7 @@ where
 
 /// Decodes a response body by its `Content-Encoding`, with tower-http's (client-side)
 /// decompression, so the test does not trust our own code to undo itself.
-async fn decode(response: &Response<Bytes>) -> Bytes {
+pub(super) async fn decode(response: &Response<Bytes>) -> Bytes {
     let mut copy = Response::new(Full::new(response.body().clone()));
     *copy.headers_mut() = response.headers().clone();
     let mut copy = Some(copy);
@@ -164,7 +175,7 @@ async fn encode(coding: &'static str, bytes: Bytes) -> Bytes {
     response.into_body().collect().await.unwrap().to_bytes()
 }
 
-fn vary(response: &Response<Bytes>) -> Vec<String> {
+pub(super) fn vary(response: &Response<Bytes>) -> Vec<String> {
     response
         .headers()
         .get_all(header::VARY)
@@ -308,7 +319,7 @@ async fn the_listing_filter_still_filters_compressed_listings() {
     assert!(!listing.contains("secret"), "{listing}");
 }
 
-fn read_request(id: &str) -> String {
+pub(super) fn read_request(id: &str) -> String {
     format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{{"uri":"ctx://{id}"}}}}"#
     )
