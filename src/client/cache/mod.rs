@@ -6,7 +6,8 @@
 //!   `If-Modified-Since`; a `304` answer reuses the stored body (and renews its freshness).
 //! - Never kept: `no-store` answers, statuses other than `200`, answers that vary on a
 //!   request header the key does not hold (`Vary: accept-language`, `Vary: *`; a `Vary` on
-//!   `Authorization`, `X-API-Key`, `Cookie` or `Host` is fine, as the key holds them), answers
+//!   `Authorization`, `X-API-Key`, `Cookie`, `Host` or `Accept-Encoding` is fine, as the key
+//!   holds them), answers
 //!   without a `Content-Length` or larger than the entry limit (they pass through as they
 //!   are). A body that does not match its `Content-Length` is an error.
 //! - A request with `Cache-Control: no-cache` or `max-age=0` (or `Pragma: no-cache`) is

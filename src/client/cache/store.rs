@@ -18,9 +18,16 @@ pub(crate) struct Key {
     credential: [u8; 32],
 }
 
-/// The request headers a [`Key`] holds (as a digest): the credentials, and `Host` (with a
-/// relative URI, a connection-level client, it names the server).
-const KEYED_HEADERS: [&str; 4] = ["authorization", "x-api-key", "cookie", "host"];
+/// The request headers a [`Key`] holds (as a digest): the credentials, `Host` (with a
+/// relative URI, a connection-level client, it names the server), and `Accept-Encoding` (a
+/// compressing server varies on it; each encoding asked for is stored apart).
+const KEYED_HEADERS: [&str; 5] = [
+    "authorization",
+    "x-api-key",
+    "cookie",
+    "host",
+    "accept-encoding",
+];
 
 /// Whether an answer's `Vary` names only headers the key already holds (the server's
 /// `Vary: authorization, x-api-key` on an authenticated answer): such an answer is kept, as no

@@ -524,6 +524,8 @@ fn a_vary_on_the_keyed_headers_alone_is_kept_any_other_is_not() {
     assert!(vary(&[]));
     assert!(vary(&[b"authorization, X-API-Key"]));
     assert!(vary(&[b"Authorization", b"cookie,host"]));
+    // A compressing server's `Vary: accept-encoding`: the key holds the encoding asked for.
+    assert!(vary(&[b"authorization, x-api-key, accept-encoding"]));
     assert!(!vary(&[b"authorization, x-tenant"]));
     assert!(!vary(&[b"authorization", b"accept-language"]));
     assert!(!vary(&[b"*"]));
