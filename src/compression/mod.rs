@@ -48,6 +48,7 @@
 //! The negotiated coding replaces the request's `Accept-Encoding` for the layers below (a
 //! single token, or `identity`), so they see exactly what is sent.
 
+mod either;
 #[cfg(test)]
 mod members_tests;
 mod negotiate;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use async_compression::tokio::bufread::GzipDecoder;
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::stream::{MapErr, TryStreamExt};
 use http::{HeaderValue, Request, Response, header};
@@ -27,6 +27,7 @@ use tower_http::decompression::{
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::either::EitherBody;
 use super::negotiate::{self, Coding, RequestCoding};
 use super::{CompressionConfig, Encodings};
 use crate::error::{BoxError, DialectDetector, ErrorCode, FullBody, Rejection};
@@ -121,9 +122,7 @@ where
     fn call(&mut self, request: Request<DecompressionBody<B>>) -> Self::Future {
         let limit = self.limit;
         self.inner.call(request.map(|body| DecodedBody {
-            kind: DecodedBodyKind::Decoded {
-                body: Limited::new(body, limit),
-            },
+            kind: EitherBody::right(EitherBody::left(Limited::new(body, limit))),
         }))
     }
 }
@@ -155,7 +154,7 @@ where
             DecompressionFuture {
                 kind: FutureKind::Plain {
                     future: inner.get_mut().inner.call(request.map(|body| DecodedBody {
-                        kind: DecodedBodyKind::Plain { body },
+                        kind: EitherBody::left(body),
                     })),
                 },
             }
@@ -192,9 +191,10 @@ where
                             .get_mut()
                             .inner
                             .call(request.map(|body| DecodedBody {
-                                kind: DecodedBodyKind::Gzip {
-                                    body: Limited::new(GzipMembers::new(body), limit),
-                                },
+                                kind: EitherBody::right(EitherBody::right(Limited::new(
+                                    GzipMembers::new(body),
+                                    limit,
+                                ))),
                             })),
                     },
                 }
@@ -252,19 +252,19 @@ where
         let response = match self.project().kind.project() {
             FutureProj::Plain { future } => {
                 ready!(future.poll(cx))?.map(|body| DecompressionResponseBody {
-                    kind: DecompressionResponseBodyKind::Plain { body },
+                    kind: EitherBody::left(body),
                 })
             }
             FutureProj::Decoding { future } => {
                 ready!(future.poll(cx))?.map(|body| DecompressionResponseBody {
-                    kind: DecompressionResponseBodyKind::Boxed { body },
+                    kind: EitherBody::right(EitherBody::left(body)),
                 })
             }
             FutureProj::Rejected { response } => response
                 .take()
                 .expect("polled after completion")
                 .map(|body| DecompressionResponseBody {
-                    kind: DecompressionResponseBodyKind::Rejected { body },
+                    kind: EitherBody::right(EitherBody::right(body)),
                 }),
         };
         Poll::Ready(Ok(response))
@@ -284,29 +284,9 @@ pin_project! {
     }
 }
 
-pin_project! {
-    #[project = DecodedProj]
-    enum DecodedBodyKind<B>
-    where
-        B: Body,
-    {
-        /// Sent without a coding.
-        Plain {
-            #[pin]
-            body: B,
-        },
-        /// Decoded as it is read (brotli, zstd).
-        Decoded {
-            #[pin]
-            body: Limited<DecompressionBody<B>>,
-        },
-        /// gzip, every member, decoded as it is read.
-        Gzip {
-            #[pin]
-            body: Limited<GzipMembers<B>>,
-        },
-    }
-}
+/// As sent, or decoded as it is read: brotli and zstd by tower-http, gzip (every member) here.
+type DecodedBodyKind<B> =
+    EitherBody<B, EitherBody<Limited<DecompressionBody<B>>, Limited<GzipMembers<B>>>>;
 
 /// A body's data as an I/O stream, its errors as I/O errors.
 type DataStream<B> = MapErr<BodyDataStream<B>, fn(<B as Body>::Error) -> io::Error>;
@@ -373,27 +353,15 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.project().kind.project() {
-            DecodedProj::Plain { body } => poll_bytes(body, cx),
-            DecodedProj::Decoded { body } => body.poll_frame(cx),
-            DecodedProj::Gzip { body } => body.poll_frame(cx),
-        }
+        self.project().kind.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            DecodedBodyKind::Plain { body } => body.is_end_stream(),
-            DecodedBodyKind::Decoded { body } => body.is_end_stream(),
-            DecodedBodyKind::Gzip { body } => body.is_end_stream(),
-        }
+        self.kind.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            DecodedBodyKind::Plain { body } => body.size_hint(),
-            DecodedBodyKind::Decoded { body } => body.size_hint(),
-            DecodedBodyKind::Gzip { body } => body.size_hint(),
-        }
+        self.kind.size_hint()
     }
 }
 
@@ -408,26 +376,9 @@ pin_project! {
     }
 }
 
-pin_project! {
-    #[project = ResponseProj]
-    enum DecompressionResponseBodyKind<B> {
-        /// The inner service's body, untouched.
-        Plain {
-            #[pin]
-            body: B,
-        },
-        /// The inner body as tower-http's decompression layer returns it (boxed).
-        Boxed {
-            #[pin]
-            body: UnsyncBoxBody<Bytes, BoxError>,
-        },
-        /// Our 415.
-        Rejected {
-            #[pin]
-            body: FullBody,
-        },
-    }
-}
+/// The inner service's body untouched, tower-http's (boxed), or our 415.
+type DecompressionResponseBodyKind<B> =
+    EitherBody<B, EitherBody<UnsyncBoxBody<Bytes, BoxError>, FullBody>>;
 
 impl<B> Body for DecompressionResponseBody<B>
 where
@@ -441,44 +392,14 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.project().kind.project() {
-            ResponseProj::Plain { body } => poll_bytes(body, cx),
-            ResponseProj::Boxed { body } => body.poll_frame(cx),
-            ResponseProj::Rejected { body } => poll_bytes(body, cx),
-        }
+        self.project().kind.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            DecompressionResponseBodyKind::Plain { body } => body.is_end_stream(),
-            DecompressionResponseBodyKind::Boxed { body } => body.is_end_stream(),
-            DecompressionResponseBodyKind::Rejected { body } => body.is_end_stream(),
-        }
+        self.kind.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            DecompressionResponseBodyKind::Plain { body } => body.size_hint(),
-            DecompressionResponseBodyKind::Boxed { body } => body.size_hint(),
-            DecompressionResponseBodyKind::Rejected { body } => body.size_hint(),
-        }
-    }
-}
-
-/// Polls `body`, its data as [`Bytes`] (free when it already is) and its error boxed.
-pub(super) fn poll_bytes<B>(
-    body: Pin<&mut B>,
-    cx: &mut Context<'_>,
-) -> Poll<Option<Result<Frame<Bytes>, BoxError>>>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    match ready!(body.poll_frame(cx)) {
-        None => Poll::Ready(None),
-        Some(Err(err)) => Poll::Ready(Some(Err(err.into()))),
-        Some(Ok(frame)) => Poll::Ready(Some(Ok(
-            frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
-        ))),
+        self.kind.size_hint()
     }
 }

@@ -18,6 +18,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::CompressionConfig;
+use super::either::EitherBody;
 use super::negotiate::{self, Coding};
 use crate::error::BoxError;
 
@@ -220,10 +221,10 @@ where
         let this = self.project();
         let mut response = match this.kind.project() {
             KindProj::Compressing { future } => ready!(future.poll(cx))?.map(|body| ResponseBody {
-                kind: ResponseBodyKind::Compressed { body },
+                kind: EitherBody::left(body),
             }),
             KindProj::Plain { future } => ready!(future.poll(cx))?.map(|body| ResponseBody {
-                kind: ResponseBodyKind::Plain { body },
+                kind: EitherBody::right(body),
             }),
         };
         if let Some(fixes) = this.fixes {
@@ -244,24 +245,9 @@ pin_project! {
     }
 }
 
-pin_project! {
-    #[project = BodyProj]
-    enum ResponseBodyKind<B>
-    where
-        B: Body,
-    {
-        /// Through tower-http's encoder (which passes bodies it does not compress through).
-        Compressed {
-            #[pin]
-            body: CompressionBody<B>,
-        },
-        /// Never offered for compression.
-        Plain {
-            #[pin]
-            body: B,
-        },
-    }
-}
+/// Through tower-http's encoder (which passes bodies it does not compress through), or never
+/// offered for compression.
+type ResponseBodyKind<B> = EitherBody<CompressionBody<B>, B>;
 
 impl<B> Body for ResponseBody<B>
 where
@@ -275,23 +261,14 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.project().kind.project() {
-            BodyProj::Compressed { body } => body.poll_frame(cx),
-            BodyProj::Plain { body } => super::request::poll_bytes(body, cx),
-        }
+        self.project().kind.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            ResponseBodyKind::Compressed { body } => body.is_end_stream(),
-            ResponseBodyKind::Plain { body } => body.is_end_stream(),
-        }
+        self.kind.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            ResponseBodyKind::Compressed { body } => body.size_hint(),
-            ResponseBodyKind::Plain { body } => body.size_hint(),
-        }
+        self.kind.size_hint()
     }
 }

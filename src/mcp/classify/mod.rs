@@ -29,6 +29,7 @@
 // only move that size to the heap on every refusal.
 #![allow(clippy::result_large_err)]
 
+mod accept;
 mod rpc;
 
 use bytes::Bytes;
@@ -47,8 +48,10 @@ use crate::error::{
 };
 use crate::facts::RequestFacts;
 
-pub use rpc::{RpcCall, RpcMessage, RpcRequest, RpcTarget, check_post_headers, classify_rpc};
-pub(crate) use rpc::{accepts_event_stream, rpc_rejection};
+pub(crate) use accept::accepts_event_stream;
+pub use accept::check_post_headers;
+pub(crate) use rpc::rpc_rejection;
+pub use rpc::{RpcCall, RpcMessage, RpcRequest, RpcTarget, classify_rpc};
 
 /// A classified request: how it speaks and what it asks for.
 #[derive(Debug, Clone, PartialEq)]

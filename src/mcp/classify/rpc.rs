@@ -4,11 +4,11 @@
 //! Everything here is a pure function of the headers and the body, so any layer can classify
 //! a request the same way (and the fuzzers can drive it directly).
 
-use http::header::{self, HeaderMap};
+use http::header::HeaderMap;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::error::{ErrorCode, JsonRpcError, Rejection, is_json_content_type, jsonrpc};
+use crate::error::{ErrorCode, JsonRpcError, Rejection, jsonrpc};
 use crate::mcp::protocol::{
     DEFAULT_LEGACY_VERSION, Era, HEADER_METHOD, HEADER_NAME, HEADER_PROTOCOL_VERSION,
     LEGACY_VERSIONS, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, MODERN_VERSION,
@@ -110,57 +110,6 @@ pub(crate) fn rpc_rejection(
 
 fn bad_request(id: Value, code: i64, message: impl Into<String>) -> Rejection {
     rpc_rejection(StatusCode::BAD_REQUEST, id, code, message, None)
-}
-
-/// Checks the `Accept` and `Content-Type` headers of a POST to the MCP endpoint.
-///
-/// `Accept` must admit both `application/json` and `text/event-stream`; the body must be
-/// `application/json`.
-pub fn check_post_headers(headers: &HeaderMap) -> Result<(), Rejection> {
-    let (json, sse) = accepted(headers);
-    if !(json && sse) {
-        return Err(rpc_rejection(
-            StatusCode::NOT_ACCEPTABLE,
-            Value::Null,
-            jsonrpc::INVALID_REQUEST,
-            "Not Acceptable: the Accept header must list application/json and text/event-stream",
-            None,
-        ));
-    }
-    if !is_json_content_type(headers, false) {
-        return Err(rpc_rejection(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Value::Null,
-            jsonrpc::INVALID_REQUEST,
-            "Unsupported Media Type: the body must be application/json",
-            None,
-        ));
-    }
-    Ok(())
-}
-
-/// Whether `Accept` admits `application/json` and `text/event-stream`.
-fn accepted(headers: &HeaderMap) -> (bool, bool) {
-    let (mut json, mut sse) = (false, false);
-    for value in headers.get_all(header::ACCEPT) {
-        let Ok(value) = value.to_str() else { continue };
-        for range in value.split(',') {
-            let media = range.split(';').next().unwrap_or("").trim();
-            let media = media.to_ascii_lowercase();
-            match media.as_str() {
-                "*/*" => (json, sse) = (true, true),
-                "application/json" | "application/*" => json = true,
-                "text/event-stream" | "text/*" => sse = true,
-                _ => {}
-            }
-        }
-    }
-    (json, sse)
-}
-
-/// Whether the client accepts an answer as a server-sent event stream.
-pub(crate) fn accepts_event_stream(headers: &HeaderMap) -> bool {
-    accepted(headers).1
 }
 
 /// Header value with optional whitespace trimmed (RFC 9110 §5.5), as bytes.

@@ -270,35 +270,3 @@ fn modern_notifications_skip_request_checks() {
     let request = classify(&[("mcp-protocol-version", "2026-07-28".to_owned())], &body).unwrap();
     assert_eq!(request.era, Era::Modern);
 }
-
-#[test]
-fn post_headers() {
-    let ok = headers(&[
-        ("accept", "application/json, text/event-stream"),
-        ("content-type", "application/json; charset=utf-8"),
-    ]);
-    assert!(check_post_headers(&ok).is_ok());
-    let any = headers(&[("accept", "*/*"), ("content-type", "application/json")]);
-    assert!(check_post_headers(&any).is_ok());
-    let json_only = headers(&[
-        ("accept", "application/json"),
-        ("content-type", "application/json"),
-    ]);
-    assert_eq!(
-        check_post_headers(&json_only).unwrap_err().status(),
-        StatusCode::NOT_ACCEPTABLE
-    );
-    let none = headers(&[("content-type", "application/json")]);
-    assert_eq!(
-        check_post_headers(&none).unwrap_err().status(),
-        StatusCode::NOT_ACCEPTABLE
-    );
-    let text = headers(&[
-        ("accept", "application/json, text/event-stream"),
-        ("content-type", "text/plain"),
-    ]);
-    assert_eq!(
-        check_post_headers(&text).unwrap_err().status(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE
-    );
-}
