@@ -718,3 +718,37 @@ async fn listing_answers_must_name_their_call_exactly() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_refused_path_is_not_called_a_context() {
+    // Behind the stack an unknown path reaches the policy as a path (default deny): the
+    // refusal says so, and nothing about contexts.
+    for (path, method) in [("/nowhere", "GET"), ("/admin/reset", "POST")] {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, "Bearer user-dev-token")
+            .body(Body::default())
+            .unwrap();
+        let reply = send(seed_stack(), request).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(
+            reply.body["message"], "Not authorized to access this path.",
+            "{path}"
+        );
+        assert_eq!(reply.decision.unwrap().target, format!("path:{path}"));
+    }
+    // A context keeps its message.
+    let reply = send(
+        seed_stack(),
+        rest(
+            "/context/project-alpha/dependency-graph",
+            Some("user-guest-token"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        reply.body["message"],
+        "Not authorized to access this context."
+    );
+}

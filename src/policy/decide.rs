@@ -10,7 +10,7 @@ use http::{Extensions, Method, Response};
 use serde_json::Value;
 
 use super::layer::PolicyShared;
-use super::model::{Action, Decision, Policy, RequestAttributes, Target};
+use super::model::{Action, Decision, Policy, RequestAttributes, Target, refusal_message};
 use crate::client_addr::ClientAddr;
 use crate::context::{ContextId, ContextLabels, LabelCheck};
 use crate::error::{Dialect, ErrorCode, FullBody, JsonRpcError, Rejection, jsonrpc};
@@ -159,10 +159,7 @@ impl PolicyShared {
         } else if principal.is_anonymous() {
             challenge.authentication_required()
         } else {
-            Rejection::new(
-                ErrorCode::Forbidden,
-                "Not authorized to access this context.",
-            )
+            Rejection::new(ErrorCode::Forbidden, refusal_message(&decision.target))
         };
         if let Some(id) = rpc_id {
             rejection = rejection.with_json_rpc(JsonRpcError {

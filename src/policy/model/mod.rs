@@ -77,6 +77,23 @@ pub enum Target<'a> {
     Path(&'a str),
 }
 
+/// The kinds of target, as a decision's `target` names them (`kind:value`).
+const TARGET_KINDS: [&str; 6] = ["context", "resource", "tool", "prompt", "grpc", "path"];
+
+/// What a refusal of a decision on `target` (`kind:value`) says: it names the kind of thing
+/// refused, never calling a path or a tool a context, and nothing of its value.
+pub(crate) fn refusal_message(target: &str) -> &'static str {
+    let kind = target.split_once(':').map_or("", |(kind, _)| kind);
+    match kind {
+        "context" => "Not authorized to access this context.",
+        "resource" => "Not authorized to access this resource.",
+        "tool" => "Not authorized to call this tool.",
+        "prompt" => "Not authorized to get this prompt.",
+        "grpc" => "Not authorized to call this method.",
+        _ => "Not authorized to access this path.",
+    }
+}
+
 impl Target<'_> {
     pub(super) fn kind(self) -> usize {
         match self {
@@ -90,7 +107,7 @@ impl Target<'_> {
     }
 
     fn name(self) -> &'static str {
-        ["context", "resource", "tool", "prompt", "grpc", "path"][self.kind()]
+        TARGET_KINDS[self.kind()]
     }
 
     /// The id, URI, name or path.
