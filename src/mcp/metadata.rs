@@ -116,6 +116,27 @@ impl ResourceMetadata {
         format!("{}{WELL_KNOWN_PATH}{}", self.origin, self.path)
     }
 
+    /// The routes the document is served at: [`WELL_KNOWN_PATH`] and, for a resource with a
+    /// path, the path-inserted form (RFC 9728 §3.1; `…/oauth-protected-resource/mcp`).
+    ///
+    /// ```
+    /// use mcp_bastion::mcp::ResourceMetadata;
+    ///
+    /// let metadata = ResourceMetadata::new("https://mcp.example.com/mcp")?;
+    /// assert_eq!(
+    ///     metadata.metadata_paths(),
+    ///     ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]
+    /// );
+    /// # Ok::<(), mcp_bastion::error::ConfigError>(())
+    /// ```
+    pub fn metadata_paths(&self) -> Vec<String> {
+        let mut paths = vec![WELL_KNOWN_PATH.to_owned()];
+        if !self.path.is_empty() {
+            paths.push(format!("{WELL_KNOWN_PATH}{}", self.path));
+        }
+        paths
+    }
+
     /// Whether `path` is one of the metadata routes.
     pub fn is_metadata_path(&self, path: &str) -> bool {
         path.strip_prefix(WELL_KNOWN_PATH)

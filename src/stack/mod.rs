@@ -46,6 +46,9 @@
 //! Power users compose the same layers with `tower::ServiceBuilder` (each takes
 //! `.endpoint(&endpoint)`), or put [`StackLayer`] in front of any other MCP server.
 
+#[cfg(feature = "axum")]
+mod axum;
+
 use tower_layer::Layer;
 
 use crate::auth::{Auth, AuthLayer, AuthLayerBuilder};
