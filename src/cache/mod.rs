@@ -34,7 +34,7 @@
 //! - **Stale.** stale-while-revalidate (serve, refresh once in the background) and
 //!   stale-if-error (the source fails or the flight times out: the stale entry, marked).
 //! - **Encoded variants** (feature `compression`, behind the compression layer:
-//!   [`ContextCacheLayer::encoded_variants`], which [`Stack`](crate::stack::Stack) turns on).
+//!   `ContextCacheLayer::encoded_variants`, which [`Stack`](crate::stack::Stack) turns on).
 //!   A REST context read is compressed once per coding, on its first request in that coding,
 //!   and the encoded bytes are kept with the entry (charged to its budget, dropped with it);
 //!   listings and JSON-RPC answers are compressed on the way out.

@@ -1,5 +1,5 @@
 //! The JSON shapes of the endpoint's answers, defined once: the endpoint writes them, the
-//! policy filter reads its listings back, and [`McpClient`](crate::client::McpClient) (feature
+//! policy filter reads its listings back, and `McpClient` (feature
 //! `client`) decodes them.
 //!
 //! REST: the seed's context envelope, a listing page, a batch read and its results. MCP: the

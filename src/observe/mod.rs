@@ -13,8 +13,8 @@
 //!   status, bytes, duration. The layers below record what they learn in the request's
 //!   [`RequestFacts`](crate::facts::RequestFacts).
 //! - **Metrics** (feature `metrics`): request counts, latency, in-flight, refusals by kind,
-//!   cache results and context sizes through the `metrics` facade; see [`metrics`] for the
-//!   names and [`MetricsService`] to serve them to Prometheus.
+//!   cache results and context sizes through the `metrics` facade; see `metrics` for the
+//!   names and `MetricsService` to serve them to Prometheus.
 //! - Logging is the subscriber's business, and must not be what limits throughput:
 //!   [`JsonLines`] formats JSON lines without re-parsing span fields, and [`LogWriter`]
 //!   writes them in batches from a background thread, so that a slow terminal never slows
