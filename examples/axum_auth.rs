@@ -15,6 +15,8 @@
 //! curl -i -H 'Authorization: Bearer user-guest-token' http://127.0.0.1:3001/whoami # 403: the policy grants it to developers
 //! ```
 
+use std::net::SocketAddr;
+
 use axum::routing::get;
 use axum::{Extension, Router};
 use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer};
@@ -93,10 +95,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(envelope);
 
     println!("axum + mcp-bastion on http://{addr} (MCP at /mcp, REST under /context)");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // With connect info, the stack knows each client's address (per-address quotas,
+    // failed-authentication lockouts, `client_ip` policy conditions).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -24,6 +24,11 @@ impl Stack {
     /// 404 for everybody, authenticated or not. Routes added *before* are protected like the
     /// endpoint: authenticated, rate limited, and decided by the policy as paths (grant them
     /// with `paths = ["/whoami"]`); their handlers find the caller as `Extension<Principal>`.
+    /// A fallback of `router` is not a route: it stays outside the stack, like a 404. Serve
+    /// the app with `into_make_service_with_connect_info::<SocketAddr>()`, so the stack knows
+    /// client addresses (per-address quotas, failed-authentication lockouts, `client_ip`
+    /// conditions). Like `Router::route_service`, this panics when `router` already has one of
+    /// the endpoint's routes.
     ///
     /// ```
     /// use axum::routing::get;
