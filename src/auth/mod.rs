@@ -44,6 +44,22 @@
 //! # Ok::<(), mcp_bastion::error::ConfigError>(())
 //! ```
 //!
+//! # Tokens: expiry, audience, scopes
+//!
+//! A JWT (`JwtAuthenticator`, feature `jwt`) must carry `exp`, `iss` and `aud`; without
+//! any of them it is 401 `invalid_token`. `exp` and `nbf` are checked with the configured
+//! leeway (30 s by default, at most 1 hour); verified tokens are remembered until their
+//! `exp`, never longer. `iss` must be one of the configured issuers and `aud` must name the
+//! configured audience, which should be this server's canonical URI (the `resource` of its
+//! [`ResourceMetadata`]): a token minted for another resource is refused here (RFC 8707, as
+//! the MCP authorization spec requires). Scopes (`scope` or `scp`) become
+//! [`Principal::scopes`](crate::principal::Principal); this layer does not require any.
+//! [`ResourceMetadata::with_scopes`] only advertises scopes (in the RFC 9728 document and a
+//! 401's `scope`); the [`PolicyLayer`](crate::policy::PolicyLayer) enforces them per rule
+//! (`scopes = ["context:read"]`), refusing a token that lacks one with 403
+//! `insufficient_scope` naming every scope the rule needs. API keys carry no expiry or
+//! scopes: their principal is what [`ApiKey::new`] was given, until the key is replaced.
+//!
 //! Downstream code reads the principal from the extensions: in axum with
 //! `Extension<Principal>`, in an rmcp tool from the request `Parts` it is handed
 //! (`parts.extensions.get::<Principal>()`).

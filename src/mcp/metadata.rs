@@ -91,6 +91,9 @@ impl ResourceMetadata {
     }
 
     /// Sets the scopes this resource understands (also the `scope` of 401 challenges).
+    ///
+    /// This only advertises them: what a request needs is enforced by the policy, per rule
+    /// (`scopes = [...]` in [`PolicyLayer`](crate::policy::PolicyLayer)'s rules).
     #[must_use]
     pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
     where
