@@ -7,6 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 
+use axum::extract::Path;
 use axum::routing::get;
 use axum::{Extension, Router};
 use bytes::Bytes;
@@ -38,6 +39,20 @@ effect = "allow"
 roles = ["developer"]
 actions = ["read"]
 paths = ["/whoami"]
+
+[[rules]]
+id = "user-pages"
+effect = "allow"
+roles = ["developer", "guest"]
+actions = ["read"]
+paths = ["/users/*", "/files/public/*"]
+
+[[rules]]
+id = "no-admin-page-for-guests"
+effect = "deny"
+roles = ["guest"]
+actions = ["*"]
+paths = ["/users/admin"]
 "#;
 
 async fn start() -> SocketAddr {
@@ -49,10 +64,19 @@ async fn start() -> SocketAddr {
         .build()
         .unwrap();
     let envelope = ErrorEnvelopeLayer::for_endpoint(&endpoint);
-    let protected = Router::new().route(
-        "/whoami",
-        get(|Extension(caller): Extension<Principal>| async move { caller.subject.clone() }),
-    );
+    let protected = Router::new()
+        .route(
+            "/whoami",
+            get(|Extension(caller): Extension<Principal>| async move { caller.subject.clone() }),
+        )
+        .route(
+            "/users/{name}",
+            get(|Path(name): Path<String>| async move { format!("page of {name}") }),
+        )
+        .route(
+            "/files/{*file}",
+            get(|Path(file): Path<String>| async move { format!("file {file}") }),
+        );
     let app = Stack::new(endpoint)
         .auth(AuthLayer::builder().api_keys(common::seed_keys()))
         .policy(PolicyHandle::new(Policy::from_toml(POLICY).unwrap()))
@@ -77,10 +101,23 @@ impl Reply {
 }
 
 async fn send(addr: SocketAddr, method: Method, path: &str, token: Option<&str>) -> Reply {
+    send_with(addr, method, path, token, &[]).await
+}
+
+async fn send_with(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut request = Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
@@ -187,4 +224,55 @@ async fn own_handlers_get_the_principal_behind_auth_and_policy() {
         reply.json()["message"],
         "Not authorized to access this path."
     );
+}
+
+#[tokio::test]
+async fn the_policy_decides_on_the_path_the_handler_sees() {
+    let addr = start().await;
+    let guest = Some("user-guest-token");
+    let reply = send(addr, Method::GET, "/users/alice", guest).await;
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (StatusCode::OK, &b"page of alice"[..])
+    );
+    // axum hands the handler `admin` for `%61dmin`: the deny rule must see `admin` too.
+    for path in ["/users/admin", "/users/%61dmin", "/users/%61%64%6D%69%6E"] {
+        let reply = send(addr, Method::GET, path, guest).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let reply = send(addr, Method::GET, "/users/%61dmin", Some("user-dev-token")).await;
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (StatusCode::OK, &b"page of admin"[..])
+    );
+    // Spellings that would carry a request across the boundary of `/files/public/*`.
+    for path in [
+        "/files/public/%2e%2e%2fsecret",
+        "/files/public/%2E%2E",
+        "/files/public/a%2Fb",
+        "/files/public/a%5Cb",
+        "/files/public/a%00",
+        "/files/public/%zz",
+    ] {
+        let reply = send(addr, Method::GET, path, guest).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(reply.json()["code"], "BAD_REQUEST", "{path}");
+    }
+    let reply = send(addr, Method::GET, "/files/public/notes.txt", guest).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = send(addr, Method::GET, "/files/private/notes.txt", guest).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn own_handlers_get_the_host_and_origin_checks() {
+    let addr = start().await;
+    let dev = Some("user-dev-token");
+    for header in [("host", "evil.example"), ("origin", "http://evil.example")] {
+        let reply = send_with(addr, Method::GET, "/whoami", dev, &[header]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{header:?}");
+        // The public probe is outside the stack.
+        let reply = send_with(addr, Method::GET, "/health", None, &[header]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{header:?}");
+    }
 }

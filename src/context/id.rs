@@ -161,7 +161,8 @@ fn validate(raw: &str) -> Result<(), InvalidContextId> {
     Ok(())
 }
 
-fn bad_percent_offset(bytes: &[u8]) -> Option<usize> {
+/// The offset of the first `%` not followed by two hex digits.
+pub(crate) fn bad_percent_offset(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {

@@ -36,6 +36,7 @@ pub use data::{
 };
 pub use dir_source::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LIST_ENTRIES, DirSource};
 pub use fn_source::{FnSource, source_fn};
+pub(crate) use id::bad_percent_offset;
 pub use id::{ContextId, InvalidContextId, MAX_CONTEXT_ID_LEN};
 pub use label_check::LabelCheck;
 pub use select::{

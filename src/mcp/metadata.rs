@@ -119,21 +119,28 @@ impl ResourceMetadata {
         format!("{}{WELL_KNOWN_PATH}{}", self.origin, self.path)
     }
 
-    /// The routes the document is served at: [`WELL_KNOWN_PATH`] and, for a resource with a
-    /// path, the path-inserted form (RFC 9728 §3.1; `…/oauth-protected-resource/mcp`).
+    /// The routes the document is served at, the paths [`is_metadata_path`](Self::is_metadata_path)
+    /// accepts: [`WELL_KNOWN_PATH`] (with or without a trailing `/`) and, for a resource with
+    /// a path, the path-inserted form (RFC 9728 §3.1; `…/oauth-protected-resource/mcp`).
     ///
     /// ```
     /// use mcp_bastion::mcp::ResourceMetadata;
     ///
     /// let metadata = ResourceMetadata::new("https://mcp.example.com/mcp")?;
+    /// let paths = metadata.metadata_paths();
     /// assert_eq!(
-    ///     metadata.metadata_paths(),
-    ///     ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]
+    ///     paths,
+    ///     [
+    ///         "/.well-known/oauth-protected-resource",
+    ///         "/.well-known/oauth-protected-resource/",
+    ///         "/.well-known/oauth-protected-resource/mcp",
+    ///     ]
     /// );
+    /// assert!(paths.iter().all(|path| metadata.is_metadata_path(path)));
     /// # Ok::<(), mcp_bastion::error::ConfigError>(())
     /// ```
     pub fn metadata_paths(&self) -> Vec<String> {
-        let mut paths = vec![WELL_KNOWN_PATH.to_owned()];
+        let mut paths = vec![WELL_KNOWN_PATH.to_owned(), format!("{WELL_KNOWN_PATH}/")];
         if !self.path.is_empty() {
             paths.push(format!("{WELL_KNOWN_PATH}{}", self.path));
         }

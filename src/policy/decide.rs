@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::layer::PolicyShared;
 use super::model::{Action, Decision, Policy, RequestAttributes, Target, refusal_message};
+use super::path::policy_path;
 use crate::client_addr::ClientAddr;
 use crate::context::{ContextId, ContextLabels, LabelCheck};
 use crate::error::{Dialect, ErrorCode, FullBody, JsonRpcError, Rejection, jsonrpc};
@@ -36,6 +37,8 @@ pub(crate) enum Plan {
     JsonRpc,
     /// Not judged here: transport requests on the MCP path, the public metadata document.
     PassThrough,
+    /// A path with more than one reading (see [`policy_path`]): refused before any decision.
+    Refuse(Rejection),
 }
 
 /// A target that outlives the request it came from.
@@ -73,7 +76,10 @@ pub(crate) fn plan(classified: &McpRequest, method: &Method, path: &str) -> Plan
         _ => {
             let read = method == Method::GET || method == Method::HEAD;
             let action = if read { Action::Read } else { Action::Write };
-            Plan::Decide(action, OwnedTarget::Path(path.to_owned()))
+            match policy_path(path) {
+                Ok(path) => Plan::Decide(action, OwnedTarget::Path(path.into_owned())),
+                Err(refusal) => Plan::Refuse(refusal),
+            }
         }
     }
 }

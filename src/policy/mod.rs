@@ -93,7 +93,9 @@
 //! - `GET` (a server-sent event stream, which cannot be filtered) and `DELETE` (ending a
 //!   session) on the MCP path: a `read` / `write` of that path, denied unless a rule names it.
 //! - gRPC (`application/grpc`): `call`, by method path. Other paths: `read` for GET/HEAD,
-//!   `write` otherwise.
+//!   `write` otherwise, of the percent-decoded path (what a router's handler sees:
+//!   `/users/%61dmin` is `/users/admin`); a path with an encoded `/` or `\`, a `.` or `..`
+//!   segment, a control character or malformed escapes is refused with 400 first.
 //! - Conditions see the client address ([`ClientAddr`](crate::client_addr::ClientAddr);
 //!   unknown: `client_ip` allow rules do not apply, `client_ip` deny rules do) and the method:
 //!   the JSON-RPC method, or the HTTP method with HEAD counted as GET. A method-scoped deny
@@ -119,6 +121,7 @@ mod handle;
 mod layer;
 mod listing;
 mod model;
+mod path;
 mod service;
 mod sse;
 #[cfg(test)]

@@ -96,6 +96,9 @@ where
                 ResponseFuture::inner(future, None, None)
             }
             Plan::Decide(action, target) => self.decide(request, action, target),
+            Plan::Refuse(rejection) => {
+                ResponseFuture::refused(rejection.into_response(classified.dialect))
+            }
             Plan::RestListing { batch } => {
                 let inner = self.take_inner();
                 let request = request.map(RequestBody::streaming);

@@ -24,7 +24,16 @@ impl Stack {
     /// 404 for everybody, authenticated or not. Routes added *before* are protected like the
     /// endpoint: authenticated, rate limited, and decided by the policy as paths (grant them
     /// with `paths = ["/whoami"]`); their handlers find the caller as `Extension<Principal>`.
-    /// A fallback of `router` is not a route: it stays outside the stack, like a 404. Serve
+    /// The policy decides your routes on the percent-decoded path, the one your handlers see
+    /// (`/users/%61dmin` is `/users/admin`), and refuses spellings that would cross a rule's
+    /// boundary (an encoded `/` or `\`, `.` and `..` segments) with 400.
+    ///
+    /// Mind two things axum does not show the stack. A fallback is not a route: the fallback
+    /// of `router`, and of any router nested in it (`Router::nest("/api", inner)` with
+    /// `inner.fallback(...)` answers `/api/anything`), stays outside the stack, public; give
+    /// protected routers no fallback. Routes of yours under the REST prefix or at the MCP path
+    /// are classified as the endpoint's (`/context/admin` is decided as a read of the context
+    /// `admin`, not as the path): keep them elsewhere. Serve
     /// the app with `into_make_service_with_connect_info::<SocketAddr>()`, so the stack knows
     /// client addresses (per-address quotas, failed-authentication lockouts, `client_ip`
     /// conditions). Like `Router::route_service`, this panics when `router` already has one of

@@ -165,11 +165,10 @@ pub(crate) fn classify_head(
     if dialect == Dialect::Grpc {
         return done(Operation::Grpc);
     }
-    let served = dialect == Dialect::JsonRpc || dialect == Dialect::Rest;
-    if served {
-        check_host_and_origin(endpoint, uri, headers)
-            .map_err(|rejection| rejection.into_response(dialect))?;
-    }
+    // Every path behind the endpoint's layers, not only the endpoint's own: a handler of
+    // yours behind the stack (`Stack::mount`) is as open to DNS rebinding as `/mcp`.
+    check_host_and_origin(endpoint, uri, headers)
+        .map_err(|rejection| rejection.into_response(dialect))?;
     if detector.is_json_rpc_path(path) {
         return if method == Method::POST {
             check_post_headers(headers).map_err(|r| r.into_response(dialect))?;

@@ -145,7 +145,7 @@ async fn refusals_come_in_the_dialect_of_the_request() {
 }
 
 #[tokio::test]
-async fn hosts_and_origins_are_checked_on_served_paths_only() {
+async fn hosts_and_origins_are_checked_on_every_path() {
     let endpoint = Endpoint::default();
     for (name, value) in [("host", "evil.example"), ("origin", "http://evil.example")] {
         for path in ["/mcp", "/context/a"] {
@@ -169,12 +169,18 @@ async fn hosts_and_origins_are_checked_on_served_paths_only() {
         .headers_mut()
         .insert(header::HOST, HeaderValue::from_static("127.0.0.1"));
     assert_eq!(classified(&endpoint, absolute).await.unwrap_err().0, 403);
-    // Paths the endpoint does not serve are not its to defend.
-    let mut elsewhere = request("GET", "/health", "");
+    // Other paths behind the layers (a handler of yours under `Stack::mount`) are defended
+    // the same way; an allowed host passes.
+    let mut elsewhere = request("GET", "/whoami", "");
     elsewhere
         .headers_mut()
         .insert(header::HOST, HeaderValue::from_static("evil.example"));
-    assert!(classified(&endpoint, elsewhere).await.is_ok());
+    assert_eq!(classified(&endpoint, elsewhere).await.unwrap_err().0, 403);
+    let mut allowed = request("GET", "/whoami", "");
+    allowed
+        .headers_mut()
+        .insert(header::HOST, HeaderValue::from_static("127.0.0.1"));
+    assert!(classified(&endpoint, allowed).await.is_ok());
 }
 
 #[tokio::test]
