@@ -752,3 +752,19 @@ async fn a_refused_path_is_not_called_a_context() {
         "Not authorized to access this context."
     );
 }
+
+#[tokio::test]
+async fn a_refused_method_without_a_target_is_called_a_method() {
+    let request = mcp(
+        Some("user-dev-token"),
+        false,
+        "completion/complete",
+        json!({"ref": {"type": "ref/resource", "uri": "ctx://x"}, "argument": {"name": "a", "value": "b"}}),
+    );
+    let reply = send(seed_stack(), request).await;
+    assert_eq!(
+        reply.body["error"]["message"], "Not authorized to call this method.",
+        "{}",
+        reply.body
+    );
+}

@@ -165,7 +165,7 @@ impl PolicyShared {
         } else if principal.is_anonymous() {
             challenge.authentication_required()
         } else {
-            Rejection::new(ErrorCode::Forbidden, refusal_message(&decision.target))
+            Rejection::new(ErrorCode::Forbidden, refusal_message(decision))
         };
         if let Some(id) = rpc_id {
             rejection = rejection.with_json_rpc(JsonRpcError {

@@ -105,7 +105,8 @@
 //! A refusal is 401 (with the auth challenge) for anonymous callers, 403
 //! `insufficient_scope` when only scopes are missing, 403 `FORBIDDEN` otherwise. A 403 names
 //! the kind of target and nothing of it: "Not authorized to access this context." (or
-//! "resource", "call this tool", "get this prompt", "call this method" for gRPC), and for any
+//! "resource", "call this tool", "get this prompt", "call this method" for gRPC and for
+//! JSON-RPC methods without a target), and for any
 //! other path, routed or not, "Not authorized to access this path." The policy cannot tell
 //! whether the service behind it has a route, so an unknown path is refused like a known one
 //! (no route probing); in axum, `Stack::mount` leaves unmatched paths to the router's 404.

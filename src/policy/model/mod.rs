@@ -80,11 +80,13 @@ pub enum Target<'a> {
 /// The kinds of target, as a decision's `target` names them (`kind:value`).
 const TARGET_KINDS: [&str; 6] = ["context", "resource", "tool", "prompt", "grpc", "path"];
 
-/// What a refusal of a decision on `target` (`kind:value`) says: it names the kind of thing
-/// refused, never calling a path or a tool a context, and nothing of its value.
-pub(crate) fn refusal_message(target: &str) -> &'static str {
-    let kind = target.split_once(':').map_or("", |(kind, _)| kind);
+/// What the refusal of `decision` says: it names the kind of thing refused, never calling a
+/// path or a tool a context, and nothing of its value.
+pub(crate) fn refusal_message(decision: &Decision) -> &'static str {
+    let kind = decision.target.split_once(':').map_or("", |(kind, _)| kind);
     match kind {
+        // A JSON-RPC method without a target is a `call` of the MCP path.
+        "path" if decision.action == Action::Call => "Not authorized to call this method.",
         "context" => "Not authorized to access this context.",
         "resource" => "Not authorized to access this resource.",
         "tool" => "Not authorized to call this tool.",
