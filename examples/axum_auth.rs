@@ -15,16 +15,19 @@
 //! curl -i -H 'Authorization: Bearer user-guest-token' http://127.0.0.1:3001/whoami # 403: the policy grants it to developers
 //! ```
 
+#[path = "support/seed_keys.rs"]
+mod seed_keys;
+
 use std::net::SocketAddr;
 
 use axum::routing::get;
 use axum::{Extension, Router};
-use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer};
+use mcp_bastion::auth::AuthLayer;
 use mcp_bastion::context::{ContextEntry, ContextId, StaticSource};
 use mcp_bastion::envelope::ErrorEnvelopeLayer;
 use mcp_bastion::mcp::{Endpoint, ResourceMetadata};
 use mcp_bastion::policy::{Policy, PolicyHandle};
-use mcp_bastion::principal::{AuthMethod, Principal};
+use mcp_bastion::principal::Principal;
 use mcp_bastion::stack::Stack;
 
 /// Guests and developers read every context; only developers may ask who they are.
@@ -69,16 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .loopback_port(addr.port())
         .resource_metadata(ResourceMetadata::new(&format!("http://{addr}/mcp"))?)
         .build()?;
-    let keys = ApiKeyStore::new([
-        ApiKey::new(
-            "user-dev-token",
-            Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"),
-        )?,
-        ApiKey::new(
-            "user-guest-token",
-            Principal::new("guestUser", AuthMethod::ApiKey).with_role("guest"),
-        )?,
-    ])?;
+    let keys = seed_keys::seed_keys()?;
     let source = StaticSource::new().with_context(
         ContextId::parse("public-docs/getting-started")?,
         ContextEntry::text("markdown", "text", "# Getting Started\nWelcome!"),

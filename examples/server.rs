@@ -38,14 +38,15 @@ use std::net::SocketAddr;
 
 #[path = "support/impact.rs"]
 mod impact;
+#[path = "support/seed_keys.rs"]
+mod seed_keys;
 
-use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer, AuthLayerBuilder};
+use mcp_bastion::auth::{AuthLayer, AuthLayerBuilder};
 use mcp_bastion::cache::ContextCacheLayer;
 use mcp_bastion::context::{CacheScope, ContextEntry, ContextId, StaticSource};
 use mcp_bastion::mcp::{AsyncGeneration, Endpoint, ResourceMetadata};
 use mcp_bastion::overload::OverloadLayer;
 use mcp_bastion::policy::{Policy, PolicyHandle};
-use mcp_bastion::principal::{AuthMethod, Principal};
 use mcp_bastion::rate_limit::{RateLimitConfig, RateLimits};
 use mcp_bastion::server::ServerConfig;
 use mcp_bastion::stack::Stack;
@@ -102,12 +103,7 @@ fn resource(args: &Args) -> String {
 
 /// The seed's three API keys, plus HS256 JWTs when `MCP_JWT_SECRET` is set.
 fn auth(args: &Args) -> Result<AuthLayerBuilder, Box<dyn std::error::Error>> {
-    let seed_user = |id: &str, role: &str| Principal::new(id, AuthMethod::ApiKey).with_role(role);
-    let keys = ApiKeyStore::new([
-        ApiKey::new("user-admin-token", seed_user("adminUser", "admin"))?,
-        ApiKey::new("user-dev-token", seed_user("devUser", "developer"))?,
-        ApiKey::new("user-guest-token", seed_user("guestUser", "guest"))?,
-    ])?;
+    let keys = seed_keys::seed_keys()?;
     #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
     let mut builder = AuthLayer::builder().api_keys(keys);
     #[cfg(feature = "jwt")]
@@ -130,6 +126,7 @@ fn auth(args: &Args) -> Result<AuthLayerBuilder, Box<dyn std::error::Error>> {
     #[cfg(feature = "tls")]
     if args.client_ca.is_some() {
         use mcp_bastion::auth::{CertMatch, CertificateAuthenticator};
+        use mcp_bastion::principal::{AuthMethod, Principal};
         let by_common_name = ["admin", "developer", "guest"].into_iter().fold(
             CertificateAuthenticator::new(),
             |certificates, role| {

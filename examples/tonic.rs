@@ -11,14 +11,15 @@
 //! cargo run --example tonic -- call --addr 127.0.0.1:3002 Delete alpha user-dev-token  # PermissionDenied
 //! ```
 
+#[path = "support/seed_keys.rs"]
+mod seed_keys;
 #[path = "support/text_grpc.rs"]
 mod text_grpc;
 
 use http::uri::PathAndQuery;
-use mcp_bastion::auth::{ApiKey, ApiKeyStore, AuthLayer};
+use mcp_bastion::auth::AuthLayer;
 use mcp_bastion::mcp::Endpoint;
 use mcp_bastion::policy::{Policy, PolicyHandle};
-use mcp_bastion::principal::{AuthMethod, Principal};
 use mcp_bastion::rate_limit::RateLimitConfig;
 use mcp_bastion::stack::Stack;
 use text_grpc::{Contexts, TextCodec};
@@ -55,16 +56,7 @@ fn flag(args: &[String], name: &str, default: &str) -> String {
 async fn serve(addr: &str) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let keys = ApiKeyStore::new([
-        ApiKey::new(
-            "user-dev-token",
-            Principal::new("devUser", AuthMethod::ApiKey).with_role("developer"),
-        )?,
-        ApiKey::new(
-            "user-guest-token",
-            Principal::new("guestUser", AuthMethod::ApiKey).with_role("guest"),
-        )?,
-    ])?;
+    let keys = seed_keys::seed_keys()?;
     let service = Stack::new(Endpoint::builder().loopback_port(local.port()).build()?)
         .auth(AuthLayer::builder().api_keys(keys))
         .policy(PolicyHandle::new(Policy::from_toml(POLICY)?))
